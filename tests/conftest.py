@@ -1,0 +1,54 @@
+"""Shared fixtures: real NUAA data and weights from ../shared, and one real small build."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+NUAA = SHARED / "data" / "nuaa"
+WEIGHTS_035 = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+ANTISPOOF = Path(sys.executable).with_name("antispoof")
+
+if not (NUAA / "protocol.json").exists() or not WEIGHTS_035.exists():
+    raise pytest.UsageError(f"the tests need {NUAA} and {WEIGHTS_035} (../shared beside the checkout)")
+
+
+def run_cli(*args, check=True, timeout=600):
+    """Run the installed ``antispoof`` console script; return the CompletedProcess."""
+    proc = subprocess.run([str(ANTISPOOF), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"antispoof {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def make_subset(root, subjects, per_subject):
+    """A real/ spoof/ per-subject folder of symlinks to NUAA crops (nothing copied)."""
+    for class_dir, label in (("ClientFace", "real"), ("ImposterFace", "spoof")):
+        for subject in subjects:
+            files = sorted((NUAA / class_dir / subject).glob("*.jpg"))[::7][:per_subject]
+            target = root / label / subject
+            target.mkdir(parents=True, exist_ok=True)
+            for f in files:
+                (target / f.name).symlink_to(f)
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory):
+    """Eight NUAA subjects, 30 crops per subject and class, generic real/ spoof/ layout."""
+    subjects = ["0001", "0002", "0003", "0004", "0006", "0007", "0008", "0009"]
+    return make_subset(tmp_path_factory.mktemp("small") / "data", subjects, 30)
+
+
+@pytest.fixture(scope="session")
+def small_build(tmp_path_factory, small_data):
+    """A real `antispoof build` on the small subset: one epoch."""
+    out = tmp_path_factory.mktemp("build") / "run"
+    run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--out", out, "--epochs", 1)
+    return out

@@ -1,0 +1,88 @@
+"""Dataset discovery, the subject-held-out protocol and bad data, on real NUAA crops."""
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from antispoof.data import FaceDataset, class_weights, load_images
+from antispoof.errors import AntispoofError
+from conftest import NUAA, make_subset, run_cli
+
+
+def test_nuaa_protocol_split_is_subject_disjoint_and_matches_counts():
+    dataset = FaceDataset(NUAA)
+    splits = {name: dataset.split(name) for name in ("train", "dev", "test")}
+    subjects = {name: {s.subject for s in samples} for name, samples in splits.items()}
+    assert not subjects["train"] & subjects["dev"]
+    assert not subjects["train"] & subjects["test"]
+    assert not subjects["dev"] & subjects["test"]
+    assert subjects["test"] == {"0005", "0010", "0015"}
+    assert subjects["dev"] == {"0003", "0011"}
+    expected = json.loads((NUAA / "protocol.json").read_text())["counts"]
+    for name, samples in splits.items():
+        counts = {"real": sum(s.label == 0 for s in samples), "spoof": sum(s.label == 1 for s in samples)}
+        assert counts == expected[name], name
+
+
+def test_generic_layout_auto_split_holds_out_subjects(small_data):
+    dataset = FaceDataset(small_data, seed=3)
+    assert len(dataset.subjects) == 8
+    seen = [{s.subject for s in dataset.split(name)} for name in ("train", "dev", "test")]
+    assert sum(map(len, seen)) == 8 and len(set().union(*seen)) == 8
+    assert [len(s) for s in seen] == [5, 1, 2]
+
+
+def test_subject_regex_reads_subject_from_file_name(tmp_path):
+    for label, folder in (("real", "ClientFace"), ("spoof", "ImposterFace")):
+        (tmp_path / label).mkdir()
+        for subject in ("0001", "0002", "0004"):
+            for f in sorted((NUAA / folder / subject).glob("*.jpg"))[:3]:
+                (tmp_path / label / f.name).symlink_to(f)  # flat: NUAA names start with the subject
+    dataset = FaceDataset(tmp_path, subject_regex=r"^(\d{4})_")
+    assert dataset.subjects == ["0001", "0002", "0004"]
+
+
+def test_corrupt_jpeg_is_skipped_with_a_warning_naming_it(tmp_path, caplog):
+    data = make_subset(tmp_path / "data", ["0001", "0002", "0004"], 4)
+    corrupt = data / "real" / "0001" / "broken.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    samples = FaceDataset(data).samples
+    with caplog.at_level(logging.WARNING, logger="antispoof"):
+        images = load_images(samples)
+    assert len(images.samples) == len(samples) - 1
+    assert images.skipped == [(str(corrupt), "cannot decode image")]
+    assert str(corrupt) in caplog.text
+    assert images.pixels.shape == (len(samples) - 1, 96, 96, 3) and images.pixels.dtype == np.uint8
+
+
+def test_empty_class_folder_is_a_clear_error(tmp_path):
+    make_subset(tmp_path, ["0001", "0002", "0004"], 3)
+    for f in (tmp_path / "spoof").rglob("*.jpg"):
+        f.unlink()
+    with pytest.raises(AntispoofError, match=r"spoof: no images in the 'spoof' class folder"):
+        FaceDataset(tmp_path)
+
+
+def test_empty_class_folder_cli_message_is_one_line(tmp_path):
+    make_subset(tmp_path, ["0001", "0002", "0004"], 3)
+    for f in (tmp_path / "real").rglob("*.jpg"):
+        f.unlink()
+    proc = run_cli("train", "--data", tmp_path, "--out", tmp_path / "run", check=False)
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert lines == [f"Error: {tmp_path / 'real'}: no images in the 'real' class folder"]
+    assert "Traceback" not in proc.stderr
+
+
+def test_too_few_subjects_for_a_held_out_split(tmp_path):
+    make_subset(tmp_path, ["0001", "0002"], 3)
+    with pytest.raises(AntispoofError, match="needs at least 3"):
+        FaceDataset(tmp_path)
+
+
+def test_class_weights_balance_the_classes():
+    labels = np.array([0] * 30 + [1] * 90)
+    weights = class_weights(labels)
+    assert weights[0] * 30 == pytest.approx(weights[1] * 90)
+    assert weights[0] * 30 + weights[1] * 90 == pytest.approx(len(labels))

@@ -1,0 +1,46 @@
+"""Metrics against hand-computed values."""
+import pytest
+
+from antispoof import metrics
+
+# labels: 0 real, 1 spoof; scores are P(spoof)
+LABELS = [0, 0, 0, 0, 1, 1, 1, 1]
+SCORES = [0.1, 0.2, 0.3, 0.7, 0.4, 0.6, 0.8, 0.9]
+
+
+def test_auc_counts_pairs():
+    # 16 (real, spoof) pairs; spoof wins all but (0.7 vs 0.4) and (0.7 vs 0.6): 14/16
+    assert metrics.roc_auc(LABELS, SCORES) == pytest.approx(14 / 16)
+
+
+def test_auc_ties_count_half():
+    assert metrics.roc_auc([0, 1], [0.5, 0.5]) == pytest.approx(0.5)
+    assert metrics.roc_auc([0, 0, 1], [0.2, 0.5, 0.5]) == pytest.approx((1 + 0.5) / 2)
+
+
+def test_apcer_bpcer_at_threshold():
+    # at 0.5: spoof 0.4 is called real (1/4 APCER); real 0.7 is called spoof (1/4 BPCER)
+    assert metrics.apcer(LABELS, SCORES, 0.5) == 0.25
+    assert metrics.bpcer(LABELS, SCORES, 0.5) == 0.25
+    # a score equal to the threshold is called spoof
+    assert metrics.bpcer(LABELS, SCORES, 0.7) == 0.25
+    assert metrics.apcer(LABELS, SCORES, 0.8) == 0.5
+
+
+def test_eer_point():
+    eer, threshold = metrics.eer(LABELS, SCORES)
+    assert eer == 0.25
+    assert metrics.apcer(LABELS, SCORES, threshold) == metrics.bpcer(LABELS, SCORES, threshold)
+
+
+def test_eer_of_separable_scores_is_zero():
+    eer, threshold = metrics.eer([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])
+    assert eer == 0.0 and 0.2 < threshold <= 0.8
+
+
+def test_confusion_f1_and_summary():
+    assert metrics.confusion_matrix(LABELS, SCORES, 0.5) == [[3, 1], [1, 3]]
+    assert metrics.f1(LABELS, SCORES, 0.5) == pytest.approx(2 * 3 / (2 * 3 + 1 + 1))
+    s = metrics.summary(LABELS, SCORES, 0.5)
+    assert (s["n_real"], s["n_spoof"]) == (4, 4)
+    assert s["acer"] == 0.25 and s["accuracy"] == 0.75

@@ -1,0 +1,167 @@
+"""train → quantize → evaluate, info and bench on a real small build, through the CLI."""
+import json
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from antispoof.data import FaceDataset
+from antispoof.errors import AntispoofError
+from antispoof.evaluate import evaluate
+from antispoof.runtime import TFLiteClassifier
+from conftest import ANTISPOOF, WEIGHTS_035, make_subset, run_cli
+
+
+def test_build_writes_model_history_int8_and_metrics(small_build):
+    history = json.loads((small_build / "history.json").read_text())
+    assert history["complete"] and len(history["epochs"]) == 1
+    assert np.isfinite(history["epochs"][0]["loss"]) and "val_auc" in history["epochs"][0]
+    metrics = json.loads((small_build / "metrics.json").read_text())
+    for name in ("float", "int8"):
+        assert 0.0 <= metrics[name]["auc"] <= 1.0 and metrics[name]["threshold_source"] == "dev EER"
+    assert metrics["int8"]["size_bytes"] == (small_build / "antispoof_int8.tflite").stat().st_size
+    assert not list(small_build.glob("checkpoint-epoch*"))
+
+
+def test_training_freezes_batchnorm(small_build):
+    import tf_keras as keras
+
+    model = keras.models.load_model(small_build / "model.keras", compile=False)
+    batchnorms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert batchnorms and not any(l.trainable for l in batchnorms)
+    assert not any(isinstance(l, keras.Model) for l in model.layers)  # flat: QAT can wrap it
+
+
+def test_int8_model_is_full_integer_with_pixel_input(small_build):
+    info = json.loads(run_cli("info", small_build / "antispoof_int8.tflite").stdout)
+    assert info["input_dtype"] == "int8" and info["outputs"][0]["dtype"] == "int8"
+    assert info["inputs"][0]["quantization"] == {"scale": 1.0, "zero_point": -128}
+    assert info["input_shape"] == [96, 96, 3]
+    assert info["quantization"].startswith("full-integer")
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= set(info["ops"])
+    contract = json.loads((small_build / "model.json").read_text())
+    assert contract["input"]["zero_point"] == -128 and contract["labels"] == ["real", "spoof"]
+
+
+def test_keras_info_counts_parameters(small_build):
+    info = json.loads(run_cli("info", small_build / "model.keras").stdout)
+    assert info["parameters"] == 40169  # MobileNetV2 0.35 to block 8 (40,144) + Dense(24 → 1)
+    assert info["input_shape"] == [96, 96, 3]
+
+
+def _independent_scores(tflite_path, samples):
+    """P(spoof) through tf.lite directly, one crop at a time: not the toolkit's runtime path."""
+    interpreter = tf.lite.Interpreter(model_path=str(tflite_path))
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    import cv2
+
+    scores = []
+    for sample in samples:
+        bgr = cv2.imread(sample.path)
+        rgb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (96, 96), interpolation=cv2.INTER_AREA
+                         if min(bgr.shape[:2]) > 96 else cv2.INTER_LINEAR)
+        interpreter.set_tensor(inp["index"], (rgb.astype(np.int16) - 128).astype(np.int8)[None])
+        interpreter.invoke()
+        scale, zero = out["quantization"]
+        scores.append((int(interpreter.get_tensor(out["index"])[0, 0]) - zero) * scale)
+    return np.array(scores)
+
+
+def test_evaluate_json_matches_independent_recomputation(small_build, small_data, tmp_path):
+    model = small_build / "antispoof_int8.tflite"
+    out = tmp_path / "eval.json"
+    run_cli("evaluate", model, "--data", small_data, "--split", "test", "--json", out)
+    result = json.loads(out.read_text())
+    for key in ("n_real", "n_spoof", "auc", "eer", "threshold", "apcer", "bpcer", "acer", "f1",
+                "accuracy", "confusion_matrix", "runtime"):
+        assert key in result
+    assert result["runtime"].startswith("litert")
+
+    dataset = FaceDataset(small_data)
+    test, dev = dataset.split("test"), dataset.split("dev")
+    labels = np.array([s.label for s in test])
+    scores = _independent_scores(model, test)
+    real, spoof = scores[labels == 0], scores[labels == 1]
+    assert (result["n_real"], result["n_spoof"]) == (len(real), len(spoof))
+    # AUC by brute force over all (real, spoof) pairs
+    pairs = (spoof[:, None] > real[None, :]).mean() + 0.5 * (spoof[:, None] == real[None, :]).mean()
+    assert result["auc"] == pytest.approx(pairs, abs=1e-9)
+    t = result["threshold"]
+    assert result["apcer"] == pytest.approx(np.mean(spoof < t))
+    assert result["bpcer"] == pytest.approx(np.mean(real >= t))
+    assert result["acer"] == pytest.approx((result["apcer"] + result["bpcer"]) / 2)
+    assert result["confusion_matrix"] == [[int(np.sum(real < t)), int(np.sum(real >= t))],
+                                          [int(np.sum(spoof < t)), int(np.sum(spoof >= t))]]
+    # the threshold is the dev split's EER point: no dev score gives a smaller |APCER - BPCER|
+    dev_labels = np.array([s.label for s in dev])
+    dev_scores = _independent_scores(model, dev)
+    gap = lambda th: abs(np.mean(dev_scores[dev_labels == 1] < th) - np.mean(dev_scores[dev_labels == 0] >= th))
+    assert gap(t) <= min(gap(th) for th in np.unique(dev_scores)) + 1e-12
+
+
+def test_evaluate_keras_and_int8_agree_on_most_decisions(small_build, small_data):
+    floats = evaluate(small_build / "model.keras", small_data, threshold=0.5)
+    int8 = evaluate(small_build / "antispoof_int8.tflite", small_data, threshold=0.5)
+    assert floats["runtime"].startswith("tf_keras")
+    assert abs(floats["accuracy"] - int8["accuracy"]) < 0.1
+
+
+def test_runtimes_fall_back_in_order_and_agree(small_build, small_data):
+    pixels = FaceDataset(small_data).load("test").pixels[:32]
+    by_runtime = {r: TFLiteClassifier(small_build / "antispoof_int8.tflite", runtime=r)
+                  for r in ("litert", "tflite-runtime", "tf.lite")}
+    assert TFLiteClassifier(small_build / "antispoof_int8.tflite").runtime_name == "litert"
+    scores = {r: c.predict(pixels) for r, c in by_runtime.items()}
+    for r in ("tflite-runtime", "tf.lite"):  # XNNPACK and reference kernels may differ by 1 LSB
+        assert np.max(np.abs(scores[r] - scores["litert"])) <= 2 / 256
+
+
+def test_wrong_input_shape_is_a_clear_error(small_build):
+    classifier = TFLiteClassifier(small_build / "antispoof_int8.tflite")
+    with pytest.raises(AntispoofError, match=r"expects N×96×96×3 RGB crops, got .*\(2, 64, 64, 3\)"):
+        classifier.predict(np.zeros((2, 64, 64, 3), np.uint8))
+
+
+def test_bench_json_fields(small_build, tmp_path):
+    out = tmp_path / "bench.json"
+    run_cli("bench", small_build / "antispoof_int8.tflite", "--runs", 30, "--warmup", 5, "--json", out)
+    result = json.loads(out.read_text())
+    assert result["runtime"] == "litert" and result["threads"] == 1 and result["runs"] == 30
+    assert 0 < result["min_ms"] <= result["p50_ms"] <= result["p90_ms"]
+    assert result["std_ms"] >= 0 and result["machine"] and result["cpu"]
+
+
+@pytest.mark.parametrize("command", ["evaluate", "bench", "info"])
+def test_non_tflite_file_is_a_one_line_error(command, tmp_path, small_data):
+    fake = tmp_path / "model.tflite"
+    fake.write_text("not a model at all")
+    extra = ["--data", small_data] if command == "evaluate" else []
+    proc = run_cli(command, fake, *extra, check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"Error: {fake}: not a TFLite model (no TFL3 flatbuffer identifier)")
+
+
+def test_interrupted_training_resumes_from_last_epoch(tmp_path):
+    data = make_subset(tmp_path / "data", ["0001", "0002", "0004", "0006", "0007"], 12)
+    out = tmp_path / "run"
+    args = [str(ANTISPOOF), "train", "--data", str(data), "--weights", str(WEIGHTS_035),
+            "--out", str(out), "--epochs", "3", "--batch-size", "8"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not list(out.glob("checkpoint-epoch*.keras")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    history = json.loads((out / "history.json").read_text())
+    assert not history["complete"] and not (out / "model.keras").exists()
+    done = len(history["epochs"])
+    assert 1 <= done < 3
+    rerun = run_cli(*args[1:])
+    assert f"resuming after epoch {done}" in rerun.stderr
+    history = json.loads((out / "history.json").read_text())
+    assert history["complete"] and [e["epoch"] for e in history["epochs"]] == [1, 2, 3]

@@ -1,0 +1,175 @@
+"""The ``antispoof`` command line: each command is a thin shell over a plain function."""
+import json
+import logging
+import sys
+
+import click
+
+from .errors import AntispoofError
+
+log = logging.getLogger("antispoof")
+
+_data = click.option("--data", "data_dir", required=True, type=click.Path(),
+                     help="Face-crop folder: real/ and spoof/ per subject, or a protocol.json layout.")
+_protocol = click.option("--protocol", type=click.Path(), default=None,
+                         help="protocol.json giving test/dev subjects (default: DATA/protocol.json, "
+                              "else a seeded subject split).")
+_subject_regex = click.option("--subject-regex", default=None,
+                              help="Regex on the path under the class folder; group 1 is the subject.")
+_json_out = click.option("--json", "json_out", type=click.Path(), default=None,
+                         help="Write the result as JSON to this file.")
+
+
+class _Group(click.Group):
+    """Turns user errors into one line on stderr and exit status 1, with no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AntispoofError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="antispoof")
+def main():
+    """Build, quantize, evaluate and benchmark tiny face anti-spoofing models."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+def _train_options(**kwargs):
+    from .train import TrainOptions
+
+    return TrainOptions(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+_training = [
+    click.option("--weights", default="imagenet", show_default=True,
+                 help="Backbone ImageNet weights: 'imagenet' (downloads) or a Keras no-top .h5 path."),
+    click.option("--backbone", default=None, help="Named backbone (default mnv2-0.35-b8)."),
+    click.option("--epochs", type=int, default=None, help="Epochs (default 3)."),
+    click.option("--batch-size", type=int, default=None, help="Batch size (default 64)."),
+    click.option("--learning-rate", type=float, default=None, help="Adam learning rate (default 3e-4)."),
+    click.option("--seed", type=int, default=None, help="Random seed (default 0)."),
+    click.option("--limit", type=int, default=None, help="At most N images per split (quick runs)."),
+]
+
+
+def _with(options):
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return decorate
+
+
+@main.command()
+@_data
+@_protocol
+@_subject_regex
+@_with(_training)
+@click.option("--out", required=True, type=click.Path(), help="Run directory to write.")
+def train(data_dir, protocol, subject_regex, weights, out, **options):
+    """Fine-tune MobileNetV2 0.35 + head on the train split, monitoring dev."""
+    from .train import train as run
+
+    path = run(data_dir, out, weights, _train_options(**options), protocol, subject_regex)
+    click.echo(str(path))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@_data
+@_protocol
+@click.option("--out", required=True, type=click.Path(), help="The .tflite file to write.")
+def quantize(run_dir, data_dir, protocol, out):
+    """Full-integer int8 post-training quantization of a run's (or a .keras file's) model."""
+    from .quantize import quantize_ptq
+
+    quantize_ptq(run_dir, data_dir, out, protocol)
+    click.echo(out)
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@_data
+@_protocol
+@_subject_regex
+@click.option("--split", type=click.Choice(["train", "dev", "test"]), default="test", show_default=True)
+@click.option("--threshold", type=float, default=None,
+              help="Decision threshold on P(spoof) (default: the dev split's EER threshold).")
+@click.option("--threads", type=int, default=1, show_default=True)
+@_json_out
+def evaluate(model, data_dir, protocol, subject_regex, split, threshold, threads, json_out):
+    """Metrics of a .tflite or .keras model over a split: AUC, EER, APCER, BPCER, ACER, F1."""
+    from .evaluate import evaluate as run
+    from .files import write_json
+
+    result = run(model, data_dir, split, protocol, threshold, threads, subject_regex)
+    if json_out:
+        write_json(json_out, result)
+    click.echo(f"{split}: {result['n_real']} real, {result['n_spoof']} spoof  "
+               f"AUC {result['auc']:.4f}  EER {100 * result['eer']:.2f}%  "
+               f"APCER {100 * result['apcer']:.2f}%  BPCER {100 * result['bpcer']:.2f}%  "
+               f"ACER {100 * result['acer']:.2f}%  F1 {result['f1']:.4f}  "
+               f"(threshold {result['threshold']:.4f} from {result['threshold_source']}; "
+               f"{result['runtime']})")
+
+
+@main.command()
+@_data
+@_protocol
+@_subject_regex
+@_with(_training)
+@click.option("--out", required=True, type=click.Path(), help="Run directory to write.")
+def build(data_dir, protocol, subject_regex, weights, out, **options):
+    """train → quantize → evaluate, resumable, everything under the run directory."""
+    from .build import build as run
+
+    run(data_dir, out, weights, _train_options(**options), protocol, subject_regex)
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@_json_out
+def info(model, json_out):
+    """Size, parameters or tensors, input shape and dtype, quantization and ops of a model."""
+    from .files import write_json
+    from .info import model_info
+
+    result = model_info(model)
+    if json_out:
+        write_json(json_out, result)
+    click.echo(json.dumps(result, indent=2))
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--runs", type=int, default=200, show_default=True)
+@click.option("--warmup", type=int, default=20, show_default=True)
+@_json_out
+def bench(model, threads, runs, warmup, json_out):
+    """Local latency of one inference (min, p50, p90, mean, std in ms)."""
+    from .bench import bench as run
+    from .files import write_json
+
+    result = run(model, threads, runs, warmup)
+    if json_out:
+        write_json(json_out, result)
+    click.echo(f"{result['runtime']} {result['runtime_version']}, {threads} thread(s): "
+               f"p50 {result['p50_ms']:.3f} ms  p90 {result['p90_ms']:.3f} ms  "
+               f"min {result['min_ms']:.3f} ms  mean {result['mean_ms']:.3f} ± "
+               f"{result['std_ms']:.3f} ms  ({runs} runs, {result['cpu']})")
+
+
+@main.command()
+@click.option("--model", type=click.Path(), default=None, help="Default: models/antispoof_int8.tflite.")
+@click.option("--data", "data_dir", type=click.Path(), default=None,
+              help="NUAA folder (default: ../shared/data/nuaa beside the checkout).")
+@click.option("--threads", type=int, default=1, show_default=True)
+def demo(model, data_dir, threads):
+    """Benchmark the shipped model and classify a few NUAA test crops."""
+    from .demo import DEFAULT_MODEL, DEFAULT_NUAA, demo as run
+
+    run(model or DEFAULT_MODEL, data_dir or DEFAULT_NUAA, threads=threads)

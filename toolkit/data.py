@@ -1,0 +1,205 @@
+"""Face-crop datasets: discovery, the subject-held-out protocol, decoding, tf.data.
+
+Two layouts are read:
+
+* a folder per class (``DIR/real/**``, ``DIR/spoof/**``), the subject being the
+  first folder level under the class or what ``subject_regex`` extracts;
+* any layout that a ``protocol.json`` describes, such as NUAA's
+  ``ClientFace/<subject>/`` and ``ImposterFace/<subject>/``.
+
+Labels: 0 = real (bona fide), 1 = spoof (attack). Subjects never cross splits.
+"""
+import logging
+import random
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AntispoofError
+from .files import read_json
+from .preprocess import IMAGE_SUFFIXES, INPUT_SIZE, load_face_crop
+
+log = logging.getLogger("antispoof")
+
+LABELS = ("real", "spoof")
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    label: int
+    subject: str
+
+
+@dataclass
+class Protocol:
+    """Which folder holds each class and which subjects form the dev and test splits."""
+
+    name: str
+    classes: dict = field(default_factory=lambda: {"real": "real", "spoof": "spoof"})
+    test: tuple = ()
+    dev: tuple = ()
+
+    def split_of(self, subject):
+        if subject in self.test:
+            return "test"
+        if subject in self.dev:
+            return "dev"
+        return "train"
+
+    @classmethod
+    def load(cls, path):
+        path = Path(path)
+        try:
+            raw = read_json(path)
+            splits = raw["splits"]
+            return cls(
+                name=raw.get("name", path.stem),
+                classes=raw.get("classes", {"real": "real", "spoof": "spoof"}),
+                test=tuple(splits["test"]),
+                dev=tuple(splits["dev"]),
+            )
+        except FileNotFoundError:
+            raise AntispoofError(f"{path}: protocol file not found") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AntispoofError(f"{path}: not a valid protocol file ({exc})") from None
+
+
+@dataclass
+class Images:
+    """Decoded crops of one split, and the files that could not be decoded."""
+
+    pixels: np.ndarray  # N×S×S×3 uint8 RGB
+    labels: np.ndarray  # N int32
+    samples: list
+    skipped: list  # [(path, reason)]
+
+    @property
+    def counts(self):
+        return {"real": int((self.labels == 0).sum()), "spoof": int((self.labels == 1).sum())}
+
+
+class FaceDataset:
+    """A folder of face crops and the protocol that splits it by subject."""
+
+    def __init__(self, root, protocol=None, subject_regex=None, seed=0):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise AntispoofError(f"{self.root}: data folder not found")
+        if protocol is None and (self.root / "protocol.json").exists():
+            protocol = self.root / "protocol.json"
+        given = Protocol.load(protocol) if protocol else None
+        self.samples = _discover(self.root, (given or Protocol("auto")).classes, subject_regex)
+        self.protocol = given or _auto_protocol(self.samples, seed)
+
+    @property
+    def subjects(self):
+        return sorted({s.subject for s in self.samples})
+
+    def split(self, name, limit=None, seed=0):
+        """The samples of one split; ``limit`` keeps a seeded random subset of that size."""
+        if name not in SPLITS:
+            raise AntispoofError(f"unknown split {name!r}: choose one of {', '.join(SPLITS)}")
+        samples = [s for s in self.samples if self.protocol.split_of(s.subject) == name]
+        if limit is not None and len(samples) > limit:
+            samples = sorted(random.Random(seed).sample(samples, limit), key=lambda s: s.path)
+        present = {s.label for s in samples}
+        for label, class_name in enumerate(LABELS):
+            if label not in present:
+                raise AntispoofError(
+                    f"{self.root}: the {name} split has no {class_name} images "
+                    f"(protocol {self.protocol.name!r})")
+        return samples
+
+    def load(self, name, size=INPUT_SIZE, limit=None, seed=0, workers=4):
+        return load_images(self.split(name, limit, seed), size, workers)
+
+
+def _discover(root, classes, subject_regex):
+    pattern = re.compile(subject_regex) if subject_regex else None
+    samples = []
+    for label, class_name in enumerate(LABELS):
+        class_dir = root / classes[class_name]
+        if not class_dir.is_dir():
+            raise AntispoofError(f"{class_dir}: class folder for {class_name!r} not found")
+        files = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise AntispoofError(f"{class_dir}: no images in the {class_name!r} class folder")
+        for path in files:
+            samples.append(Sample(str(path), label, _subject(path.relative_to(class_dir), pattern)))
+    flat = [s for s in samples if s.subject == Path(s.path).name]
+    if flat and pattern is None:
+        log.warning("warning: %d images sit directly in a class folder of %s; each counts as its "
+                    "own subject. Put them in per-subject folders or pass --subject-regex.",
+                    len(flat), root)
+    return samples
+
+
+def _subject(relative, pattern):
+    if pattern is None:
+        return relative.parts[0]
+    match = pattern.search(str(relative))
+    if not match:
+        raise AntispoofError(f"{relative}: --subject-regex {pattern.pattern!r} does not match")
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def _auto_protocol(samples, seed):
+    """Hold out whole subjects: 20 % for test, 20 % of the rest for dev, at least one each."""
+    subjects = sorted({s.subject for s in samples})
+    if len(subjects) < 3:
+        raise AntispoofError(
+            f"{Path(samples[0].path).parents[1]}: {len(subjects)} subject(s) found; a subject-held-out "
+            "split needs at least 3 (use per-subject folders, --subject-regex or --protocol)")
+    random.Random(seed).shuffle(subjects)
+    n_test = max(1, round(0.2 * len(subjects)))
+    n_dev = max(1, round(0.2 * (len(subjects) - n_test)))
+    return Protocol(f"auto-seed{seed}", test=tuple(sorted(subjects[:n_test])),
+                    dev=tuple(sorted(subjects[n_test:n_test + n_dev])))
+
+
+def load_images(samples, size=INPUT_SIZE, workers=4):
+    """Decode crops in parallel; undecodable files are skipped with a warning that names them."""
+    with ThreadPoolExecutor(workers) as pool:
+        crops = list(pool.map(lambda s: load_face_crop(s.path, size), samples, chunksize=64))
+    kept, pixels, skipped = [], [], []
+    for sample, crop in zip(samples, crops):
+        if crop is None:
+            log.warning("warning: skipped %s: cannot decode image", sample.path)
+            skipped.append((sample.path, "cannot decode image"))
+        else:
+            kept.append(sample)
+            pixels.append(crop)
+    if not kept:
+        raise AntispoofError("no decodable image among %d files (first: %s)"
+                             % (len(samples), samples[0].path if samples else "none"))
+    labels = np.array([s.label for s in kept], dtype=np.int32)
+    return Images(np.stack(pixels), labels, kept, skipped)
+
+
+def class_weights(labels):
+    """Weights that give both classes equal total weight."""
+    counts = np.bincount(labels, minlength=2)
+    return {c: float(len(labels) / (2 * counts[c])) for c in range(2)}
+
+
+def tf_dataset(images, batch_size, training, seed=0):
+    """A tf.data pipeline over decoded crops: shuffle and flip when training, prefetch always."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((images.pixels, images.labels))
+    if training:
+        ds = ds.shuffle(len(images.labels), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+
+    def to_float(x, y):
+        x = tf.cast(x, tf.float32)
+        if training:
+            x = tf.image.random_flip_left_right(x, seed=seed)
+        return x, tf.cast(y, tf.float32)
+
+    return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,44 @@
+"""The README's first command: benchmark the shipped model and classify a few NUAA test crops."""
+import random
+from pathlib import Path
+
+from .bench import bench
+from .data import FaceDataset, load_images
+from .files import read_json
+from .runtime import TFLiteClassifier
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = REPO / "models" / "antispoof_int8.tflite"
+DEFAULT_NUAA = REPO.parent / "shared" / "data" / "nuaa"
+
+
+def demo(model=DEFAULT_MODEL, data=DEFAULT_NUAA, per_class=4, threads=1, echo=print):
+    model = Path(model)
+    timing = bench(model, threads=threads, runs=300, warmup=30)
+    echo(f"model    {model} ({timing['size_bytes']:,} bytes)")
+    echo(f"runtime  {timing['runtime']} {timing['runtime_version']}, {threads} thread(s), "
+         f"{timing['cpu']}")
+    echo(f"latency  p50 {timing['p50_ms']:.3f} ms, p90 {timing['p90_ms']:.3f} ms, "
+         f"min {timing['min_ms']:.3f} ms over {timing['runs']} runs")
+    if not Path(data).is_dir():
+        echo(f"({data} not found: skipping the classification demo)")
+        return timing, []
+    contract = model.with_name("model.json")
+    threshold = read_json(contract)["threshold"] if contract.exists() else 0.5
+    test = FaceDataset(data).split("test")
+    picks = [s for label in (0, 1)
+             for s in random.Random(0).sample([t for t in test if t.label == label], per_class)]
+    images = load_images(picks)
+    scores = TFLiteClassifier(model, threads).predict(images.pixels)
+    echo(f"\nNUAA test crops (threshold {threshold:.4f} on P(spoof))")
+    echo(f"{'file':<32} {'truth':<6} {'P(spoof)':>8}  {'call':<6}")
+    rows = []
+    for sample, score in zip(images.samples, scores):
+        call = "spoof" if score >= threshold else "real"
+        truth = ("real", "spoof")[sample.label]
+        rows.append({"file": sample.path, "truth": truth, "score": float(score), "call": call})
+        echo(f"{Path(sample.path).name:<32} {truth:<6} {score:8.4f}  {call:<6}"
+             f"{'' if call == truth else '  ✗'}")
+    correct = sum(r["call"] == r["truth"] for r in rows)
+    echo(f"{correct}/{len(rows)} correct")
+    return timing, rows

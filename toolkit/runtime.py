@@ -1,0 +1,162 @@
+"""Run a model on face crops: a ``.tflite`` file through the fastest runtime installed, or Keras.
+
+TFLite runtimes are tried in the order LiteRT (``ai_edge_litert``), ``tflite_runtime``,
+``tensorflow.lite``; every result says which one ran.
+"""
+import importlib
+import importlib.metadata
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AntispoofError
+
+# (module holding Interpreter, distribution name for its version, short name)
+TFLITE_RUNTIMES = (
+    ("ai_edge_litert.interpreter", "ai-edge-litert", "litert"),
+    ("tflite_runtime.interpreter", "tflite-runtime", "tflite-runtime"),
+    ("tensorflow.lite", "tensorflow", "tf.lite"),
+)
+BATCH = 64
+
+
+def interpreter_class(runtime=None):
+    """The first importable TFLite Interpreter class (or the one named), with its name and version."""
+    for module_name, dist, short in TFLITE_RUNTIMES:
+        if runtime not in (None, short):
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        return module.Interpreter, short, importlib.metadata.version(dist)
+    wanted = runtime or " / ".join(r[2] for r in TFLITE_RUNTIMES)
+    raise AntispoofError(f"no TFLite runtime available ({wanted}): pip install ai-edge-litert")
+
+
+def check_tflite_file(path):
+    path = Path(path)
+    if not path.is_file():
+        raise AntispoofError(f"{path}: model file not found")
+    with open(path, "rb") as f:
+        header = f.read(8)
+    if header[4:8] != b"TFL3":
+        raise AntispoofError(f"{path}: not a TFLite model (no TFL3 flatbuffer identifier)")
+    return path
+
+
+def make_interpreter(path, threads=1, runtime=None, default_delegates=True):
+    """An allocated Interpreter for a checked ``.tflite`` file: (interpreter, runtime, version).
+
+    ``default_delegates=False`` runs the built-in kernels only (no XNNPACK), so the
+    op list shows the model's own ops rather than one delegate node.
+    """
+    path = check_tflite_file(path)
+    cls, name, version = interpreter_class(runtime)
+    kwargs = {"num_threads": threads}
+    resolver = getattr(sys.modules[cls.__module__], "OpResolverType", None)
+    if not default_delegates and resolver is not None:
+        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    try:
+        interpreter = cls(model_path=str(path), **kwargs)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise AntispoofError(f"{path}: cannot load TFLite model ({exc})") from None
+    return interpreter, name, version
+
+
+class TFLiteClassifier:
+    """A ``.tflite`` anti-spoofing model: uint8 RGB crops in, P(spoof) out."""
+
+    def __init__(self, path, threads=1, runtime=None):
+        self.path = Path(path)
+        self.interpreter, self.runtime_name, self.runtime_version = make_interpreter(
+            path, threads, runtime)
+        self.threads = threads
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.batch = 1
+
+    @property
+    def runtime(self):
+        return f"{self.runtime_name} {self.runtime_version}"
+
+    @property
+    def input_size(self):
+        return int(self.input["shape"][1])
+
+    def _resize(self, batch):
+        if batch != self.batch:
+            shape = [batch, *self.input["shape"][1:]]
+            self.interpreter.resize_tensor_input(self.input["index"], shape)
+            self.interpreter.allocate_tensors()
+            self.input = self.interpreter.get_input_details()[0]
+            self.output = self.interpreter.get_output_details()[0]
+            self.batch = batch
+
+    def quantize_input(self, pixels):
+        """uint8 pixels → the model's input tensor, through its recorded scale and zero point."""
+        dtype = self.input["dtype"]
+        if dtype == np.float32:
+            return pixels.astype(np.float32)
+        scale, zero_point = self.input["quantization"]
+        if scale == 1.0 and dtype == np.int8 and zero_point == -128:
+            return (pixels.astype(np.int16) - 128).astype(np.int8)  # exact, no float round trip
+        info = np.iinfo(dtype)
+        q = np.round(pixels.astype(np.float32) / scale + zero_point)
+        return np.clip(q, info.min, info.max).astype(dtype)
+
+    def dequantize_output(self, raw):
+        if self.output["dtype"] == np.float32:
+            return raw.astype(np.float32)
+        scale, zero_point = self.output["quantization"]
+        return (raw.astype(np.float32) - zero_point) * scale
+
+    def predict(self, pixels):
+        """P(spoof) for a batch of N×S×S×3 uint8 crops."""
+        pixels = _check_pixels(pixels, self.input_size, self.path)
+        scores = []
+        for start in range(0, len(pixels), BATCH):
+            chunk = pixels[start:start + BATCH]
+            self._resize(len(chunk))
+            self.interpreter.set_tensor(self.input["index"], self.quantize_input(chunk))
+            self.interpreter.invoke()
+            scores.append(self.dequantize_output(self.interpreter.get_tensor(self.output["index"])))
+        return np.concatenate(scores).reshape(-1)
+
+
+class KerasClassifier:
+    """A Keras model file, scored with the same contract as a TFLite one."""
+
+    def __init__(self, path):
+        from .model import load_model
+        import tf_keras
+
+        self.path = Path(path)
+        self.model = load_model(path)
+        self.runtime = f"tf_keras {tf_keras.__version__}"
+        self.threads = None
+
+    @property
+    def input_size(self):
+        return int(self.model.input_shape[1])
+
+    def predict(self, pixels):
+        pixels = _check_pixels(pixels, self.input_size, self.path)
+        return self.model.predict(pixels.astype(np.float32), batch_size=256, verbose=0).reshape(-1)
+
+
+def _check_pixels(pixels, size, path):
+    if pixels.ndim != 4 or pixels.shape[1:] != (size, size, 3):
+        raise AntispoofError(f"{path}: model expects N×{size}×{size}×3 RGB crops, "
+                             f"got an array of shape {pixels.shape}")
+    return pixels
+
+
+def open_classifier(path, threads=1, runtime=None):
+    """A TFLite or Keras classifier for ``path``, chosen by the file's content and suffix."""
+    path = Path(path)
+    if path.suffix in (".keras", ".h5") or path.is_dir():
+        return KerasClassifier(path)
+    return TFLiteClassifier(path, threads, runtime)
