@@ -16,7 +16,7 @@ from .errors import AntispoofError
 TFLITE_RUNTIMES = (
     ("ai_edge_litert.interpreter", "ai-edge-litert", "litert"),
     ("tflite_runtime.interpreter", "tflite-runtime", "tflite-runtime"),
-    ("tensorflow.lite", "tensorflow", "tf.lite"),
+    ("tensorflow.lite.python.interpreter", "tensorflow", "tf.lite"),
 )
 BATCH = 64
 
