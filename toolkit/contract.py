@@ -1,0 +1,252 @@
+"""Contraction: keep the most useful filters of a pretrained MobileNetV2 and their weights.
+
+MobileNetV2's channels fall into groups that must be cut together:
+
+* ``stem``: Conv1's filters, which block 0's depthwise filters follow;
+* ``expand{i}``: block i's expansion 1×1 outputs, which its depthwise filters and the
+  input of its projection follow;
+* ``stage{k}``: the projection outputs of every block in a stage, tied by the residual
+  adds, which the next blocks' expansion inputs follow;
+* ``last``: the final 1×1 conv (1280 channels).
+
+Each group keeps the channels its criterion ranks highest, in their original order, and
+every layer takes the matching slices of the pretrained kernels and BatchNorm parameters.
+The contracted network is built flat with the Keras layer names, so a width-1.0
+contraction is the original network, layer for layer.
+"""
+import logging
+from dataclasses import asdict, dataclass
+import numpy as np
+import tf_keras as keras
+from tf_keras.src.applications.imagenet_utils import correct_pad
+
+from .errors import AntispoofError
+
+log = logging.getLogger("antispoof")
+
+# (output filters at width 1.0, stride, expansion) of blocks 0..16, as in Keras' mobilenet_v2.py
+BLOCKS = ((16, 1, 1), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6), (32, 1, 6), (64, 2, 6),
+          (64, 1, 6), (64, 1, 6), (64, 1, 6), (96, 1, 6), (96, 1, 6), (96, 1, 6), (160, 2, 6),
+          (160, 1, 6), (160, 1, 6), (320, 1, 6))
+STAGE_OF_BLOCK = (0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6)
+STAGE_FILTERS = (16, 24, 32, 64, 96, 160, 320)
+RESIDUAL = {i for i in range(1, 17) if BLOCKS[i][1] == 1 and BLOCKS[i][0] == BLOCKS[i - 1][0]}
+STEM_FILTERS, LAST_FILTERS = 32, 1280
+CRITERIA = ("l1", "bn-gamma", "activation")
+BN = {"epsilon": 1e-3, "momentum": 0.999}
+
+
+def make_divisible(value, divisor=8):
+    """Keras' rounding of channel counts: to a multiple of 8, never below 90 % of the value."""
+    new = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * value else new
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Channel counts of a (contracted) MobileNetV2, and where it ends.
+
+    ``blocks``: the last inverted-residual block kept (0..16). ``tap``: ``"output"`` ends at
+    that block's output; ``"expanded"`` at its depthwise output (before the projection).
+    ``last``: channels of the final 1×1 conv, kept only after block 16 (0: none).
+    """
+
+    stem: int
+    stages: tuple
+    expand: tuple  # blocks 1..16
+    last: int = 0
+    blocks: int = 16
+    tap: str = "output"
+
+    @classmethod
+    def uniform(cls, alpha, blocks=16, last=LAST_FILTERS, tap="output"):
+        """The Keras width-``alpha`` layout (its first layer: half the filters at 0.35)."""
+        stages = tuple(make_divisible(f * alpha) for f in STAGE_FILTERS)
+        inputs = (stages[0],) + tuple(stages[STAGE_OF_BLOCK[i - 1]] for i in range(2, 17))
+        expand = tuple(6 * c for c in inputs)
+        return cls(make_divisible(STEM_FILTERS * alpha), stages, expand,
+                   last if blocks == 16 and tap == "output" else 0, blocks, tap)
+
+    def block_input(self, i):
+        return self.stem if i == 0 else self.stages[STAGE_OF_BLOCK[i - 1]]
+
+    def groups(self):
+        """Kept channel count per group, for the blocks this network has."""
+        kept = {"stem": self.stem}
+        for i in range(1, self.blocks + 1):
+            kept[f"expand{i}"] = self.expand[i - 1]
+        projected = range(self.blocks + (1 if self.tap == "output" else 0))
+        for k in sorted({STAGE_OF_BLOCK[i] for i in projected}):
+            kept[f"stage{k}"] = self.stages[k]
+        if self.last:
+            kept["last"] = self.last
+        return kept
+
+
+def full_widths():
+    return Widths.uniform(1.0)
+
+
+def mobilenet_v2(image, widths):
+    """The flat MobileNetV2 graph for ``widths`` on a normalized input tensor; returns features."""
+    x = keras.layers.Conv2D(widths.stem, 3, strides=2, padding="same", use_bias=False,
+                            name="Conv1")(image)
+    x = keras.layers.BatchNormalization(name="bn_Conv1", **BN)(x)
+    x = keras.layers.ReLU(6.0, name="Conv1_relu")(x)
+    for i in range(widths.blocks + 1):
+        expanded_only = i == widths.blocks and widths.tap == "expanded"
+        x = _inverted_residual(x, widths, i, expanded_only)
+    if widths.last:
+        x = keras.layers.Conv2D(widths.last, 1, use_bias=False, name="Conv_1")(x)
+        x = keras.layers.BatchNormalization(name="Conv_1_bn", **BN)(x)
+        x = keras.layers.ReLU(6.0, name="out_relu")(x)
+    return x
+
+
+def _inverted_residual(inputs, widths, i, expanded_only):
+    prefix = f"block_{i}_" if i else "expanded_conv_"
+    stride = BLOCKS[i][1]
+    x = inputs
+    if i:
+        x = keras.layers.Conv2D(widths.expand[i - 1], 1, use_bias=False, name=prefix + "expand")(x)
+        x = keras.layers.BatchNormalization(name=prefix + "expand_BN", **BN)(x)
+        x = keras.layers.ReLU(6.0, name=prefix + "expand_relu")(x)
+    if stride == 2:
+        x = keras.layers.ZeroPadding2D(correct_pad(x, 3), name=prefix + "pad")(x)
+    x = keras.layers.DepthwiseConv2D(3, strides=stride, use_bias=False,
+                                     padding="same" if stride == 1 else "valid",
+                                     name=prefix + "depthwise")(x)
+    x = keras.layers.BatchNormalization(name=prefix + "depthwise_BN", **BN)(x)
+    x = keras.layers.ReLU(6.0, name=prefix + "depthwise_relu")(x)
+    if expanded_only:
+        return x
+    x = keras.layers.Conv2D(widths.stages[STAGE_OF_BLOCK[i]], 1, use_bias=False,
+                            name=prefix + "project")(x)
+    x = keras.layers.BatchNormalization(name=prefix + "project_BN", **BN)(x)
+    if i in RESIDUAL:
+        x = keras.layers.Add(name=prefix + "add")([inputs, x])
+    return x
+
+
+# ----------------------------------------------------------------------------- channel groups
+
+def _layer_groups(blocks=16):
+    """For each conv/BN layer of the full network: (output group, input group) it is sliced by.
+
+    Depthwise convs and their BN follow their input group; 1×1 convs have both.
+    """
+    layers = {"Conv1": ("stem", None), "bn_Conv1": ("stem", None),
+              "expanded_conv_depthwise": ("stem", "stem"), "expanded_conv_depthwise_BN": ("stem", None),
+              "expanded_conv_project": ("stage0", "stem"), "expanded_conv_project_BN": ("stage0", None)}
+    for i in range(1, blocks + 1):
+        p, e = f"block_{i}_", f"expand{i}"
+        source = f"stage{STAGE_OF_BLOCK[i - 1]}"
+        layers.update({p + "expand": (e, source), p + "expand_BN": (e, None),
+                       p + "depthwise": (e, e), p + "depthwise_BN": (e, None),
+                       p + "project": (f"stage{STAGE_OF_BLOCK[i]}", e),
+                       p + "project_BN": (f"stage{STAGE_OF_BLOCK[i]}", None)})
+    layers.update({"Conv_1": ("last", "stage6"), "Conv_1_bn": ("last", None)})
+    return layers
+
+
+def _producers(group_layers):
+    """Per group, the BN layers that write its channels (the score is read there)."""
+    producers = {}
+    for name, (out_group, _) in group_layers.items():
+        if name.endswith(("_BN", "_bn", "bn_Conv1")) and "depthwise" not in name:
+            producers.setdefault(out_group, []).append(name)
+    return producers
+
+
+def channel_scores(full, criterion, calibration=None):
+    """Importance of every channel of every group of the full network, by ``criterion``."""
+    if criterion not in CRITERIA:
+        raise AntispoofError(f"unknown criterion {criterion!r}: choose one of {', '.join(CRITERIA)}")
+    producers = _producers(_layer_groups())
+    if criterion == "activation":
+        if calibration is None or not len(calibration):
+            raise AntispoofError("--criterion activation needs --calibration-data with images")
+        names = [n for members in producers.values() for n in members]
+        probe = keras.Model(full.input, [full.get_layer(n).output for n in names])
+        sums = [0.0] * len(names)
+        for start in range(0, len(calibration), 32):
+            outputs = probe(calibration[start:start + 32].astype(np.float32), training=False)
+            sums = [s + np.abs(o.numpy()).mean(axis=(1, 2)).sum(0) for s, o in zip(sums, outputs)]
+        per_layer = dict(zip(names, sums))
+    else:
+        per_layer = {}
+        for members in producers.values():
+            for bn_name in members:
+                if criterion == "bn-gamma":
+                    gamma, _, _, var = full.get_layer(bn_name).get_weights()
+                    per_layer[bn_name] = np.abs(gamma) / np.sqrt(var + BN["epsilon"])
+                else:  # l1 of the conv filters that feed this BN
+                    kernel = full.get_layer(_conv_of(bn_name)).get_weights()[0]
+                    per_layer[bn_name] = np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(0)
+    # members of a tied group each count equally: normalize by their mean before summing
+    return {group: sum(per_layer[n] / max(per_layer[n].mean(), 1e-12) for n in members)
+            for group, members in producers.items()}
+
+
+def _conv_of(bn_name):
+    return {"bn_Conv1": "Conv1", "Conv_1_bn": "Conv_1"}.get(bn_name, bn_name[:-3])
+
+
+def select_channels(scores, widths):
+    """Indices kept per group: the top-scoring channels, in their original order."""
+    kept = {}
+    for group, count in widths.groups().items():
+        ranking = np.argsort(-scores[group], kind="stable")
+        if count > len(ranking):
+            raise AntispoofError(f"{group}: cannot keep {count} of {len(ranking)} channels")
+        kept[group] = np.sort(ranking[:count])
+    return kept
+
+
+def transfer_weights(full, contracted, kept):
+    """Copy the kept slices of every pretrained conv and BatchNorm into the contracted net."""
+    groups = _layer_groups(16)
+    for layer in contracted.layers:
+        if layer.name not in groups or not layer.weights:
+            continue
+        out_group, in_group = groups[layer.name]
+        weights = full.get_layer(layer.name).get_weights()
+        out_idx = kept[out_group]
+        if isinstance(layer, keras.layers.BatchNormalization):
+            sliced = [w[out_idx] for w in weights]
+        elif isinstance(layer, keras.layers.DepthwiseConv2D):
+            sliced = [weights[0][:, :, out_idx, :]]
+        else:
+            kernel = weights[0][..., out_idx]
+            sliced = [kernel[:, :, kept[in_group], :] if in_group else kernel]
+        layer.set_weights(sliced)
+
+
+def load_full(weights, input_size):
+    """The width-1.0 MobileNetV2 (no top) with its pretrained weights."""
+    from .model import load_pretrained, normalized_input
+
+    image, normalized = normalized_input(input_size)
+    full = keras.Model(image, mobilenet_v2(normalized, full_widths()))
+    return load_pretrained(full, 1.0, weights)
+
+
+def contract_backbone(weights, widths, input_size=96, criterion="l1", calibration=None):
+    """(image input, contracted features tensor, kept indices): a flat pretrained backbone."""
+    from .model import normalized_input
+
+    full = load_full(weights, input_size)
+    kept = select_channels(channel_scores(full, criterion, calibration), widths)
+    image, normalized = normalized_input(input_size)
+    features = mobilenet_v2(normalized, widths)
+    transfer_weights(full, keras.Model(image, features), kept)
+    return image, features, kept
+
+
+def describe(widths):
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(widths).items()}
+
+
+def paper_widths():
+    """The paper's light backbone: width 0.35, features taken after block 16's depthwise (336)."""
+    return Widths.uniform(0.35, tap="expanded")
