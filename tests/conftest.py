@@ -52,3 +52,6 @@ def small_build(tmp_path_factory, small_data):
     out = tmp_path_factory.mktemp("build") / "run"
     run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--out", out, "--epochs", 1)
     return out
+
+
+WEIGHTS_100 = SHARED / "weights" / "mobilenet_v2_weights_1.0_224_no_top_from_int8_tflite.h5"

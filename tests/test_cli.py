@@ -4,7 +4,7 @@ from click.testing import CliRunner
 
 from antispoof.cli import main
 
-COMMANDS = ["train", "quantize", "evaluate", "build", "info", "bench", "demo"]
+COMMANDS = ["contract", "train", "quantize", "evaluate", "build", "info", "bench", "demo"]
 
 
 def test_group_lists_every_command():

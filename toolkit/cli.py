@@ -47,6 +47,9 @@ _training = [
     click.option("--weights", default="imagenet", show_default=True,
                  help="Backbone ImageNet weights: 'imagenet' (downloads) or a Keras no-top .h5 path."),
     click.option("--backbone", default=None, help="Named backbone (default mnv2-0.35-b8)."),
+    click.option("--head", default=None, help="Named head: linear (default) or paper."),
+    click.option("--init", default=None, type=click.Path(),
+                 help="Start from a contracted backbone (antispoof contract) instead of --backbone."),
     click.option("--epochs", type=int, default=None, help="Epochs (default 3)."),
     click.option("--batch-size", type=int, default=None, help="Batch size (default 64)."),
     click.option("--learning-rate", type=float, default=None, help="Adam learning rate (default 3e-4)."),
@@ -75,6 +78,34 @@ def train(data_dir, protocol, subject_regex, weights, out, **options):
 
     path = run(data_dir, out, weights, _train_options(**options), protocol, subject_regex)
     click.echo(str(path))
+
+
+@main.command()
+@click.option("--weights", default="imagenet", show_default=True,
+              help="Width-1.0 MobileNetV2 no-top weights: 'imagenet' (downloads) or an .h5 path.")
+@click.option("--width", type=float, default=None, help="Global width to keep, e.g. 0.35.")
+@click.option("--budget-kb", type=float, default=None,
+              help="Instead of --width: the widest layout whose int8 file, head included, fits.")
+@click.option("--input-size", type=int, default=96, show_default=True)
+@click.option("--criterion", type=click.Choice(["l1", "bn-gamma", "activation"]), default="l1",
+              show_default=True, help="How channels are ranked.")
+@click.option("--calibration-data", type=click.Path(), default=None,
+              help="Image folder for --criterion activation.")
+@click.option("--head", default="linear", show_default=True, help="Head counted in --budget-kb.")
+@click.option("--blocks", type=int, default=16, show_default=True, help="Last block kept (--width).")
+@click.option("--tap", type=click.Choice(["output", "expanded"]), default="output", show_default=True,
+              help="Features after the last block, or after its depthwise conv (paper: expanded).")
+@click.option("--last-conv", type=int, default=1280, show_default=True,
+              help="Channels of the final 1x1 conv (0 drops it; only with --blocks 16 --tap output).")
+@click.option("--out", required=True, type=click.Path(), help="The .keras backbone to write.")
+def contract(weights, width, budget_kb, input_size, criterion, calibration_data, head, blocks, tap,
+             last_conv, out):
+    """Contract a pretrained width-1.0 MobileNetV2 to a width or a size budget, keeping weights."""
+    from .contract import contract as run
+
+    run(weights, out, width, budget_kb, input_size, criterion, calibration_data, head, blocks, tap,
+        last_conv)
+    click.echo(out)
 
 
 @main.command()

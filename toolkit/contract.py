@@ -16,6 +16,7 @@ contraction is the original network, layer for layer.
 """
 import logging
 from dataclasses import asdict, dataclass
+from pathlib import Path
 import numpy as np
 import tf_keras as keras
 from tf_keras.src.applications.imagenet_utils import correct_pad
@@ -66,9 +67,6 @@ class Widths:
         expand = tuple(6 * c for c in inputs)
         return cls(make_divisible(STEM_FILTERS * alpha), stages, expand,
                    last if blocks == 16 and tap == "output" else 0, blocks, tap)
-
-    def block_input(self, i):
-        return self.stem if i == 0 else self.stages[STAGE_OF_BLOCK[i - 1]]
 
     def groups(self):
         """Kept channel count per group, for the blocks this network has."""
@@ -247,6 +245,123 @@ def describe(widths):
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(widths).items()}
 
 
+# ----------------------------------------------------------------------------- budget search
+
+SEARCH_DEPTHS = (5, 8, 9, 12, 15, 16)
+SEARCH_ALPHAS = tuple(round(0.2 + 0.05 * i, 2) for i in range(17))  # 0.20 .. 1.00
+
+
+def candidate_model(widths, head="linear", input_size=96):
+    """A randomly initialized model of this architecture (for its size and parameter count)."""
+    from .model import add_head, normalized_input
+
+    image, normalized = normalized_input(input_size)
+    return keras.Model(image, add_head(mobilenet_v2(normalized, widths), head))
+
+
+def int8_size(model):
+    """Bytes of the model's int8 ``.tflite`` file (the weights' values do not change it)."""
+    from .quantize import convert_int8
+
+    size = model.input_shape[1]
+    noise = np.random.default_rng(0).uniform(0, 255, (4, size, size, 3)).astype(np.float32)
+    return len(convert_int8(model, noise))
+
+
+# Bytes of a full-integer int8 file (TF 2.19.1 converter), least squares over 7 conversions,
+# residuals under 110 B: per int8 weight (BN folded), per conv/dense output channel (int32 bias,
+# float32 scales and int64 zero points of kernel and bias), per layer (tensors, names), fixed.
+BYTES_PER_WEIGHT, BYTES_PER_CHANNEL, BYTES_PER_LAYER, BYTES_FIXED = 0.988, 54.3, 171.9, 2114
+
+
+def estimate_int8_bytes(model):
+    weights = channels = layers = 0
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):  # depthwise included
+            kernel = layer.weights[0].shape
+            weights += int(np.prod(kernel))
+            depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+            channels += kernel[-2] * kernel[-1] if depthwise else kernel[-1]
+        if layer.weights or isinstance(layer, (keras.layers.Add, keras.layers.ReLU)):
+            layers += 1
+    return (BYTES_PER_WEIGHT * weights + BYTES_PER_CHANNEL * channels + BYTES_PER_LAYER * layers
+            + BYTES_FIXED)
+
+
+def search_widths(budget_bytes, head="linear", input_size=96, depths=SEARCH_DEPTHS):
+    """The layout with the most parameters whose int8 file fits ``budget_bytes``.
+
+    Candidates: every depth × uniform width on the grid. They are ranked by parameters
+    among those whose estimated size fits; the best is converted to measure its real size,
+    and the next one is tried if it does not fit. Returns (widths, bytes).
+    """
+    candidates = []
+    for depth in depths:
+        for alpha in SEARCH_ALPHAS:
+            widths = Widths.uniform(alpha, depth)
+            model = candidate_model(widths, head, input_size)
+            if estimate_int8_bytes(model) <= budget_bytes:
+                candidates.append((model.count_params(), depth, alpha, widths, model))
+    for params, depth, alpha, widths, model in sorted(candidates, key=lambda c: -c[0]):
+        size = int8_size(model)
+        log.info("contract: depth %d, width %.2f: %d parameters, %d bytes as int8", depth, alpha,
+                 params, size)
+        if size <= budget_bytes:
+            return widths, size
+    raise AntispoofError(f"no contracted MobileNetV2 fits {budget_bytes} bytes")
+
+
 def paper_widths():
     """The paper's light backbone: width 0.35, features taken after block 16's depthwise (336)."""
     return Widths.uniform(0.35, tap="expanded")
+
+
+def calibration_images(folder, input_size, count=256):
+    """Crops to rank channels by activation: a dataset folder's train split (never dev or
+    test), or any folder of images."""
+    from .data import FaceDataset, Sample, load_images
+    from .preprocess import IMAGE_SUFFIXES
+
+    if not folder or not Path(folder).is_dir():
+        raise AntispoofError(f"{folder}: --criterion activation needs a --calibration-data folder")
+    try:
+        samples = FaceDataset(folder).split("train")
+    except AntispoofError:  # not a real/ spoof/ dataset: every image in the folder
+        samples = [Sample(str(p), 0, "") for p in sorted(Path(folder).rglob("*"))
+                   if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not samples:
+        raise AntispoofError(f"{folder}: no images for --criterion activation")
+    picks = np.random.default_rng(0).permutation(len(samples))[:count]
+    return load_images([samples[i] for i in sorted(picks)], input_size).pixels
+
+
+def contract(weights, out, width=None, budget_kb=None, input_size=96, criterion="l1",
+             calibration_dir=None, head="linear", blocks=16, tap="output", last=LAST_FILTERS):
+    """Contract the width-1.0 network to ``width`` (or to fit ``budget_kb`` with ``head``).
+
+    Writes the flat backbone (image → features) to ``out`` and, beside it, ``<out>.json``
+    with the widths, the criterion and the kept channel indices.
+    """
+    from .files import atomic_path, write_json
+
+    if (width is None) == (budget_kb is None):
+        raise AntispoofError("give exactly one of --width and --budget-kb")
+    if budget_kb is not None:
+        widths, size = search_widths(budget_kb * 1024, head, input_size)
+        log.info("contract: chose %s (%d bytes as int8 with the %r head)", describe(widths), size, head)
+    else:
+        widths = Widths.uniform(width, blocks, last, tap)
+    calibration = None
+    if criterion == "activation":
+        calibration = calibration_images(calibration_dir, input_size)
+    image, features, kept = contract_backbone(weights, widths, input_size, criterion, calibration)
+    model = keras.Model(image, features, name="contracted_mobilenet_v2")
+    with atomic_path(out, suffix=".keras") as tmp:
+        model.save(tmp)
+    write_json(Path(out).with_suffix(".json"), {
+        "weights": str(weights), "criterion": criterion, "widths": describe(widths),
+        "parameters": int(model.count_params()),
+        "kept": {group: idx.tolist() for group, idx in kept.items()},
+    })
+    log.info("contract: wrote %s (%d parameters)", out, model.count_params())
+    return model

@@ -22,21 +22,26 @@ def calibration_images(data_dir, size, count=300, protocol=None, seed=0):
     return [ramp, *images.pixels.astype(np.float32)]
 
 
-def quantize_ptq(run_dir, data_dir, out, protocol=None, calibration=300, seed=0):
-    """Convert the run's Keras model to an int8 ``.tflite`` file at ``out``; return its size."""
+def convert_int8(model, representative):
+    """Full-integer int8 TFLite flatbuffer of a Keras model, calibrated on ``representative``."""
     import tensorflow as tf
 
-    model = load_trained(run_dir)
-    size = int(model.input_shape[1])
-    representative = calibration_images(data_dir, size, calibration, protocol, seed)
-    log.info("quantize: calibrating on %d crops", len(representative))
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([x[None]] for x in representative)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    flatbuffer = converter.convert()
+    return converter.convert()
+
+
+def quantize_ptq(run_dir, data_dir, out, protocol=None, calibration=300, seed=0):
+    """Convert the run's Keras model to an int8 ``.tflite`` file at ``out``."""
+    model = load_trained(run_dir)
+    size = int(model.input_shape[1])
+    representative = calibration_images(data_dir, size, calibration, protocol, seed)
+    log.info("quantize: calibrating on %d crops", len(representative))
+    flatbuffer = convert_int8(model, representative)
     write_bytes(out, flatbuffer)
     log.info("quantize: wrote %s (%d bytes)", out, len(flatbuffer))
     return Path(out)

@@ -26,6 +26,7 @@ CONFIG_FILE = "config.json"
 class TrainOptions:
     backbone: str = DEFAULT_BACKBONE
     head: str = DEFAULT_HEAD
+    init: str | None = None  # a contracted backbone (``antispoof contract``) instead of ``backbone``
     input_size: int = INPUT_SIZE
     epochs: int = 3
     batch_size: int = 64
@@ -68,7 +69,8 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         model = keras.models.load_model(checkpoint)  # compiled: optimizer state too
         log.info("train: resuming after epoch %d", done)
     else:
-        model = build_model(options.backbone, options.head, options.input_size, weights)
+        model = build_model(options.backbone, options.head, options.input_size, weights,
+                            options.init)
         if options.freeze_batchnorm:
             freeze_batchnorm(model)
         model.compile(optimizer=keras.optimizers.Adam(options.learning_rate),
