@@ -7,9 +7,12 @@ recipe for every variant; only where the backbone's weights come from changes:
   keras-0.35-imagenet                      Keras' own width-0.35 ImageNet weights
   random-init                              no pretrained weights
 
+Contracted backbones get their BatchNorm statistics recalibrated on 256 train-split crops
+(``--no-recalibrate`` for the ablation).
+
 Test metrics use thresholds from the dev split. Prints a table and writes JSON.
 
-    python benchmarks/contraction.py --out benchmarks/results/contraction.json
+    python benchmarks/contraction.py --out benchmarks/results/contraction-seed0.json
 """
 import argparse
 import json
@@ -36,7 +39,8 @@ def run_variant(name, args, work):
         backbone = run / "backbone.keras"
         if not backbone.exists():
             contract(args.weights_full, backbone, width=0.35, blocks=8, criterion=criterion,
-                     calibration_dir=args.data)
+                     calibration_dir=args.data, protocol=args.protocol,
+                     recalibrate=not args.no_recalibrate)
         options.init = str(backbone)
     elif name == "random-init":
         weights = None
@@ -63,6 +67,8 @@ def main():
                         "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-recalibrate", action="store_true",
+                        help="Ablation: keep the full network's BatchNorm statistics after contraction.")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--work", type=Path, default=Path("runs/bench-contraction"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/contraction.json"))
@@ -76,7 +82,8 @@ def main():
         print(f"{r['variant']:<24} {r['parameters']:>7} {r['int8_bytes']:>7} {r['float_auc']:>8.4f} "
               f"{100 * r['float_acer']:>8.2f}% {r['int8_auc']:>9.4f} {100 * r['int8_acer']:>9.2f}%")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"epochs": args.epochs, "seed": args.seed, "rows": rows}, indent=2))
+    args.out.write_text(json.dumps({"epochs": args.epochs, "seed": args.seed,
+                                    "bn_recalibration": not args.no_recalibrate, "rows": rows}, indent=2))
     print(f"wrote {args.out}", file=sys.stderr)
 
 

@@ -220,16 +220,76 @@ def transfer_weights(full, contracted, kept):
         layer.set_weights(sliced)
 
 
+def recalibrate_batchnorm(full, contracted, kept, calibration):
+    """Make each contracted BN layer give its channels the output statistics they had in the
+    full network on ``calibration`` crops.
+
+    Dropping input channels shrinks every conv's output; with BatchNorm frozen for fine-tuning
+    nothing would correct that. Layers are fixed in graph order, so each sees its corrected inputs.
+    """
+    groups = _layer_groups(16)
+    batchnorms = [l for l in contracted.layers if isinstance(l, keras.layers.BatchNormalization)]
+    pixels = calibration.astype(np.float32)
+
+    def input_stats(model, names):
+        probe = keras.Model(model.input, [model.get_layer(n).input for n in names])
+        outputs = probe.predict(pixels, batch_size=64, verbose=0)
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        return [(o.mean(axis=(0, 1, 2)), o.std(axis=(0, 1, 2))) for o in outputs]
+
+    reference = dict(zip([l.name for l in batchnorms], input_stats(full, [l.name for l in batchnorms])))
+    for layer in batchnorms:
+        gamma, beta, mean, var = layer.get_weights()
+        idx = kept[groups[layer.name][0]]
+        ref_mean, ref_std = reference[layer.name][0][idx], reference[layer.name][1][idx]
+        (new_mean, new_std), = input_stats(contracted, [layer.name])
+        scale = gamma / np.sqrt(var + layer.epsilon)
+        new_std = np.maximum(new_std, 1e-6)
+        layer.set_weights([scale * ref_std, scale * (ref_mean - mean) + beta, new_mean,
+                           np.maximum(new_std ** 2 - layer.epsilon, 0.0)])
+
+
+def source_alpha(weights):
+    """Width of a Keras MobileNetV2 no-top weights file, read from block 16's projection
+    (320 × width channels, distinct for every published width); "imagenet" means 1.0."""
+    if weights == "imagenet":
+        return 1.0
+    import h5py
+
+    try:
+        with h5py.File(weights, "r") as f:
+            group = f["block_16_project"] if "block_16_project" in f else f["model_weights/block_16_project"]
+            channels = next(v.shape[-1] for v in _datasets(group) if v.ndim == 4)
+    except (OSError, KeyError, StopIteration):
+        raise AntispoofError(f"{weights}: not a Keras MobileNetV2 no-top weights file") from None
+    for alpha in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4):
+        if make_divisible(320 * alpha) == channels:
+            return alpha
+    raise AntispoofError(f"{weights}: block 16 has {channels} channels, no known MobileNetV2 width")
+
+
+def _datasets(group):
+    import h5py
+
+    for item in group.values():
+        if isinstance(item, h5py.Dataset):
+            yield item
+        else:
+            yield from _datasets(item)
+
+
 def load_full(weights, input_size):
-    """The width-1.0 MobileNetV2 (no top) with its pretrained weights."""
+    """The MobileNetV2 (no top) of the weights file's width, with its pretrained weights."""
     from .model import load_pretrained, normalized_input
 
+    alpha = source_alpha(weights)
     image, normalized = normalized_input(input_size)
-    full = keras.Model(image, mobilenet_v2(normalized, full_widths()))
-    return load_pretrained(full, 1.0, weights)
+    full = keras.Model(image, mobilenet_v2(normalized, Widths.uniform(alpha)))
+    return load_pretrained(full, alpha, weights)
 
 
-def contract_backbone(weights, widths, input_size=96, criterion="l1", calibration=None):
+def contract_backbone(weights, widths, input_size=96, criterion="l1", calibration=None,
+                      recalibrate=True):
     """(image input, contracted features tensor, kept indices): a flat pretrained backbone."""
     from .model import normalized_input
 
@@ -237,7 +297,10 @@ def contract_backbone(weights, widths, input_size=96, criterion="l1", calibratio
     kept = select_channels(channel_scores(full, criterion, calibration), widths)
     image, normalized = normalized_input(input_size)
     features = mobilenet_v2(normalized, widths)
-    transfer_weights(full, keras.Model(image, features), kept)
+    contracted = keras.Model(image, features)
+    transfer_weights(full, contracted, kept)
+    if calibration is not None and recalibrate:
+        recalibrate_batchnorm(full, contracted, kept, calibration)
     return image, features, kept
 
 
@@ -252,11 +315,20 @@ SEARCH_ALPHAS = tuple(round(0.2 + 0.05 * i, 2) for i in range(17))  # 0.20 .. 1.
 
 
 def candidate_model(widths, head="linear", input_size=96):
-    """A randomly initialized model of this architecture (for its size and parameter count)."""
+    """A model of this architecture with random parameters, for its size and parameter count.
+
+    Every bias and BatchNorm parameter is random too: the converter stores identical constant
+    buffers once, so the all-zero biases of a fresh model would understate a trained file's size.
+    """
     from .model import add_head, normalized_input
 
     image, normalized = normalized_input(input_size)
-    return keras.Model(image, add_head(mobilenet_v2(normalized, widths), head))
+    model = keras.Model(image, add_head(mobilenet_v2(normalized, widths), head))
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    return model
 
 
 def int8_size(model):
@@ -268,10 +340,11 @@ def int8_size(model):
     return len(convert_int8(model, noise))
 
 
-# Bytes of a full-integer int8 file (TF 2.19.1 converter), least squares over 7 conversions,
-# residuals under 110 B: per int8 weight (BN folded), per conv/dense output channel (int32 bias,
-# float32 scales and int64 zero points of kernel and bias), per layer (tensors, names), fixed.
-BYTES_PER_WEIGHT, BYTES_PER_CHANNEL, BYTES_PER_LAYER, BYTES_FIXED = 0.988, 54.3, 171.9, 2114
+# Bytes of a full-integer int8 file (TF 2.19.1 converter, compacted tensor names), least squares
+# over 7 conversions of candidate_model()s, residuals under 80 B: per int8 weight (BN folded),
+# per conv/dense output channel (int32 bias, float32 scales and int64 zero points), per layer
+# (tensors), fixed.
+BYTES_PER_WEIGHT, BYTES_PER_CHANNEL, BYTES_PER_LAYER, BYTES_FIXED = 1.023, 57.77, 154.4, 1994
 
 
 def estimate_int8_bytes(model):
@@ -288,7 +361,7 @@ def estimate_int8_bytes(model):
             + BYTES_FIXED)
 
 
-def search_widths(budget_bytes, head="linear", input_size=96, depths=SEARCH_DEPTHS):
+def search_widths(budget_bytes, head="linear", input_size=96, depths=SEARCH_DEPTHS, max_alpha=1.0):
     """The layout with the most parameters whose int8 file fits ``budget_bytes``.
 
     Candidates: every depth × uniform width on the grid. They are ranked by parameters
@@ -297,7 +370,7 @@ def search_widths(budget_bytes, head="linear", input_size=96, depths=SEARCH_DEPT
     """
     candidates = []
     for depth in depths:
-        for alpha in SEARCH_ALPHAS:
+        for alpha in (a for a in SEARCH_ALPHAS if a <= max_alpha):
             widths = Widths.uniform(alpha, depth)
             model = candidate_model(widths, head, input_size)
             if estimate_int8_bytes(model) <= budget_bytes:
@@ -316,16 +389,16 @@ def paper_widths():
     return Widths.uniform(0.35, tap="expanded")
 
 
-def calibration_images(folder, input_size, count=256):
-    """Crops to rank channels by activation: a dataset folder's train split (never dev or
-    test), or any folder of images."""
+def calibration_images(folder, input_size, count=256, protocol=None):
+    """Crops to rank channels and recalibrate BatchNorm: a dataset folder's train split (never
+    dev or test), or any folder of images."""
     from .data import FaceDataset, Sample, load_images
     from .preprocess import IMAGE_SUFFIXES
 
     if not folder or not Path(folder).is_dir():
         raise AntispoofError(f"{folder}: --criterion activation needs a --calibration-data folder")
     try:
-        samples = FaceDataset(folder).split("train")
+        samples = FaceDataset(folder, protocol).split("train")
     except AntispoofError:  # not a real/ spoof/ dataset: every image in the folder
         samples = [Sample(str(p), 0, "") for p in sorted(Path(folder).rglob("*"))
                    if p.suffix.lower() in IMAGE_SUFFIXES]
@@ -336,7 +409,8 @@ def calibration_images(folder, input_size, count=256):
 
 
 def contract(weights, out, width=None, budget_kb=None, input_size=96, criterion="l1",
-             calibration_dir=None, head="linear", blocks=16, tap="output", last=LAST_FILTERS):
+             calibration_dir=None, head="linear", blocks=16, tap="output", last=LAST_FILTERS,
+             recalibrate=True, protocol=None):
     """Contract the width-1.0 network to ``width`` (or to fit ``budget_kb`` with ``head``).
 
     Writes the flat backbone (image → features) to ``out`` and, beside it, ``<out>.json``
@@ -347,14 +421,19 @@ def contract(weights, out, width=None, budget_kb=None, input_size=96, criterion=
     if (width is None) == (budget_kb is None):
         raise AntispoofError("give exactly one of --width and --budget-kb")
     if budget_kb is not None:
-        widths, size = search_widths(budget_kb * 1024, head, input_size)
+        widths, size = search_widths(budget_kb * 1024, head, input_size,
+                                     max_alpha=source_alpha(weights))
         log.info("contract: chose %s (%d bytes as int8 with the %r head)", describe(widths), size, head)
     else:
         widths = Widths.uniform(width, blocks, last, tap)
     calibration = None
-    if criterion == "activation":
-        calibration = calibration_images(calibration_dir, input_size)
-    image, features, kept = contract_backbone(weights, widths, input_size, criterion, calibration)
+    if calibration_dir or criterion == "activation":
+        calibration = calibration_images(calibration_dir, input_size, protocol=protocol)
+    else:
+        log.warning("warning: no --calibration-data: BatchNorm statistics are not recalibrated "
+                    "after contraction, which slows fine-tuning")
+    image, features, kept = contract_backbone(weights, widths, input_size, criterion, calibration,
+                                              recalibrate)
     model = keras.Model(image, features, name="contracted_mobilenet_v2")
     with atomic_path(out, suffix=".keras") as tmp:
         model.save(tmp)
