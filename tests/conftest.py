@@ -48,9 +48,11 @@ def small_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def small_build(tmp_path_factory, small_data):
-    """A real `antispoof build` on the small subset: one epoch."""
+    """A real default `antispoof build` (contract to 100 KB, train, QAT) on the small subset,
+    one epoch of each."""
     out = tmp_path_factory.mktemp("build") / "run"
-    run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--out", out, "--epochs", 1)
+    run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--out", out, "--epochs", 1,
+            "--qat-epochs", 1)
     return out
 
 

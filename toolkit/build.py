@@ -1,39 +1,82 @@
-"""train → quantize → evaluate in one resumable run, everything under one run directory."""
+"""contract → train → quantize → evaluate in one resumable run, everything under one directory."""
 import logging
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
+from . import metrics
+from .contract import contract
+from .data import FaceDataset
+from .errors import AntispoofError
 from .evaluate import evaluate
 from .files import read_json, write_json
 from .info import model_info
-from .quantize import quantize_ptq
-from .train import HISTORY_FILE, MODEL_FILE, train
+from .quantize import quantize_ptq, quantize_qat
+from .runtime import TFLiteClassifier
+from .train import HISTORY_FILE, MODEL_FILE, TrainOptions, load_trained, train
 
 log = logging.getLogger("antispoof")
 
+BACKBONE_FILE = "backbone.keras"
 INT8_FILE = "antispoof_int8.tflite"
 METRICS_FILE = "metrics.json"
+PARITY_FILE = "parity.json"
 CONTRACT_FILE = "model.json"
 
 
-def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, subject_regex=None):
+@dataclass
+class BuildOptions:
+    budget_kb: float | None = 100  # contract the backbone to fit; None: the named backbone as is
+    criterion: str = "l1"
+    mode: str = "qat"  # or "ptq"
+    qat_epochs: int = 2
+    qat_learning_rate: float = 1e-5
+
+
+def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, subject_regex=None,
+          build_options=None):
     """Build a run directory; a rerun after an interruption skips the finished stages."""
+    options = options or TrainOptions()
+    plan = build_options or BuildOptions()
     out = Path(out_dir)
     start = time.time()
-    log.info("[1/3] train → %s", out / MODEL_FILE)
+    if plan.budget_kb is not None and options.init is None:
+        backbone = out / BACKBONE_FILE
+        if backbone.exists():
+            log.info("[1/4] contract: %s exists", backbone)
+        else:
+            log.info("[1/4] contract %s to fit %g KB → %s", weights, plan.budget_kb, backbone)
+            contract(weights, backbone, budget_kb=plan.budget_kb, criterion=plan.criterion,
+                     calibration_dir=data_dir, head=options.head, protocol=protocol,
+                     input_size=options.input_size)
+        options.init = str(backbone)
+    log.info("[2/4] train → %s", out / MODEL_FILE)
     train(data_dir, out, weights, options, protocol, subject_regex)
 
     int8 = out / INT8_FILE
     if int8.exists() and int8.stat().st_mtime >= (out / MODEL_FILE).stat().st_mtime:
-        log.info("[2/3] quantize: %s is up to date", int8)
+        log.info("[3/4] quantize: %s is up to date", int8)
     else:
-        log.info("[2/3] quantize → %s", int8)
-        quantize_ptq(out, data_dir, int8, protocol)
+        log.info("[3/4] quantize (%s) → %s", plan.mode, int8)
+        if plan.mode == "qat":
+            reference = quantize_qat(out, data_dir, int8, protocol, plan.qat_epochs,
+                                     plan.qat_learning_rate, options.batch_size, seed=options.seed)
+        else:
+            quantize_ptq(out, data_dir, int8, protocol, seed=options.seed)
+            reference = load_trained(out)
+        parity = int8_parity(reference, int8, data_dir, protocol, subject_regex)
+        write_json(out / PARITY_FILE, {"reference": f"{plan.mode} Keras model", **parity})
 
-    log.info("[3/3] evaluate float and int8 on the test split (threshold from dev)")
+    log.info("[4/4] evaluate float and int8 on the test split (threshold from dev)")
     results = {name: evaluate(path, data_dir, "test", protocol, subject_regex=subject_regex)
                for name, path in (("float", out / MODEL_FILE), ("int8", int8))}
-    results["int8"]["size_bytes"] = int8.stat().st_size
+    size = int8.stat().st_size
+    results["int8"]["size_bytes"] = size
+    results["parity"] = read_json(out / PARITY_FILE)
+    results["build"] = {**asdict(plan), "budget_bytes": _budget_bytes(plan),
+                        "parameters": model_info(out / MODEL_FILE)["parameters"]}
     results["build_seconds"] = time.time() - start  # this invocation; a resumed run skips stages
     results["train_seconds"] = read_json(out / HISTORY_FILE)["seconds"]  # across resumes
     write_json(out / METRICS_FILE, results)
@@ -43,9 +86,38 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         log.info("%-5s test: AUC %.4f  APCER %.2f%%  BPCER %.2f%%  ACER %.2f%%  (threshold %.4f, %s)",
                  name, r["auc"], 100 * r["apcer"], 100 * r["bpcer"], 100 * r["acer"],
                  r["threshold"], r["runtime"])
-    log.info("int8 model: %s (%d bytes); build took %.0f s", int8, int8.stat().st_size,
-             results["build_seconds"])
+    log.info("int8 vs %s on test: %.2f%% of decisions agree, max score difference %.4f",
+             results["parity"]["reference"], 100 * results["parity"]["decision_agreement"],
+             results["parity"]["max_score_difference"])
+    log.info("int8 model: %s (%d bytes); build took %.0f s", int8, size, results["build_seconds"])
+    if _budget_bytes(plan) and size > _budget_bytes(plan):
+        raise AntispoofError(f"{int8}: {size} bytes, over the budget of {_budget_bytes(plan)} bytes")
     return results
+
+
+def _budget_bytes(plan):
+    return int(plan.budget_kb * 1024) if plan.budget_kb is not None else None
+
+
+def int8_parity(reference, int8_path, data_dir, protocol=None, subject_regex=None):
+    """How closely the int8 file follows the Keras model it came from (QAT or float), on the
+    test split: decisions at the int8 model's dev threshold, and score differences."""
+    dataset = FaceDataset(data_dir, protocol, subject_regex)
+    classifier = TFLiteClassifier(int8_path)
+    dev = dataset.load("dev", classifier.input_size)
+    _, threshold = metrics.eer(dev.labels, classifier.predict(dev.pixels))
+    test = dataset.load("test", classifier.input_size)
+    quantized = classifier.predict(test.pixels)
+    keras_scores = reference.predict(test.pixels.astype(np.float32), batch_size=256,
+                                     verbose=0).reshape(-1)
+    difference = np.abs(quantized - keras_scores)
+    return {
+        "split": "test",
+        "threshold": float(threshold),
+        "decision_agreement": float(np.mean((quantized >= threshold) == (keras_scores >= threshold))),
+        "max_score_difference": float(difference.max()),
+        "mean_score_difference": float(difference.mean()),
+    }
 
 
 def model_contract(model_file, int8_metrics):

@@ -112,12 +112,19 @@ def contract(weights, width, budget_kb, input_size, criterion, calibration_data,
 @click.argument("run_dir", type=click.Path())
 @_data
 @_protocol
+@click.option("--mode", type=click.Choice(["qat", "ptq"]), default="qat", show_default=True,
+              help="Quantization-aware fine-tuning, or post-training quantization only.")
+@click.option("--epochs", type=int, default=2, show_default=True, help="QAT epochs.")
+@click.option("--learning-rate", type=float, default=1e-5, show_default=True, help="QAT learning rate.")
 @click.option("--out", required=True, type=click.Path(), help="The .tflite file to write.")
-def quantize(run_dir, data_dir, protocol, out):
-    """Full-integer int8 post-training quantization of a run's (or a .keras file's) model."""
-    from .quantize import quantize_ptq
+def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, out):
+    """Full-integer int8 model (int8 in and out) of a run's (or a .keras file's) model."""
+    from .quantize import quantize_ptq, quantize_qat
 
-    quantize_ptq(run_dir, data_dir, out, protocol)
+    if mode == "qat":
+        quantize_qat(run_dir, data_dir, out, protocol, epochs, learning_rate)
+    else:
+        quantize_ptq(run_dir, data_dir, out, protocol)
     click.echo(out)
 
 
@@ -152,12 +159,20 @@ def evaluate(model, data_dir, protocol, subject_regex, split, threshold, threads
 @_protocol
 @_subject_regex
 @_with(_training)
+@click.option("--budget-kb", type=float, default=100, show_default=True,
+              help="Contract the backbone from --weights so the int8 file fits; 0: use --backbone as is.")
+@click.option("--criterion", type=click.Choice(["l1", "bn-gamma", "activation"]), default="l1",
+              show_default=True, help="Channel ranking for the contraction.")
+@click.option("--mode", type=click.Choice(["qat", "ptq"]), default="qat", show_default=True)
+@click.option("--qat-epochs", type=int, default=2, show_default=True)
 @click.option("--out", required=True, type=click.Path(), help="Run directory to write.")
-def build(data_dir, protocol, subject_regex, weights, out, **options):
-    """train → quantize → evaluate, resumable, everything under the run directory."""
-    from .build import build as run
+def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode, qat_epochs, out,
+          **options):
+    """contract → train → quantize → evaluate, resumable, everything under the run directory."""
+    from .build import BuildOptions, build as run
 
-    run(data_dir, out, weights, _train_options(**options), protocol, subject_regex)
+    plan = BuildOptions(budget_kb or None, criterion, mode, qat_epochs)
+    run(data_dir, out, weights, _train_options(**options), protocol, subject_regex, plan)
 
 
 @main.command()

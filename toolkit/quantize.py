@@ -114,6 +114,40 @@ def quantization_aware(model):
     return qat
 
 
+def init_quantization_ranges(qat, model, calibration):
+    """Start every fake-quant activation range where calibration puts it.
+
+    tfmot starts each range at [-6, 6] and moves it by an EMA with decay 0.999, so a short QAT
+    run would clip the 0..255 input and wide activations for hundreds of steps. The input range
+    is pinned to the pixel range [0, 255]; the others are the float model's observed ranges;
+    kernel ranges are taken from the weights.
+    """
+    import tf_keras as keras
+
+    wrapped = {}  # float layer name -> its range variables by kind ("output_min", ...)
+    for layer in qat.layers:
+        ranges = {w.name.split("/")[-1].split(":")[0]: w for w in layer.weights
+                  if w.name.endswith(("_min:0", "_max:0")) and "kernel" not in w.name}
+        if not hasattr(layer, "layer"):  # the QuantizeLayer on the model input
+            for name, variable in ranges.items():
+                variable.assign(0.0 if name.endswith("_min") else 255.0)
+        elif ranges:
+            wrapped[layer.layer.name] = ranges
+    probe = keras.Model(model.input, [model.get_layer(name).output for name in wrapped])
+    outputs = probe.predict(np.stack(calibration), batch_size=64, verbose=0)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    for (name, ranges), values in zip(wrapped.items(), outputs):
+        if "pre_activation_min" in ranges:  # the sigmoid unit: its range is the logit's
+            p = np.clip(values, 1e-6, 1 - 1e-6)
+            values, prefix = np.log(p / (1 - p)), "pre_activation"
+        else:
+            prefix = "output"
+        ranges[f"{prefix}_min"].assign(min(0.0, float(values.min())))
+        ranges[f"{prefix}_max"].assign(max(0.0, float(values.max())))
+    # kernel ranges follow the weights only in a training-mode call (BatchNorm stays frozen)
+    qat(np.stack(calibration[:8]), training=True)
+
+
 def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=2, learning_rate=1e-5,
                  batch_size=64, calibration=300, seed=0):
     """Fine-tune the run's model with fake quantization, then convert to full-integer int8.
@@ -129,14 +163,15 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=2, learning_rate=
     keras.utils.set_random_seed(seed)
     dataset = FaceDataset(data_dir, protocol, seed=seed)
     train, dev = dataset.load("train", size, seed=seed), dataset.load("dev", size, seed=seed)
+    representative = calibration_images(data_dir, size, calibration, protocol, seed)
     qat = quantization_aware(model)
+    init_quantization_ranges(qat, model, representative)
     qat.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
                 metrics=[keras.metrics.AUC(name="auc")])
     log.info("quantize: quantization-aware training, %d epochs at lr %g", epochs, learning_rate)
     qat.fit(tf_dataset(train, batch_size, training=True, seed=seed),
             validation_data=tf_dataset(dev, batch_size, training=False), epochs=epochs,
             class_weight=class_weights(train.labels), verbose=2)
-    representative = calibration_images(data_dir, size, calibration, protocol, seed)
     flatbuffer = convert_int8(qat, representative)
     write_bytes(out, flatbuffer)
     log.info("quantize: wrote %s (%d bytes)", out, len(flatbuffer))
