@@ -421,7 +421,7 @@ def contract(weights, out, width=None, budget_kb=None, input_size=96, criterion=
     if (width is None) == (budget_kb is None):
         raise AntispoofError("give exactly one of --width and --budget-kb")
     if budget_kb is not None:
-        widths, size = search_widths(budget_kb * 1024, head, input_size,
+        widths, size = search_widths(int(budget_kb * 1024), head, input_size,
                                      max_alpha=source_alpha(weights))
         log.info("contract: chose %s (%d bytes as int8 with the %r head)", describe(widths), size, head)
     else:
