@@ -4,7 +4,8 @@ from click.testing import CliRunner
 
 from antispoof.cli import main
 
-COMMANDS = ["contract", "train", "quantize", "evaluate", "build", "info", "bench", "demo"]
+COMMANDS = ["contract", "train", "quantize", "evaluate", "build", "explain", "report", "info", "bench",
+            "demo"]
 
 
 def test_group_lists_every_command():

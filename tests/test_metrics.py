@@ -44,3 +44,38 @@ def test_confusion_f1_and_summary():
     s = metrics.summary(LABELS, SCORES, 0.5)
     assert (s["n_real"], s["n_spoof"]) == (4, 4)
     assert s["acer"] == 0.25 and s["accuracy"] == 0.75
+
+
+def test_apcer_per_attack_and_iso_acer():
+    attacks = ["", "", "", "", "print", "replay", "print", "replay"]
+    # at 0.5: print 0.4 is missed (1/2), replay 0.6 is caught (0/2); BPCER 1/4
+    assert metrics.apcer_per_attack(LABELS, SCORES, attacks, 0.5) == {"print": 0.5, "replay": 0.0}
+    assert metrics.acer(LABELS, SCORES, attacks, 0.5) == (0.5 + 0.25) / 2
+    s = metrics.summary(LABELS, SCORES, 0.5, attacks)
+    assert s["apcer_max"] == 0.5 and s["hter"] == 0.25 and s["acer"] == 0.375
+    assert s["precision"] == 0.75 and s["recall"] == 0.75
+
+
+def test_operating_point_thresholds():
+    # spoof scores 0.4 0.6 0.8 0.9: APCER <= 25 % allows one attack below → threshold 0.6
+    t = metrics.threshold_at_apcer(LABELS, SCORES, 0.25)
+    assert t == 0.6 and metrics.apcer(LABELS, SCORES, t) == 0.25
+    assert metrics.apcer(LABELS, SCORES, metrics.threshold_at_apcer(LABELS, SCORES, 0.0)) == 0.0
+    # real scores 0.1 0.2 0.3 0.7: BPCER <= 25 % allows one real at or above → just above 0.3
+    t = metrics.threshold_at_bpcer(LABELS, SCORES, 0.25)
+    assert 0.3 < t < 0.31 and metrics.bpcer(LABELS, SCORES, t) == 0.25
+    assert metrics.bpcer(LABELS, SCORES, metrics.threshold_at_bpcer(LABELS, SCORES, 0.0)) == 0.0
+
+
+def test_bootstrap_interval_over_subjects():
+    import numpy as np
+
+    labels = np.array([0, 1] * 6)
+    scores = np.array([0.1, 0.9] * 6)
+    subjects = np.repeat(["a", "b", "c"], 4)
+    # perfectly separated in every subject: every resample has AUC 1
+    assert metrics.bootstrap_ci(labels, subjects,
+                                lambda i: metrics.roc_auc(labels[i], scores[i])) == [1.0, 1.0]
+    scores[8:] = [0.9, 0.1] * 2  # subject c inverted: resamples vary, the interval is wide
+    low, high = metrics.bootstrap_ci(labels, subjects, lambda i: metrics.roc_auc(labels[i], scores[i]))
+    assert low < 0.5 < high == 1.0

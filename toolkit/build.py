@@ -1,4 +1,4 @@
-"""contract → train → quantize → evaluate in one resumable run, everything under one directory."""
+"""contract → train → quantize → evaluate → report, resumable, everything under one directory."""
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -14,6 +14,7 @@ from .evaluate import evaluate
 from .files import read_json, write_json
 from .info import model_info
 from .quantize import quantize_ptq, quantize_qat
+from .report import report
 from .runtime import TFLiteClassifier
 from .train import HISTORY_FILE, MODEL_FILE, TrainOptions, load_trained, train
 
@@ -89,6 +90,7 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     log.info("int8 vs %s on test: %.2f%% of decisions agree, max score difference %.4f",
              results["parity"]["reference"], 100 * results["parity"]["decision_agreement"],
              results["parity"]["max_score_difference"])
+    log.info("report: %s", report(out, data_dir=data_dir, protocol=protocol))
     log.info("int8 model: %s (%d bytes); build took %.0f s", int8, size, results["build_seconds"])
     if _budget_bytes(plan) and size > _budget_bytes(plan):
         raise AntispoofError(f"{int8}: {size} bytes, over the budget of {_budget_bytes(plan)} bytes")

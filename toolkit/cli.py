@@ -177,6 +177,34 @@ def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode
 
 @main.command()
 @click.argument("model", type=click.Path())
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--method", type=click.Choice(["gradcam", "saliency"]), default="gradcam",
+              show_default=True)
+@click.option("--out", required=True, type=click.Path(), help="Folder for the PNG overlays.")
+def explain(model, images, method, out):
+    """Grad-CAM or saliency maps of P(spoof) over face crops (a .tflite file is explained
+    through the model.keras beside it)."""
+    from .explain import explain as run
+
+    for png, score in run(model, images, method, out):
+        click.echo(f"{png}  P(spoof) {score:.4f}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--out", type=click.Path(), default=None, help="Default: RUN_DIR/report.html.")
+@click.option("--data", "data_dir", type=click.Path(), default=None,
+              help="Default: the data folder the run was trained on.")
+@_protocol
+def report(run_dir, out, data_dir, protocol):
+    """One self-contained HTML report of a run: metrics with intervals, curves, explanations."""
+    from .report import report as run
+
+    click.echo(run(run_dir, out, data_dir, protocol))
+
+
+@main.command()
+@click.argument("model", type=click.Path())
 @_json_out
 def info(model, json_out):
     """Size, parameters or tensors, input shape and dtype, quantization and ops of a model."""

@@ -33,6 +33,7 @@ class Sample:
     path: str
     label: int
     subject: str
+    attack: str = ""  # attack type of a spoof (protocol's attack_types, else its class folder)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Protocol:
     classes: dict = field(default_factory=lambda: {"real": "real", "spoof": "spoof"})
     test: tuple = ()
     dev: tuple = ()
+    attack_types: dict = field(default_factory=dict)  # class folder -> attack type
 
     def split_of(self, subject):
         if subject in self.test:
@@ -62,6 +64,7 @@ class Protocol:
                 classes=raw.get("classes", {"real": "real", "spoof": "spoof"}),
                 test=tuple(splits["test"]),
                 dev=tuple(splits["dev"]),
+                attack_types=raw.get("attack_types", {}),
             )
         except FileNotFoundError:
             raise AntispoofError(f"{path}: protocol file not found") from None
@@ -93,7 +96,7 @@ class FaceDataset:
         if protocol is None and (self.root / "protocol.json").exists():
             protocol = self.root / "protocol.json"
         given = Protocol.load(protocol) if protocol else None
-        self.samples = _discover(self.root, (given or Protocol("auto")).classes, subject_regex)
+        self.samples = _discover(self.root, given or Protocol("auto"), subject_regex)
         self.protocol = given or _auto_protocol(self.samples, seed)
 
     @property
@@ -119,18 +122,21 @@ class FaceDataset:
         return load_images(self.split(name, limit, seed), size, workers)
 
 
-def _discover(root, classes, subject_regex):
+def _discover(root, protocol, subject_regex):
     pattern = re.compile(subject_regex) if subject_regex else None
     samples = []
     for label, class_name in enumerate(LABELS):
-        class_dir = root / classes[class_name]
+        folder = protocol.classes[class_name]
+        class_dir = root / folder
+        attack = protocol.attack_types.get(folder, folder) if label else ""
         if not class_dir.is_dir():
             raise AntispoofError(f"{class_dir}: class folder for {class_name!r} not found")
         files = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise AntispoofError(f"{class_dir}: no images in the {class_name!r} class folder")
         for path in files:
-            samples.append(Sample(str(path), label, _subject(path.relative_to(class_dir), pattern)))
+            samples.append(Sample(str(path), label, _subject(path.relative_to(class_dir), pattern),
+                                  attack))
     flat = [s for s in samples if s.subject == Path(s.path).name]
     if flat and pattern is None:
         log.warning("warning: %d images sit directly in a class folder of %s; each counts as its "

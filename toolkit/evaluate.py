@@ -1,37 +1,75 @@
-"""Score a model over a split; the threshold comes from the dev split's EER point."""
-from pathlib import Path
+"""Score a model over a split; thresholds come from the dev split (EER point unless given)."""
+import numpy as np
 
 from . import metrics
 from .data import FaceDataset
 from .runtime import open_classifier
 
+# name -> (function choosing a threshold on dev, target rate)
+OPERATING_POINTS = {
+    "bpcer@apcer=1%": (metrics.threshold_at_apcer, 0.01),
+    "bpcer@apcer=5%": (metrics.threshold_at_apcer, 0.05),
+    "bpcer@apcer=10%": (metrics.threshold_at_apcer, 0.10),
+    "apcer@bpcer=1%": (metrics.threshold_at_bpcer, 0.01),
+}
+
+
+class Scored:
+    """A split's crops, their labels, subjects and attack types, and the model's scores."""
+
+    def __init__(self, classifier, dataset, split):
+        self.images = dataset.load(split, classifier.input_size)
+        self.labels = self.images.labels
+        self.subjects = np.array([s.subject for s in self.images.samples])
+        self.attacks = np.array([s.attack for s in self.images.samples])
+        self.scores = classifier.predict(self.images.pixels)
+
 
 def evaluate(model_path, data_dir, split="test", protocol=None, threshold=None, threads=1,
-             subject_regex=None, classifier=None):
-    """Metrics of ``model_path`` on ``split``; with no ``threshold``, the dev split's EER one."""
-    classifier = classifier or open_classifier(model_path, threads)
+             subject_regex=None, resamples=1000):
+    """Metrics of ``model_path`` on ``split`` at a threshold from the dev split.
+
+    ``resamples``: bootstrap resamples of the split's subjects for 95 % intervals (0: none).
+    """
+    classifier = open_classifier(model_path, threads)
     dataset = FaceDataset(data_dir, protocol, subject_regex)
-    skipped = []
+    result, _ = assess(classifier, dataset, split, threshold, resamples)
+    return {"model": str(model_path), "data": str(data_dir), **result}
 
-    def score(name):
-        images = dataset.load(name, classifier.input_size)
-        skipped.extend(images.skipped)
-        return images.labels, classifier.predict(images.pixels)
 
+def assess(classifier, dataset, split="test", threshold=None, resamples=1000):
+    """(metrics, the scored split) of a classifier on a dataset's split."""
+    dev = Scored(classifier, dataset, "dev")
+    scored = dev if split == "dev" else Scored(classifier, dataset, split)
     source = "given"
     if threshold is None:
-        _, threshold = metrics.eer(*score("dev"))
+        _, threshold = metrics.eer(dev.labels, dev.scores)
         source = "dev EER"
-    labels, scores = score(split)
+    labels, scores = scored.labels, scored.scores
     result = {
-        "model": str(model_path),
-        "data": str(data_dir),
         "protocol": dataset.protocol.name,
         "split": split,
-        **metrics.summary(labels, scores, threshold),
+        **metrics.summary(labels, scores, threshold, scored.attacks),
         "threshold_source": source,
+        "operating_points": {},
         "runtime": classifier.runtime,
-        "skipped_images": len(skipped),
-        "skipped": [{"file": f, "reason": r} for f, r in skipped],
     }
-    return result
+    for name, (choose, target) in OPERATING_POINTS.items():
+        t = choose(dev.labels, dev.scores, target)
+        result["operating_points"][name] = {
+            "threshold": t, "apcer": metrics.apcer(labels, scores, t),
+            "bpcer": metrics.bpcer(labels, scores, t)}
+    if resamples:
+        attacks = scored.attacks
+        result["ci95"] = {
+            "auc": metrics.bootstrap_ci(labels, scored.subjects,
+                                        lambda i: metrics.roc_auc(labels[i], scores[i]), resamples),
+            "acer": metrics.bootstrap_ci(
+                labels, scored.subjects,
+                lambda i: metrics.acer(labels[i], scores[i], attacks[i], threshold), resamples),
+            "resampled": f"{len(set(scored.subjects))} {split} subjects, {resamples} times",
+        }
+    skipped = dev.images.skipped + (scored.images.skipped if scored is not dev else [])
+    result["skipped_images"] = len(skipped)
+    result["skipped"] = [{"file": f, "reason": r} for f, r in skipped]
+    return result, scored

@@ -51,6 +51,46 @@ def eer(labels, scores):
     return float((apcers[best] + bpcers[best]) / 2), float(candidates[best])
 
 
+def apcer_per_attack(labels, scores, attacks, threshold):
+    """APCER of each attack type (``attacks`` holds each sample's type; bona fide ones are ignored)."""
+    labels, scores, attacks = np.asarray(labels), np.asarray(scores), np.asarray(attacks)
+    return {str(a): float(np.mean(scores[(labels == 1) & (attacks == a)] < threshold))
+            for a in sorted(set(attacks[labels == 1]))}
+
+
+def threshold_at_apcer(labels, scores, target):
+    """The highest threshold whose APCER is at most ``target`` (lowest BPCER under that bound)."""
+    _, spoof = _split(labels, scores)
+    spoof = np.sort(spoof)
+    allowed = int(np.floor(target * len(spoof) + 1e-9))  # attacks that may score below it
+    return float(spoof[allowed]) if allowed < len(spoof) else float(np.nextafter(spoof[-1], np.inf))
+
+
+def threshold_at_bpcer(labels, scores, target):
+    """The lowest threshold whose BPCER is at most ``target`` (lowest APCER under that bound)."""
+    real, _ = _split(labels, scores)
+    descending = np.sort(real)[::-1]
+    allowed = int(np.floor(target * len(real) + 1e-9))  # bona fide that may score at or above it
+    return float(np.nextafter(descending[allowed], np.inf)) if allowed < len(real) \
+        else float(descending[-1])
+
+
+def bootstrap_ci(labels, subjects, metric, resamples=1000, seed=0, level=0.95):
+    """Percentile interval of ``metric(indices)`` over resampled subjects (with replacement);
+    resamples that lack a class are skipped."""
+    labels, subjects = np.asarray(labels), np.asarray(subjects)
+    ids = np.unique(subjects)
+    members = {s: np.flatnonzero(subjects == s) for s in ids}
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        idx = np.concatenate([members[s] for s in rng.choice(ids, len(ids))])
+        if len(np.unique(labels[idx])) == 2:
+            values.append(metric(idx))
+    tail = 100 * (1 - level) / 2
+    return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]
+
+
 def confusion_matrix(labels, scores, threshold):
     """Rows: true real, true spoof; columns: called real, called spoof."""
     labels = np.asarray(labels)
@@ -64,20 +104,34 @@ def f1(labels, scores, threshold):
     return float(2 * tp / (2 * tp + fp + fn)) if tp else 0.0
 
 
-def summary(labels, scores, threshold):
+def acer(labels, scores, attacks, threshold):
+    """ISO/IEC 30107-3 ACER: the worst attack type's APCER and the BPCER, averaged."""
+    worst = max(apcer_per_attack(labels, scores, attacks, threshold).values())
+    return (worst + bpcer(labels, scores, threshold)) / 2
+
+
+def summary(labels, scores, threshold, attacks=None):
+    """Every metric at one threshold; ``attacks`` (per-sample attack type) splits APCER."""
+    attacks = np.where(np.asarray(labels) == 1, "attack", "") if attacks is None else attacks
     a, b = apcer(labels, scores, threshold), bpcer(labels, scores, threshold)
-    matrix = confusion_matrix(labels, scores, threshold)
+    per_attack = apcer_per_attack(labels, scores, attacks, threshold)
+    (tn, fp), (fn, tp) = matrix = confusion_matrix(labels, scores, threshold)
     equal_error, _ = eer(labels, scores)
     return {
-        "n_real": int(np.sum(np.asarray(labels) == 0)),
-        "n_spoof": int(np.sum(np.asarray(labels) == 1)),
+        "n_real": tn + fp,
+        "n_spoof": fn + tp,
         "auc": roc_auc(labels, scores),
         "eer": equal_error,
         "threshold": float(threshold),
         "apcer": a,
+        "apcer_per_attack": per_attack,
+        "apcer_max": max(per_attack.values()),
         "bpcer": b,
-        "acer": (a + b) / 2,
+        "acer": (max(per_attack.values()) + b) / 2,
+        "hter": (a + b) / 2,
         "f1": f1(labels, scores, threshold),
-        "accuracy": (matrix[0][0] + matrix[1][1]) / len(labels),
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / (tp + fn),
+        "accuracy": (tn + tp) / len(labels),
         "confusion_matrix": matrix,
     }

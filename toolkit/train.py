@@ -56,7 +56,8 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     log.info("train: %s train, %s dev images (protocol %s)", train_images.counts,
              dev_images.counts, dataset.protocol.name)
     write_json(out / CONFIG_FILE, {
-        "data": str(data_dir), "protocol": dataset.protocol.name, "weights": str(weights),
+        "data": str(data_dir), "protocol": dataset.protocol.name,
+        "protocol_file": str(protocol) if protocol else None, "weights": str(weights),
         "options": asdict(options), "counts": {"train": train_images.counts, "dev": dev_images.counts},
         "skipped": [{"file": f, "reason": r} for f, r in train_images.skipped + dev_images.skipped],
     })
@@ -75,7 +76,9 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
             freeze_batchnorm(model)
         model.compile(optimizer=keras.optimizers.Adam(options.learning_rate),
                       loss="binary_crossentropy",
-                      metrics=["accuracy", keras.metrics.AUC(name="auc")])
+                      metrics=["accuracy", keras.metrics.AUC(name="auc"),
+                               keras.metrics.Precision(name="precision"),
+                               keras.metrics.Recall(name="recall")])
 
     start = time.time()
     model.fit(

@@ -1,0 +1,51 @@
+"""Grad-CAM and saliency: right shapes, and maps that depend on what the crop shows."""
+import numpy as np
+import pytest
+
+from antispoof.errors import AntispoofError
+from antispoof.explain import explain, heatmaps, keras_model_for
+from antispoof.preprocess import load_face_crop
+from conftest import NUAA, run_cli
+
+SPOOF = sorted((NUAA / "ImposterFace" / "0005").glob("*.jpg"))[:2]
+
+
+@pytest.fixture(scope="module")
+def model(small_build):
+    return keras_model_for(small_build / "antispoof_int8.tflite")
+
+
+@pytest.mark.parametrize("method", ["gradcam", "saliency"])
+def test_maps_have_the_crop_shape_and_range(model, method):
+    pixels = np.stack([load_face_crop(p) for p in SPOOF])
+    maps, scores = heatmaps(model, pixels, method)
+    assert maps.shape == (2, 96, 96) and scores.shape == (2,)
+    assert maps.min() >= 0 and np.allclose(maps.reshape(2, -1).max(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "saliency"])
+def test_map_mass_moves_when_the_face_is_occluded(model, method):
+    crop = load_face_crop(SPOOF[0])
+    occluded = crop.copy()
+    occluded[24:72, 24:72] = 128  # grey square over the face
+    maps, _ = heatmaps(model, np.stack([crop, occluded]), method)
+    mass = maps / maps.sum(axis=(1, 2), keepdims=True)
+    moved = 0.5 * np.abs(mass[0] - mass[1]).sum()  # total variation distance
+    assert moved > 0.05, moved
+    # and the maps are not all the same everywhere
+    assert maps[0].std() > 0.05
+
+
+def test_explain_cli_writes_overlays(small_build, tmp_path):
+    out = tmp_path / "maps"
+    proc = run_cli("explain", small_build / "antispoof_int8.tflite", *SPOOF, "--method", "saliency",
+                   "--out", out)
+    pngs = sorted(out.glob("*_saliency.png"))
+    assert len(pngs) == 2 and "P(spoof)" in proc.stdout
+
+
+def test_tflite_without_its_keras_model_is_a_clear_error(tmp_path, small_build):
+    lone = tmp_path / "lone.tflite"
+    lone.write_bytes((small_build / "antispoof_int8.tflite").read_bytes())
+    with pytest.raises(AntispoofError, match="no model.keras beside it"):
+        explain(lone, SPOOF)

@@ -1,0 +1,61 @@
+"""The HTML report, rendered by real headless Chromium: no console errors, every image shows."""
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+ARTIFACTS = REPO / "test-artifacts"
+CHECK = """<script>
+window.addEventListener('error', e => document.body.setAttribute('data-error', e.message));
+window.addEventListener('load', () => {
+  const images = [...document.images];
+  document.body.setAttribute('data-images', images.length);
+  document.body.setAttribute('data-broken', images.filter(i => !(i.naturalWidth > 0)).length);
+});
+</script>"""
+
+
+def _chromium(*args):
+    browser = shutil.which("chromium")
+    assert browser, "chromium is missing: `make test` installs it (apt-get install chromium)"
+    return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--enable-logging=stderr", "--v=0", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def report_html(small_build):
+    page = small_build / "report.html"
+    assert page.exists(), "antispoof build writes report.html"
+    return page
+
+
+def test_report_renders_all_images_without_console_errors(report_html, tmp_path):
+    checked = tmp_path / "checked.html"
+    checked.write_text(report_html.read_text().replace("</body>", CHECK + "</body>"))
+    result = _chromium("--virtual-time-budget=10000", "--dump-dom", checked.as_uri())
+    body = re.search(r"<body[^>]*>", result.stdout).group(0)
+    assert 'data-broken="0"' in body, body
+    assert re.search(r'data-images="(\d+)"', body).group(1) == "16"  # 4 plots + 12 crops
+    assert "data-error" not in body
+    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
+    assert not console, console
+
+
+def test_report_sections_and_screenshot(report_html):
+    text = report_html.read_text()
+    for section in ("Metrics on the test split", "APCER per attack type", "Operating points",
+                    "Size, latency and int8 parity", "Confusion matrix", "Training", "ROC and DET",
+                    "Score distributions", "Where the model looks", "Configuration"):
+        assert f">{section}" in text, section
+    assert "http://" not in text.replace("http://www.w3.org", "")  # self-contained
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    _chromium("--hide-scrollbars", "--window-size=1200,5000", f"--screenshot={shot}",
+              report_html.as_uri())
+    assert shot.exists() and shot.stat().st_size > 50_000
