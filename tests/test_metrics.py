@@ -33,9 +33,9 @@ def test_eer_point():
     assert metrics.apcer(LABELS, SCORES, threshold) == metrics.bpcer(LABELS, SCORES, threshold)
 
 
-def test_eer_of_separable_scores_is_zero():
+def test_eer_of_separable_scores_is_zero_at_the_gap_centre():
     eer, threshold = metrics.eer([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])
-    assert eer == 0.0 and 0.2 < threshold <= 0.8
+    assert eer == 0.0 and threshold == 0.5  # centre of (0.2, 0.8], not its edge
 
 
 def test_confusion_f1_and_summary():

@@ -94,11 +94,28 @@ def test_evaluate_json_matches_independent_recomputation(small_build, small_data
     assert result["acer"] == pytest.approx((result["apcer"] + result["bpcer"]) / 2)
     assert result["confusion_matrix"] == [[int(np.sum(real < t)), int(np.sum(real >= t))],
                                           [int(np.sum(spoof < t)), int(np.sum(spoof >= t))]]
+    assert result["apcer_per_attack"] == {"spoof": result["apcer"]}  # generic layout: one type
+    assert set(result["operating_points"]) == {"bpcer@apcer=1%", "bpcer@apcer=5%",
+                                               "bpcer@apcer=10%", "apcer@bpcer=1%"}
+    for point in result["operating_points"].values():
+        assert point["apcer"] == pytest.approx(np.mean(spoof < point["threshold"]))
+        assert point["bpcer"] == pytest.approx(np.mean(real >= point["threshold"]))
+    low, high = result["ci95"]["acer"]
+    assert low <= result["acer"] <= high
     # the threshold is the dev split's EER point: no dev score gives a smaller |APCER - BPCER|
     dev_labels = np.array([s.label for s in dev])
     dev_scores = _independent_scores(model, dev)
     gap = lambda th: abs(np.mean(dev_scores[dev_labels == 1] < th) - np.mean(dev_scores[dev_labels == 0] >= th))
     assert gap(t) <= min(gap(th) for th in np.unique(dev_scores)) + 1e-12
+
+
+def test_operating_point_sets_the_threshold_on_dev(small_build, small_data, tmp_path):
+    out = tmp_path / "eval.json"
+    run_cli("evaluate", small_build / "antispoof_int8.tflite", "--data", small_data,
+            "--operating-point", "apcer@bpcer=1%", "--json", out)
+    result = json.loads(out.read_text())
+    assert result["threshold_source"] == "dev apcer@bpcer=1%"
+    assert result["threshold"] == result["operating_points"]["apcer@bpcer=1%"]["threshold"]
 
 
 def test_int8_scores_track_the_float_model(small_build, small_data):

@@ -135,23 +135,32 @@ def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, out):
 @_subject_regex
 @click.option("--split", type=click.Choice(["train", "dev", "test"]), default="test", show_default=True)
 @click.option("--threshold", type=float, default=None,
-              help="Decision threshold on P(spoof) (default: the dev split's EER threshold).")
+              help="Decision threshold on P(spoof) (default: chosen on dev, see --operating-point).")
+@click.option("--operating-point", default="eer", show_default=True,
+              type=click.Choice(["eer", "bpcer@apcer=1%", "bpcer@apcer=5%", "bpcer@apcer=10%",
+                                 "apcer@bpcer=1%"]),
+              help="Where on the dev split the threshold is chosen.")
 @click.option("--threads", type=int, default=1, show_default=True)
 @_json_out
-def evaluate(model, data_dir, protocol, subject_regex, split, threshold, threads, json_out):
-    """Metrics of a .tflite or .keras model over a split: AUC, EER, APCER, BPCER, ACER, F1."""
+def evaluate(model, data_dir, protocol, subject_regex, split, threshold, operating_point, threads,
+             json_out):
+    """ISO/IEC 30107-3 metrics of a .tflite or .keras model over a split: AUC, EER, APCER per
+    attack type, BPCER, ACER, HTER, F1, operating points, 95 % intervals over subjects."""
     from .evaluate import evaluate as run
     from .files import write_json
 
-    result = run(model, data_dir, split, protocol, threshold, threads, subject_regex)
+    result = run(model, data_dir, split, protocol, threshold, threads, subject_regex,
+                 operating_point=operating_point)
     if json_out:
         write_json(json_out, result)
+    (auc_low, auc_high), (acer_low, acer_high) = result["ci95"]["auc"], result["ci95"]["acer"]
     click.echo(f"{split}: {result['n_real']} real, {result['n_spoof']} spoof  "
-               f"AUC {result['auc']:.4f}  EER {100 * result['eer']:.2f}%  "
-               f"APCER {100 * result['apcer']:.2f}%  BPCER {100 * result['bpcer']:.2f}%  "
-               f"ACER {100 * result['acer']:.2f}%  F1 {result['f1']:.4f}  "
-               f"(threshold {result['threshold']:.4f} from {result['threshold_source']}; "
-               f"{result['runtime']})")
+               f"AUC {result['auc']:.4f} [{auc_low:.4f}, {auc_high:.4f}]  "
+               f"EER {100 * result['eer']:.2f}%  APCER {100 * result['apcer']:.2f}%  "
+               f"BPCER {100 * result['bpcer']:.2f}%  "
+               f"ACER {100 * result['acer']:.2f}% [{100 * acer_low:.2f}%, {100 * acer_high:.2f}%]  "
+               f"F1 {result['f1']:.4f}  (threshold {result['threshold']:.4f} from "
+               f"{result['threshold_source']}; {result['runtime']})")
 
 
 @main.command()

@@ -3,6 +3,7 @@ import numpy as np
 
 from . import metrics
 from .data import FaceDataset
+from .errors import AntispoofError
 from .runtime import open_classifier
 
 # name -> (function choosing a threshold on dev, target rate)
@@ -26,25 +27,34 @@ class Scored:
 
 
 def evaluate(model_path, data_dir, split="test", protocol=None, threshold=None, threads=1,
-             subject_regex=None, resamples=1000):
+             subject_regex=None, resamples=1000, operating_point="eer"):
     """Metrics of ``model_path`` on ``split`` at a threshold from the dev split.
 
-    ``resamples``: bootstrap resamples of the split's subjects for 95 % intervals (0: none).
+    ``operating_point``: ``"eer"`` or a name in ``OPERATING_POINTS``, where the dev split sets
+    the threshold (ignored when ``threshold`` is given). ``resamples``: bootstrap resamples of
+    the split's subjects for 95 % intervals (0: none).
     """
     classifier = open_classifier(model_path, threads)
     dataset = FaceDataset(data_dir, protocol, subject_regex)
-    result, _ = assess(classifier, dataset, split, threshold, resamples)
+    result, _ = assess(classifier, dataset, split, threshold, resamples, operating_point)
     return {"model": str(model_path), "data": str(data_dir), **result}
 
 
-def assess(classifier, dataset, split="test", threshold=None, resamples=1000):
+def assess(classifier, dataset, split="test", threshold=None, resamples=1000, operating_point="eer"):
     """(metrics, the scored split) of a classifier on a dataset's split."""
+    if operating_point != "eer" and operating_point not in OPERATING_POINTS:
+        raise AntispoofError(f"unknown operating point {operating_point!r}: choose eer or "
+                             f"{', '.join(OPERATING_POINTS)}")
     dev = Scored(classifier, dataset, "dev")
     scored = dev if split == "dev" else Scored(classifier, dataset, split)
     source = "given"
-    if threshold is None:
+    if threshold is None and operating_point == "eer":
         _, threshold = metrics.eer(dev.labels, dev.scores)
         source = "dev EER"
+    elif threshold is None:
+        choose, target = OPERATING_POINTS[operating_point]
+        threshold = choose(dev.labels, dev.scores, target)
+        source = f"dev {operating_point}"
     labels, scores = scored.labels, scored.scores
     result = {
         "protocol": dataset.protocol.name,

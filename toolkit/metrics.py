@@ -41,14 +41,27 @@ def _average_ranks(values):
 
 
 def eer(labels, scores):
-    """Equal error rate and the threshold where APCER and BPCER are closest: (eer, threshold)."""
+    """Equal error rate and its threshold: (eer, threshold).
+
+    Rates only change at score values, so the best |APCER - BPCER| holds on an interval of
+    thresholds (wide when the classes separate). The threshold is its centre, not an edge that
+    one class's extreme score defines.
+    """
     real, spoof = (np.sort(s) for s in _split(labels, scores))
     above_all = np.nextafter(max(real.max(), spoof.max()), np.inf)
     candidates = np.unique(np.concatenate([real, spoof, [above_all]]))
     apcers = np.searchsorted(spoof, candidates, side="left") / len(spoof)
     bpcers = 1 - np.searchsorted(real, candidates, side="left") / len(real)
-    best = int(np.argmin(np.abs(apcers - bpcers)))
-    return float((apcers[best] + bpcers[best]) / 2), float(candidates[best])
+    gaps = np.abs(apcers - bpcers)
+    first = int(np.argmin(gaps))
+    last = first
+    while last + 1 < len(candidates) and gaps[last + 1] == gaps[first] \
+            and apcers[last + 1] == apcers[first] and bpcers[last + 1] == bpcers[first]:
+        last += 1
+    # every threshold in (candidates[first - 1], candidates[last]] gives these rates
+    low = candidates[first - 1] if first else candidates[first]
+    threshold = (low + candidates[last]) / 2 if first else candidates[last]
+    return float((apcers[first] + bpcers[first]) / 2), float(threshold)
 
 
 def apcer_per_attack(labels, scores, attacks, threshold):
