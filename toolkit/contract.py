@@ -389,25 +389,6 @@ def paper_widths():
     return Widths.uniform(0.35, tap="expanded")
 
 
-def calibration_images(folder, input_size, count=256, protocol=None):
-    """Crops to rank channels and recalibrate BatchNorm: a dataset folder's train split (never
-    dev or test), or any folder of images."""
-    from .data import FaceDataset, Sample, load_images
-    from .preprocess import IMAGE_SUFFIXES
-
-    if not folder or not Path(folder).is_dir():
-        raise AntispoofError(f"{folder}: --criterion activation needs a --calibration-data folder")
-    try:
-        samples = FaceDataset(folder, protocol).split("train")
-    except AntispoofError:  # not a real/ spoof/ dataset: every image in the folder
-        samples = [Sample(str(p), 0, "") for p in sorted(Path(folder).rglob("*"))
-                   if p.suffix.lower() in IMAGE_SUFFIXES]
-    if not samples:
-        raise AntispoofError(f"{folder}: no images for --criterion activation")
-    picks = np.random.default_rng(0).permutation(len(samples))[:count]
-    return load_images([samples[i] for i in sorted(picks)], input_size).pixels
-
-
 def contract(weights, out, width=None, budget_kb=None, input_size=96, criterion="l1",
              calibration_dir=None, head="linear", blocks=16, tap="output", last=LAST_FILTERS,
              recalibrate=True, protocol=None):
@@ -416,6 +397,7 @@ def contract(weights, out, width=None, budget_kb=None, input_size=96, criterion=
     Writes the flat backbone (image → features) to ``out`` and, beside it, ``<out>.json``
     with the widths, the criterion and the kept channel indices.
     """
+    from .data import calibration_crops
     from .files import atomic_path, write_json
 
     if (width is None) == (budget_kb is None):
@@ -428,7 +410,9 @@ def contract(weights, out, width=None, budget_kb=None, input_size=96, criterion=
         widths = Widths.uniform(width, blocks, last, tap)
     calibration = None
     if calibration_dir or criterion == "activation":
-        calibration = calibration_images(calibration_dir, input_size, protocol=protocol)
+        if not calibration_dir:
+            raise AntispoofError("--criterion activation needs a --calibration-data folder")
+        calibration = calibration_crops(calibration_dir, input_size, protocol=protocol)
     else:
         log.warning("warning: no --calibration-data: BatchNorm statistics are not recalibrated "
                     "after contraction, which slows fine-tuning")

@@ -187,6 +187,21 @@ def load_images(samples, size=INPUT_SIZE, workers=4):
     return Images(np.stack(pixels), labels, kept, skipped)
 
 
+def calibration_crops(folder, size=INPUT_SIZE, count=256, protocol=None, seed=0):
+    """Up to ``count`` crops for calibration: a dataset folder's train split (never dev or
+    test), or, for any other folder, its images."""
+    try:
+        return FaceDataset(folder, protocol, seed=seed).load("train", size, limit=count, seed=seed).pixels
+    except AntispoofError:
+        if protocol is not None or not Path(folder).is_dir():
+            raise
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise AntispoofError(f"{folder}: no images to calibrate on")
+    picks = sorted(random.Random(seed).sample(files, min(count, len(files))))
+    return load_images([Sample(str(p), 0, "") for p in picks], size).pixels
+
+
 def class_weights(labels):
     """Weights that give both classes equal total weight."""
     counts = np.bincount(labels, minlength=2)

@@ -1,10 +1,11 @@
-"""Full-integer post-training quantization: int8 weights, activations, input and output."""
+"""Full-integer int8 models (weights, activations, input and output): post-training
+quantization, and quantization-aware training with tensorflow-model-optimization."""
 import logging
 from pathlib import Path
 
 import numpy as np
 
-from .data import FaceDataset
+from .data import FaceDataset, calibration_crops
 from .files import write_bytes
 from .train import load_trained
 
@@ -17,9 +18,9 @@ def calibration_images(data_dir, size, count=300, protocol=None, seed=0):
     The ramp pins the input range to the full pixel range, so the int8 input has
     scale 1 and zero point -128: callers feed ``uint8 - 128`` exactly.
     """
-    images = FaceDataset(data_dir, protocol, seed=seed).load("train", size, limit=count, seed=seed)
+    crops = calibration_crops(data_dir, size, count, protocol, seed)
     ramp = np.broadcast_to(np.linspace(0, 255, size, dtype=np.float32)[None, :, None], (size, size, 3))
-    return [ramp, *images.pixels.astype(np.float32)]
+    return [ramp, *crops.astype(np.float32)]
 
 
 def compact_tensor_names(flatbuffer):
