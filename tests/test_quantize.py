@@ -65,3 +65,23 @@ def test_over_budget_build_fails_clearly(small_data, tmp_path):
                    "--out", tmp_path / "run", check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "Error: no contracted MobileNetV2 fits 5120 bytes"
+
+
+def test_qat_wraps_a_group_norm_head_and_converts(small_data, tmp_path):
+    from antispoof.model import build_model
+    from antispoof.quantize import (calibration_images, convert_int8, init_quantization_ranges,
+                                    quantization_aware)
+
+    model = build_model("mnv2-0.35-b8", "paper", weights=str(WEIGHTS_035))
+    qat = quantization_aware(model)
+    assert type(qat.get_layer("quant_head_norm0").quantize_config).__name__ == "OutputOnly"
+    calibration = calibration_images(small_data, 96, 16)
+    init_quantization_ranges(qat, model, calibration)
+    path = tmp_path / "paper_qat.tflite"
+    path.write_bytes(convert_int8(qat, calibration))
+    classifier = TFLiteClassifier(path)
+    assert classifier.input["dtype"] == np.int8 and classifier.input["quantization"] == (1.0, -128)
+    pixels = np.stack(calibration[1:9]).astype(np.uint8)
+    floats = model.predict(pixels.astype(np.float32), verbose=0).reshape(-1)
+    # untrained head, ranges from 16 crops: the int8 file still tracks the float model
+    assert np.abs(classifier.predict(pixels) - floats).mean() < 0.1

@@ -4,6 +4,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
 
 from .data import FaceDataset, calibration_crops
 from .files import write_bytes
@@ -39,8 +41,6 @@ def compact_tensor_names(flatbuffer):
 
 def convert_int8(model, representative):
     """Full-integer int8 TFLite flatbuffer of a Keras model, calibrated on ``representative``."""
-    import tensorflow as tf
-
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([x[None]] for x in representative)
@@ -62,51 +62,54 @@ def quantize_ptq(run_dir, data_dir, out, protocol=None, calibration=300, seed=0)
     return Path(out)
 
 
-def _output_only_config():
-    """QuantizeConfig for layers tfmot has no default for (Rescaling, GroupNormalization): their
-    parameters stay float through training, their output is fake-quantized to 8 bits."""
-    import tensorflow_model_optimization as tfmot
+class OutputOnly(tfmot.quantization.keras.QuantizeConfig):
+    """For layers tfmot has no default for (Rescaling, GroupNormalization): their parameters
+    stay float through training, their output is fake-quantized to 8 bits.
 
-    quantizers = tfmot.quantization.keras.quantizers
+    Autograph must not convert these methods: tfmot calls them inside the wrapper's traced
+    ``call``, and conversions of look-alike bodies were seen to get mixed up.
+    """
 
-    class OutputOnly(tfmot.quantization.keras.QuantizeConfig):
-        def get_weights_and_quantizers(self, layer):
-            return []
+    @tf.autograph.experimental.do_not_convert
+    def get_weights_and_quantizers(self, layer):
+        return []
 
-        def get_activations_and_quantizers(self, layer):
-            return []
+    @tf.autograph.experimental.do_not_convert
+    def get_activations_and_quantizers(self, layer):
+        return []
 
-        def set_quantize_weights(self, layer, quantize_weights):
-            pass
+    @tf.autograph.experimental.do_not_convert
+    def set_quantize_weights(self, layer, quantize_weights):
+        if quantize_weights:
+            raise ValueError(f"{layer.name}: OutputOnly quantizes no weights")
 
-        def set_quantize_activations(self, layer, quantize_activations):
-            pass
+    @tf.autograph.experimental.do_not_convert
+    def set_quantize_activations(self, layer, quantize_activations):
+        if quantize_activations:
+            raise ValueError(f"{layer.name}: OutputOnly quantizes no activations")
 
-        def get_output_quantizers(self, layer):
-            return [quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False,
-                                                      symmetric=False, narrow_range=False)]
+    @tf.autograph.experimental.do_not_convert
+    def get_output_quantizers(self, layer):
+        return [tfmot.quantization.keras.quantizers.MovingAverageQuantizer(
+            num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
 
-        def get_config(self):
-            return {}
-
-    return OutputOnly
+    def get_config(self):
+        return {}
 
 
 def quantization_aware(model):
     """The tfmot QAT version of a flat model, BatchNorm kept in inference mode."""
-    import tensorflow_model_optimization as tfmot
     import tf_keras as keras
 
     qk = tfmot.quantization.keras
-    output_only = _output_only_config()
 
     def annotate(layer):
         if isinstance(layer, (keras.layers.Rescaling, keras.layers.GroupNormalization)):
-            return qk.quantize_annotate_layer(layer, quantize_config=output_only())
+            return qk.quantize_annotate_layer(layer, quantize_config=OutputOnly())
         return qk.quantize_annotate_layer(layer)
 
     annotated = keras.models.clone_model(model, clone_function=annotate)
-    with qk.quantize_scope({"OutputOnly": output_only}):
+    with qk.quantize_scope({"OutputOnly": OutputOnly}):
         qat = qk.quantize_apply(annotated)
     for layer in qat.layers:
         inner = getattr(layer, "layer", layer)
@@ -138,13 +141,13 @@ def init_quantization_ranges(qat, model, calibration):
     outputs = probe.predict(np.stack(calibration), batch_size=64, verbose=0)
     outputs = outputs if isinstance(outputs, list) else [outputs]
     for (name, ranges), values in zip(wrapped.items(), outputs):
-        if "pre_activation_min" in ranges:  # the sigmoid unit: its range is the logit's
+        if "pre_activation_min" in ranges:  # a sigmoid unit: its range is the logit's
             p = np.clip(values, 1e-6, 1 - 1e-6)
-            values, prefix = np.log(p / (1 - p)), "pre_activation"
-        else:
-            prefix = "output"
-        ranges[f"{prefix}_min"].assign(min(0.0, float(values.min())))
-        ranges[f"{prefix}_max"].assign(max(0.0, float(values.max())))
+            values = np.log(p / (1 - p))
+        for kind in ("output", "post_activation", "pre_activation"):
+            if f"{kind}_min" in ranges:
+                ranges[f"{kind}_min"].assign(min(0.0, float(values.min())))
+                ranges[f"{kind}_max"].assign(max(0.0, float(values.max())))
     # kernel ranges follow the weights only in a training-mode call (BatchNorm stays frozen)
     qat(np.stack(calibration[:8]), training=True)
 

@@ -73,7 +73,6 @@ class TFLiteClassifier:
         self.path = Path(path)
         self.interpreter, self.runtime_name, self.runtime_version = make_interpreter(
             path, threads, runtime)
-        self.threads = threads
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.batch = 1
@@ -136,7 +135,6 @@ class KerasClassifier:
         self.path = Path(path)
         self.model = load_model(path)
         self.runtime = f"tf_keras {tf_keras.__version__}"
-        self.threads = None
 
     @property
     def input_size(self):
