@@ -146,8 +146,9 @@ def init_quantization_ranges(qat, model, calibration):
             values = np.log(p / (1 - p))
         for kind in ("output", "post_activation", "pre_activation"):
             if f"{kind}_min" in ranges:
-                ranges[f"{kind}_min"].assign(min(0.0, float(values.min())))
-                ranges[f"{kind}_max"].assign(max(0.0, float(values.max())))
+                low, high = min(0.0, float(values.min())), max(0.0, float(values.max()))
+                ranges[f"{kind}_min"].assign(low)
+                ranges[f"{kind}_max"].assign(max(high, low + 1e-3))  # an all-zero tensor too
     # kernel ranges follow the weights only in a training-mode call (BatchNorm stays frozen)
     qat(np.stack(calibration[:8]), training=True)
 
