@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from antispoof import contract as c
+from antispoof import budget, contract as c
 from antispoof.data import FaceDataset
 from antispoof.errors import AntispoofError
 from antispoof.info import model_info
@@ -97,20 +97,20 @@ def test_group_norm_head_converts_to_int8_tflite(crops, tmp_path):
 
 
 def test_budget_search_fits_the_budget():
-    widths, size = c.search_widths(60 * 1024, depths=(5,))
+    widths, size = budget.search_widths(60 * 1024, depths=(5,))
     assert size <= 60 * 1024
     assert widths.blocks == 5
     # every larger candidate was over the budget
-    chosen = c.candidate_model(widths).count_params()
-    for alpha in c.SEARCH_ALPHAS:
-        model = c.candidate_model(c.Widths.uniform(alpha, 5))
+    chosen = budget.candidate_model(widths).count_params()
+    for alpha in budget.SEARCH_ALPHAS:
+        model = budget.candidate_model(c.Widths.uniform(alpha, 5))
         if model.count_params() > chosen:
-            assert c.estimate_int8_bytes(model) > 60 * 1024, alpha
+            assert budget.estimate_int8_bytes(model) > 60 * 1024, alpha
 
 
 def test_estimate_tracks_the_converted_size():
-    model = c.candidate_model(c.Widths.uniform(0.35, 8))
-    assert abs(c.estimate_int8_bytes(model) - c.int8_size(model)) < 1500
+    model = budget.candidate_model(c.Widths.uniform(0.35, 8))
+    assert abs(budget.estimate_int8_bytes(model) - budget.int8_size(model)) < 1500
 
 
 def test_contract_cli_then_train_from_it(tmp_path):

@@ -1,7 +1,7 @@
 """contract → train → quantize → evaluate → report, resumable, everything under one directory."""
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ class BuildOptions:
 def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, subject_regex=None,
           build_options=None):
     """Build a run directory; a rerun after an interruption skips the finished stages."""
-    options = options or TrainOptions()
+    options = replace(options or TrainOptions())  # a copy: the contracted backbone goes in it
     plan = build_options or BuildOptions()
     out = Path(out_dir)
     start = time.time()

@@ -128,7 +128,7 @@ def _inverted_residual(inputs, widths, i, expanded_only):
 
 # ----------------------------------------------------------------------------- channel groups
 
-def _layer_groups(blocks=16):
+def _layer_groups():
     """For each conv/BN layer of the full network: (output group, input group) it is sliced by.
 
     Depthwise convs and their BN follow their input group; 1×1 convs have both.
@@ -136,7 +136,7 @@ def _layer_groups(blocks=16):
     layers = {"Conv1": ("stem", None), "bn_Conv1": ("stem", None),
               "expanded_conv_depthwise": ("stem", "stem"), "expanded_conv_depthwise_BN": ("stem", None),
               "expanded_conv_project": ("stage0", "stem"), "expanded_conv_project_BN": ("stage0", None)}
-    for i in range(1, blocks + 1):
+    for i in range(1, 17):
         p, e = f"block_{i}_", f"expand{i}"
         source = f"stage{STAGE_OF_BLOCK[i - 1]}"
         layers.update({p + "expand": (e, source), p + "expand_BN": (e, None),
@@ -203,7 +203,7 @@ def select_channels(scores, widths):
 
 def transfer_weights(full, contracted, kept):
     """Copy the kept slices of every pretrained conv and BatchNorm into the contracted net."""
-    groups = _layer_groups(16)
+    groups = _layer_groups()
     for layer in contracted.layers:
         if layer.name not in groups or not layer.weights:
             continue
@@ -227,7 +227,7 @@ def recalibrate_batchnorm(full, contracted, kept, calibration):
     Dropping input channels shrinks every conv's output; with BatchNorm frozen for fine-tuning
     nothing would correct that. Layers are fixed in graph order, so each sees its corrected inputs.
     """
-    groups = _layer_groups(16)
+    groups = _layer_groups()
     batchnorms = [l for l in contracted.layers if isinstance(l, keras.layers.BatchNormalization)]
     pixels = calibration.astype(np.float32)
 
@@ -308,87 +308,6 @@ def describe(widths):
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(widths).items()}
 
 
-# ----------------------------------------------------------------------------- budget search
-
-SEARCH_DEPTHS = (5, 8, 9, 12, 15, 16)
-SEARCH_ALPHAS = tuple(round(0.2 + 0.05 * i, 2) for i in range(17))  # 0.20 .. 1.00
-
-
-def candidate_model(widths, head="linear", input_size=96):
-    """A model of this architecture with random parameters, for its size and parameter count.
-
-    Every bias and BatchNorm parameter is random too: the converter stores identical constant
-    buffers once, so the all-zero biases of a fresh model would understate a trained file's size.
-    """
-    from .model import add_head, normalized_input
-
-    image, normalized = normalized_input(input_size)
-    model = keras.Model(image, add_head(mobilenet_v2(normalized, widths), head))
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in layer.get_weights()])
-    return model
-
-
-def int8_size(model):
-    """Bytes of the model's int8 ``.tflite`` file (the weights' values do not change it)."""
-    from .quantize import convert_int8
-
-    size = model.input_shape[1]
-    noise = np.random.default_rng(0).uniform(0, 255, (4, size, size, 3)).astype(np.float32)
-    return len(convert_int8(model, noise))
-
-
-# Bytes of a full-integer int8 file (TF 2.19.1 converter, compacted tensor names), least squares
-# over 7 conversions of candidate_model()s, residuals under 80 B: per int8 weight (BN folded),
-# per conv/dense output channel (int32 bias, float32 scales and int64 zero points), per layer
-# (tensors), fixed.
-BYTES_PER_WEIGHT, BYTES_PER_CHANNEL, BYTES_PER_LAYER, BYTES_FIXED = 1.023, 57.77, 154.4, 1994
-
-
-def estimate_int8_bytes(model):
-    weights = channels = layers = 0
-    for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):  # depthwise included
-            kernel = layer.weights[0].shape
-            weights += int(np.prod(kernel))
-            depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
-            channels += kernel[-2] * kernel[-1] if depthwise else kernel[-1]
-        if layer.weights or isinstance(layer, (keras.layers.Add, keras.layers.ReLU)):
-            layers += 1
-    return (BYTES_PER_WEIGHT * weights + BYTES_PER_CHANNEL * channels + BYTES_PER_LAYER * layers
-            + BYTES_FIXED)
-
-
-def search_widths(budget_bytes, head="linear", input_size=96, depths=SEARCH_DEPTHS, max_alpha=1.0):
-    """The layout with the most parameters whose int8 file fits ``budget_bytes``.
-
-    Candidates: every depth × uniform width on the grid. They are ranked by parameters
-    among those whose estimated size fits; the best is converted to measure its real size,
-    and the next one is tried if it does not fit. Returns (widths, bytes).
-    """
-    candidates = []
-    for depth in depths:
-        for alpha in (a for a in SEARCH_ALPHAS if a <= max_alpha):
-            widths = Widths.uniform(alpha, depth)
-            model = candidate_model(widths, head, input_size)
-            if estimate_int8_bytes(model) <= budget_bytes:
-                candidates.append((model.count_params(), depth, alpha, widths, model))
-    for params, depth, alpha, widths, model in sorted(candidates, key=lambda c: -c[0]):
-        size = int8_size(model)
-        log.info("contract: depth %d, width %.2f: %d parameters, %d bytes as int8", depth, alpha,
-                 params, size)
-        if size <= budget_bytes:
-            return widths, size
-    raise AntispoofError(f"no contracted MobileNetV2 fits {budget_bytes} bytes")
-
-
-def paper_widths():
-    """The paper's light backbone: width 0.35, features taken after block 16's depthwise (336)."""
-    return Widths.uniform(0.35, tap="expanded")
-
-
 def contract(weights, out, width=None, budget_kb=None, input_size=96, criterion="l1",
              calibration_dir=None, head="linear", blocks=16, tap="output", last=LAST_FILTERS,
              recalibrate=True, protocol=None):
@@ -403,6 +322,8 @@ def contract(weights, out, width=None, budget_kb=None, input_size=96, criterion=
     if (width is None) == (budget_kb is None):
         raise AntispoofError("give exactly one of --width and --budget-kb")
     if budget_kb is not None:
+        from .budget import search_widths
+
         widths, size = search_widths(int(budget_kb * 1024), head, input_size,
                                      max_alpha=source_alpha(weights))
         log.info("contract: chose %s (%d bytes as int8 with the %r head)", describe(widths), size, head)

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
+import tf_keras as keras
 
-from .data import FaceDataset, calibration_crops
+from .data import FaceDataset, calibration_crops, class_weights, tf_dataset
 from .files import write_bytes
 from .train import load_trained
 
@@ -99,8 +100,6 @@ class OutputOnly(tfmot.quantization.keras.QuantizeConfig):
 
 def quantization_aware(model):
     """The tfmot QAT version of a flat model, BatchNorm kept in inference mode."""
-    import tf_keras as keras
-
     qk = tfmot.quantization.keras
 
     def annotate(layer):
@@ -126,8 +125,6 @@ def init_quantization_ranges(qat, model, calibration):
     is pinned to the pixel range [0, 255]; the others are the float model's observed ranges;
     kernel ranges are taken from the weights.
     """
-    import tf_keras as keras
-
     wrapped = {}  # float layer name -> its range variables by kind ("output_min", ...)
     for layer in qat.layers:
         ranges = {w.name.split("/")[-1].split(":")[0]: w for w in layer.weights
@@ -159,10 +156,6 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=2, learning_rate=
 
     Returns the QAT Keras model (for parity checks against the file written to ``out``).
     """
-    import tf_keras as keras
-
-    from .data import class_weights, tf_dataset
-
     model = load_trained(run_dir)
     size = int(model.input_shape[1])
     keras.utils.set_random_seed(seed)
