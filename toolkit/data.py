@@ -14,6 +14,7 @@ import random
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +170,16 @@ def _auto_protocol(samples, seed):
 
 
 def load_images(samples, size=INPUT_SIZE, workers=4):
-    """Decode crops in parallel; undecodable files are skipped with a warning that names them."""
+    """Decode crops in parallel; undecodable files are skipped with a warning that names them.
+
+    A build reads the same splits several times (evaluation, parity, report): the last few
+    decodings are kept, read-only, so each file is decoded and warned about once.
+    """
+    return _decode(tuple(samples), size, workers)
+
+
+@lru_cache(maxsize=6)
+def _decode(samples, size, workers):
     with ThreadPoolExecutor(workers) as pool:
         crops = list(pool.map(lambda s: load_face_crop(s.path, size), samples, chunksize=64))
     kept, pixels, skipped = [], [], []
@@ -184,7 +194,9 @@ def load_images(samples, size=INPUT_SIZE, workers=4):
         raise AntispoofError("no decodable image among %d files (first: %s)"
                              % (len(samples), samples[0].path if samples else "none"))
     labels = np.array([s.label for s in kept], dtype=np.int32)
-    return Images(np.stack(pixels), labels, kept, skipped)
+    pixels = np.stack(pixels)
+    pixels.flags.writeable = labels.flags.writeable = False
+    return Images(pixels, labels, kept, skipped)
 
 
 def calibration_crops(folder, size=INPUT_SIZE, count=256, protocol=None, seed=0):
