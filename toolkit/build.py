@@ -6,16 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics
 from .contract import contract
 from .data import FaceDataset
 from .errors import AntispoofError
-from .evaluate import evaluate
+from .evaluate import assess
 from .files import read_json, write_json
 from .info import model_info
 from .quantize import quantize_ptq, quantize_qat
 from .report import report
-from .runtime import TFLiteClassifier
+from .runtime import TFLiteClassifier, open_classifier
 from .train import HISTORY_FILE, MODEL_FILE, TrainOptions, load_trained, train
 
 log = logging.getLogger("antispoof")
@@ -34,6 +33,10 @@ class BuildOptions:
     mode: str = "qat"  # or "ptq"
     qat_epochs: int = 2
     qat_learning_rate: float = 1e-5
+
+    @property
+    def budget_bytes(self):
+        return int(self.budget_kb * 1024) if self.budget_kb is not None else None
 
 
 def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, subject_regex=None,
@@ -71,12 +74,15 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         write_json(out / PARITY_FILE, {"reference": f"{plan.mode} Keras model", **parity})
 
     log.info("[4/4] evaluate float and int8 on the test split (threshold from dev)")
-    results = {name: evaluate(path, data_dir, "test", protocol, subject_regex=subject_regex)
-               for name, path in (("float", out / MODEL_FILE), ("int8", int8))}
+    dataset = FaceDataset(data_dir, protocol, subject_regex)
+    paths = {"float": out / MODEL_FILE, "int8": int8}
+    assessed = {name: assess(open_classifier(path), dataset) for name, path in paths.items()}
+    results = {name: {"model": str(path), "data": str(data_dir), **assessed[name][0]}
+               for name, path in paths.items()}
     size = int8.stat().st_size
     results["int8"]["size_bytes"] = size
     results["parity"] = read_json(out / PARITY_FILE)
-    results["build"] = {**asdict(plan), "budget_bytes": _budget_bytes(plan),
+    results["build"] = {**asdict(plan), "budget_bytes": plan.budget_bytes,
                         "parameters": model_info(out / MODEL_FILE)["parameters"]}
     results["build_seconds"] = time.time() - start  # this invocation; a resumed run skips stages
     results["train_seconds"] = read_json(out / HISTORY_FILE)["seconds"]  # across resumes
@@ -90,27 +96,20 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     log.info("int8 vs %s on test: %.2f%% of decisions agree, max score difference %.4f",
              results["parity"]["reference"], 100 * results["parity"]["decision_agreement"],
              results["parity"]["max_score_difference"])
-    log.info("report: %s", report(out, data_dir=data_dir, protocol=protocol))
+    log.info("report: %s", report(out, data_dir=data_dir, protocol=protocol, assessed=assessed))
     log.info("int8 model: %s (%d bytes); build took %.0f s", int8, size, results["build_seconds"])
-    if _budget_bytes(plan) and size > _budget_bytes(plan):
-        raise AntispoofError(f"{int8}: {size} bytes, over the budget of {_budget_bytes(plan)} bytes")
+    if plan.budget_bytes and size > plan.budget_bytes:
+        raise AntispoofError(f"{int8}: {size} bytes, over the budget of {plan.budget_bytes} bytes")
     return results
-
-
-def _budget_bytes(plan):
-    return int(plan.budget_kb * 1024) if plan.budget_kb is not None else None
 
 
 def int8_parity(reference, int8_path, data_dir, protocol=None, subject_regex=None):
     """How closely the int8 file follows the Keras model it came from (QAT or float), on the
     test split: decisions at the int8 model's dev threshold, and score differences."""
-    dataset = FaceDataset(data_dir, protocol, subject_regex)
-    classifier = TFLiteClassifier(int8_path)
-    dev = dataset.load("dev", classifier.input_size)
-    _, threshold = metrics.eer(dev.labels, classifier.predict(dev.pixels))
-    test = dataset.load("test", classifier.input_size)
-    quantized = classifier.predict(test.pixels)
-    keras_scores = reference.predict(test.pixels.astype(np.float32), batch_size=256,
+    int8_metrics, test = assess(TFLiteClassifier(int8_path),
+                                FaceDataset(data_dir, protocol, subject_regex), resamples=0)
+    threshold, quantized = int8_metrics["threshold"], test.scores
+    keras_scores = reference.predict(test.images.pixels.astype(np.float32), batch_size=256,
                                      verbose=0).reshape(-1)
     difference = np.abs(quantized - keras_scores)
     return {

@@ -143,8 +143,12 @@ def _explanation_grid(model, scored, per_group=3):
     return '<div class="grid">' + "".join(figures) + "</div>"
 
 
-def report(run_dir, out=None, data_dir=None, protocol=None):
-    """Write the run's report (default ``RUN_DIR/report.html``); return its path."""
+def report(run_dir, out=None, data_dir=None, protocol=None, assessed=None):
+    """Write the run's report (default ``RUN_DIR/report.html``); return its path.
+
+    ``assessed``: ``{"float": (metrics, scored), "int8": ...}`` from ``evaluate.assess`` on the
+    test split, when the caller has just computed them (``build`` has); else they are computed.
+    """
     run = Path(run_dir)
     for needed in ("config.json", "history.json", "metrics.json", "model.keras"):
         if not (run / needed).exists():
@@ -154,10 +158,11 @@ def report(run_dir, out=None, data_dir=None, protocol=None):
     data_dir = data_dir or config["data"]
     protocol = protocol or config.get("protocol_file")
     int8_path = run / "antispoof_int8.tflite"
-    dataset = FaceDataset(data_dir, protocol)
-    (int8, int8_scored), (floats, float_scored) = (
-        assess(open_classifier(path), dataset, "test") for path in (int8_path, run / "model.keras"))
-    int8["size_bytes"] = int8_path.stat().st_size
+    if assessed is None:
+        dataset = FaceDataset(data_dir, protocol)
+        assessed = {name: assess(open_classifier(path), dataset, "test")
+                    for name, path in (("int8", int8_path), ("float", run / "model.keras"))}
+    (int8, int8_scored), (floats, float_scored) = assessed["int8"], assessed["float"]
     scored = {"int8": int8_scored, "float": float_scored}
     timing = bench(int8_path, threads=1, runs=200, warmup=20)
 
@@ -186,7 +191,7 @@ on P(spoof), chosen at the dev split's EER point; the test split chose nothing.<
 {_table(["operating point", "threshold", "APCER", "BPCER"], points)}
 <h3>Size, latency and int8 parity</h3>
 {_table(["int8 file", "bytes", "LiteRT p50, 1 thread", "decisions equal to Keras", "max |score difference|"],
-        [(int8_path.name, f"{int8['size_bytes']:,}", f"{timing['p50_ms']:.3f} ms ({timing['runtime']} {timing['runtime_version']})",
+        [(int8_path.name, f"{int8_path.stat().st_size:,}", f"{timing['p50_ms']:.3f} ms ({timing['runtime']} {timing['runtime_version']})",
           _pct(parity.get("decision_agreement", float("nan"))), f"{parity.get('max_score_difference', float('nan')):.4f}")])}
 <h2>Confusion matrix</h2>{_png(_confusion(int8['confusion_matrix']))}
 <h2>Training</h2>{_png(_curves(history))}
