@@ -72,6 +72,9 @@ def test_qat_wraps_a_group_norm_head_and_converts(small_data, tmp_path):
     from antispoof.quantize import (calibration_images, convert_int8, init_quantization_ranges,
                                     quantization_aware)
 
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(0)  # the untrained head: one fixed model, not a new draw each run
     model = build_model("mnv2-0.35-b8", "paper", weights=str(WEIGHTS_035))
     qat = quantization_aware(model)
     assert type(qat.get_layer("quant_head_norm0").quantize_config).__name__ == "OutputOnly"
