@@ -1,4 +1,5 @@
 """Metrics against hand-computed values."""
+import numpy as np
 import pytest
 
 from antispoof import metrics
@@ -79,3 +80,17 @@ def test_bootstrap_interval_over_subjects():
     scores[8:] = [0.9, 0.1] * 2  # subject c inverted: resamples vary, the interval is wide
     low, high = metrics.bootstrap_ci(labels, subjects, lambda i: metrics.roc_auc(labels[i], scores[i]))
     assert low < 0.5 < high == 1.0
+
+
+def test_thresholds_give_the_same_calls_in_float32_and_float64():
+    # int8 outputs: scores on a 1/256 grid, many ties; an app compares in float32
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 200)
+    scores = (np.concatenate([rng.integers(0, 160, 200), rng.integers(90, 256, 200)]) / 256
+              ).astype(np.float32)
+    thresholds = [metrics.eer(labels, scores)[1]] + [
+        choose(labels, scores, target) for choose in (metrics.threshold_at_apcer,
+                                                      metrics.threshold_at_bpcer)
+        for target in (0.0, 0.01, 0.05)]
+    for t in thresholds:
+        assert np.array_equal(scores >= np.float32(t), scores.astype(np.float64) >= t)

@@ -1,7 +1,9 @@
 """Presentation-attack-detection metrics (ISO/IEC 30107-3 terms).
 
 Labels: 0 = bona fide (real), 1 = attack (spoof). Scores are P(spoof); a crop is
-called spoof when its score is at or above the threshold.
+called spoof when its score is at or above the threshold. Scores are float32 (what every runtime
+returns); a threshold that has to sit just above a score is the next float32, so comparing in
+float32 (an app, numpy with a float32 array) and in float64 gives the same calls.
 APCER: share of attacks called real. BPCER: share of bona fide called spoof.
 """
 import numpy as np
@@ -20,6 +22,11 @@ def apcer(labels, scores, threshold):
 def bpcer(labels, scores, threshold):
     real, _ = _split(labels, scores)
     return float(np.mean(real >= threshold))
+
+
+def _just_above(score):
+    """The next float32 above ``score``: the lowest threshold that calls ``score`` real."""
+    return float(np.nextafter(np.float32(score), np.float32(np.inf)))
 
 
 def roc_auc(labels, scores):
@@ -48,7 +55,7 @@ def eer(labels, scores):
     one class's extreme score defines.
     """
     real, spoof = (np.sort(s) for s in _split(labels, scores))
-    above_all = np.nextafter(max(real.max(), spoof.max()), np.inf)
+    above_all = _just_above(max(real.max(), spoof.max()))
     candidates = np.unique(np.concatenate([real, spoof, [above_all]]))
     apcers = np.searchsorted(spoof, candidates, side="left") / len(spoof)
     bpcers = 1 - np.searchsorted(real, candidates, side="left") / len(real)
@@ -59,8 +66,10 @@ def eer(labels, scores):
             and apcers[last + 1] == apcers[first] and bpcers[last + 1] == bpcers[first]:
         last += 1
     # every threshold in (candidates[first - 1], candidates[last]] gives these rates
-    low = candidates[first - 1] if first else candidates[first]
-    threshold = (low + candidates[last]) / 2 if first else candidates[last]
+    threshold = candidates[last]
+    if first:  # the centre, as a float32 strictly above the interval's open end
+        threshold = max(np.float32((candidates[first - 1] + threshold) / 2),
+                        _just_above(candidates[first - 1]))
     return float((apcers[first] + bpcers[first]) / 2), float(threshold)
 
 
@@ -76,7 +85,7 @@ def threshold_at_apcer(labels, scores, target):
     _, spoof = _split(labels, scores)
     spoof = np.sort(spoof)
     allowed = int(np.floor(target * len(spoof) + 1e-9))  # attacks that may score below it
-    return float(spoof[allowed]) if allowed < len(spoof) else float(np.nextafter(spoof[-1], np.inf))
+    return float(spoof[allowed]) if allowed < len(spoof) else _just_above(spoof[-1])
 
 
 def threshold_at_bpcer(labels, scores, target):
@@ -84,7 +93,7 @@ def threshold_at_bpcer(labels, scores, target):
     real, _ = _split(labels, scores)
     descending = np.sort(real)[::-1]
     allowed = int(np.floor(target * len(real) + 1e-9))  # bona fide that may score at or above it
-    return float(np.nextafter(descending[allowed], np.inf)) if allowed < len(real) \
+    return _just_above(descending[allowed]) if allowed < len(real) \
         else float(descending[-1])
 
 
