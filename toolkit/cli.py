@@ -67,6 +67,41 @@ def _with(options):
 
 
 @main.command()
+@click.argument("source", type=click.Path())
+@click.option("--format", "source_format", default="auto", show_default=True,
+              type=click.Choice(["auto", "rose-youtu", "replay-attack", "oulu-npu", "nuaa",
+                                 "celeba-spoof", "folders"]))
+@click.option("--out", required=True, type=click.Path(), help="Dataset folder to write (resumable).")
+@click.option("--every-nth-frame", type=int, default=1, show_default=True)
+@click.option("--max-frames-per-video", type=int, default=0, show_default=True, help="0: all.")
+@click.option("--crop-scale", type=float, default=None,
+              help="Crop side over the face box's longer side (default 1.1, NUAA-like).")
+@click.option("--size", type=int, default=128, show_default=True, help="Side of the saved crops.")
+@click.option("--min-face", type=int, default=40, show_default=True, help="Smallest face box side, px.")
+@click.option("--min-sharpness", type=float, default=8.0, show_default=True,
+              help="Drop crops whose variance of Laplacian is lower; 0 keeps all.")
+@click.option("--detect/--no-detect", default=None,
+              help="Run the face detector (default: yes, except on datasets of crops such as NUAA).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Processes.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the subject split.")
+def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, crop_scale, size,
+            min_face, min_sharpness, detect, workers, seed):
+    """Videos or images of a dataset → face crops in real/ and spoof/ per subject, with
+    manifest.csv, sources.csv, protocol.json and prepare.json."""
+    from .faces import CROP_SCALE
+    from .prepare import PrepareOptions, prepare as run
+
+    options = PrepareOptions(every_nth_frame, max_frames_per_video, crop_scale or CROP_SCALE, size,
+                             min_face, min_sharpness, detect=detect)
+    summary = run(source, out, source_format, options, workers, seed)
+    dropped = ", ".join(f"{summary[k]} {k.replace('_', ' ')}" for k in
+                        ("no_face", "multiple_faces", "small_face", "blurry"))
+    click.echo(f"{summary['crops']} crops from {summary['frames']} frames of {summary['sources']} "
+               f"{summary['source_format']} sources ({dropped}; {len(summary['unusable_sources'])} "
+               f"unusable sources) → {out} (protocol {summary['protocol']})")
+
+
+@main.command()
 @_data
 @_protocol
 @_subject_regex

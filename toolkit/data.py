@@ -9,6 +9,7 @@ Two layouts are read:
 
 Labels: 0 = real (bona fide), 1 = spoof (attack). Subjects never cross splits.
 """
+import csv
 import logging
 import random
 import re
@@ -125,6 +126,7 @@ class FaceDataset:
 
 def _discover(root, protocol, subject_regex):
     pattern = re.compile(subject_regex) if subject_regex else None
+    attacks = _manifest_attacks(root)
     samples = []
     for label, class_name in enumerate(LABELS):
         folder = protocol.classes[class_name]
@@ -137,13 +139,27 @@ def _discover(root, protocol, subject_regex):
             raise AntispoofError(f"{class_dir}: no images in the {class_name!r} class folder")
         for path in files:
             samples.append(Sample(str(path), label, _subject(path.relative_to(class_dir), pattern),
-                                  attack))
+                                  attacks.get(path.relative_to(root).as_posix(), attack)
+                                  if label else ""))
     flat = [s for s in samples if s.subject == Path(s.path).name]
     if flat and pattern is None:
         log.warning("warning: %d images sit directly in a class folder of %s; each counts as its "
                     "own subject. Put them in per-subject folders or pass --subject-regex.",
                     len(flat), root)
     return samples
+
+
+def _manifest_attacks(root):
+    """file (relative to root) -> attack type, from a ``manifest.csv`` with those columns
+    (what ``antispoof prepare`` writes); empty without one."""
+    path = root / "manifest.csv"
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"file", "attack"} <= set(rows[0]):
+        raise AntispoofError(f"{path}: a manifest needs the columns file and attack")
+    return {row["file"]: row["attack"] for row in rows if row["attack"]}
 
 
 def _subject(relative, pattern):
@@ -156,17 +172,23 @@ def _subject(relative, pattern):
 
 
 def _auto_protocol(samples, seed):
-    """Hold out whole subjects: 20 % for test, 20 % of the rest for dev, at least one each."""
     subjects = sorted({s.subject for s in samples})
     if len(subjects) < 3:
         raise AntispoofError(
             f"{Path(samples[0].path).parents[1]}: {len(subjects)} subject(s) found; a subject-held-out "
             "split needs at least 3 (use per-subject folders, --subject-regex or --protocol)")
+    test, dev = hold_out(subjects, seed)
+    return Protocol(f"auto-seed{seed}", test=test, dev=dev)
+
+
+def hold_out(subjects, seed, test_share=0.2):
+    """(test, dev) subjects: ``test_share`` of them for test (none when 0), 20 % of the rest
+    for dev; at least one each."""
+    subjects = sorted(subjects)
     random.Random(seed).shuffle(subjects)
-    n_test = max(1, round(0.2 * len(subjects)))
+    n_test = max(1, round(test_share * len(subjects))) if test_share else 0
     n_dev = max(1, round(0.2 * (len(subjects) - n_test)))
-    return Protocol(f"auto-seed{seed}", test=tuple(sorted(subjects[:n_test])),
-                    dev=tuple(sorted(subjects[n_test:n_test + n_dev])))
+    return tuple(sorted(subjects[:n_test])), tuple(sorted(subjects[n_test:n_test + n_dev]))
 
 
 def load_images(samples, size=INPUT_SIZE, workers=4):
