@@ -282,6 +282,56 @@ def bench(model, threads, runs, warmup, json_out):
 
 
 @main.command()
+@click.argument("model", type=click.Path(), required=False)
+@click.argument("inputs", nargs=-1, type=click.Path())
+@click.option("--camera", type=int, default=None, help="Camera index to read instead of files.")
+@click.option("--threshold", type=float, default=None, help="Default: model.json beside the model.")
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--smooth", type=float, default=0.0, show_default=True,
+              help="Video: weight of the past in an exponential average of the largest face's score.")
+@click.option("--max-frames", type=int, default=0, show_default=True, help="Per video or camera; 0: all.")
+@click.option("--annotate", type=click.Path(), default=None,
+              help="Write the image, video or (several inputs) folder with boxes and labels.")
+@_json_out
+def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annotate, json_out):
+    """Find faces (BlazeFace) in images, folders, videos or a camera and call each real or
+    spoof. MODEL defaults to models/antispoof_int8.tflite; a first argument that is not a
+    model file is taken as an input."""
+    from .files import write_json
+    from .predict import DEFAULT_MODEL, PredictOptions, predict as run
+
+    if model and not model.endswith((".tflite", ".keras", ".h5")):
+        model, inputs = None, (model, *inputs)
+    if not inputs and camera is None:
+        raise click.UsageError("give images, folders or videos, or --camera N")
+    options = PredictOptions(threshold, threads, smooth, max_frames, annotate)
+    result = run(model or DEFAULT_MODEL, inputs, options, camera)
+    if json_out:
+        write_json(json_out, result)
+    for item in result["results"]:
+        for frame in item.get("frames", []):
+            faces = "  ".join(f"{f['label']} {f.get('smoothed_score', f['score']):.3f} at "
+                              f"{','.join(map(str, f['box']))}" for f in frame["faces"]) or "no face"
+            click.echo(f"{item['input']}[{frame['frame']}]: {faces}  "
+                       f"(detect {frame['detect_ms']:.2f} ms, classify {frame['classify_ms']:.2f} ms)")
+    click.echo(f"{result['faces']} faces in {result['frames']} frames: {result['real']} real, "
+               f"{result['spoof']} spoof (threshold {result['threshold']:.4f}; {result['runtime']}); "
+               f"{len(result['problems'])} problems")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Folder for the artifacts.")
+def export(run_dir, out):
+    """A build's artifacts for apps: the int8 model, a MediaPipe Tasks ImageClassifier variant
+    with TFLite metadata, labels.txt, model.json and MODEL_CARD.md."""
+    from .export import export as run
+
+    for name in run(run_dir, out):
+        click.echo(f"{out}/{name}")
+
+
+@main.command()
 @click.option("--model", type=click.Path(), default=None, help="Default: models/antispoof_int8.tflite.")
 @click.option("--data", "data_dir", type=click.Path(), default=None,
               help="NUAA folder (default: ../shared/data/nuaa beside the checkout).")

@@ -1,0 +1,110 @@
+"""predict on real images and videos with the real detector and LiteRT; export loaded by the real
+MediaPipe Tasks ImageClassifier."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from antispoof.data import FaceDataset, load_images, tf_dataset
+from antispoof.evaluate import Scored
+from antispoof.faces import crop_face
+from antispoof.preprocess import load_face_crop
+from antispoof.runtime import TFLiteClassifier
+from conftest import NUAA, REPO, run_cli
+from test_prepare import nuaa_frames, write_video
+
+SHIPPED = REPO / "models" / "antispoof_int8.tflite"
+
+
+def test_training_evaluation_and_prediction_see_the_same_tensor(small_data):
+    dataset = FaceDataset(small_data)
+    sample = dataset.split("test")[0]
+    train_tensor = next(iter(tf_dataset(load_images([sample]), 1, training=False)))[0][0].numpy()
+
+    class Recorder:  # a classifier that keeps what evaluation feeds it
+        input_size = 96
+
+        def predict(self, pixels):
+            self.pixels = pixels
+            return np.zeros(len(pixels))
+
+    recorder = Recorder()
+    Scored(recorder, dataset, "test")
+    evaluate_tensor = recorder.pixels[[s.path for s in dataset.split("test")].index(sample.path)]
+    # prediction crops the detector's box out of a frame; over the whole (square) crop it is
+    # the same resampling
+    rgb = cv2.cvtColor(cv2.imread(sample.path), cv2.COLOR_BGR2RGB)
+    predict_tensor = crop_face(rgb, (0, 0, rgb.shape[1], rgb.shape[0]), 96, 1.0)
+    assert np.array_equal(train_tensor, evaluate_tensor.astype(np.float32))
+    assert np.array_equal(evaluate_tensor, predict_tensor)
+    assert np.array_equal(load_face_crop(sample.path), predict_tensor)
+
+
+def test_predict_finds_and_labels_faces_in_a_video(tmp_path):
+    video = write_video(tmp_path / "clip.mp4", nuaa_frames("ImposterFace", "0005", 8)
+                        + nuaa_frames("ClientFace", "0005", 8))
+    out = tmp_path / "result.json"
+    run_cli("predict", video, "--json", out, "--annotate", tmp_path / "annotated.mp4", "--smooth", 0.5)
+    result = json.loads(out.read_text())
+    assert result["runtime"].startswith("litert") and result["model"].endswith("antispoof_int8.tflite")
+    frames = result["results"][0]["frames"]
+    assert len(frames) == 16 and all(len(f["faces"]) == 1 for f in frames)
+    labels = [f["faces"][0]["label"] for f in frames]
+    # NUAA test subject 0005: its photographs first, then the live face (smoothing lags a frame)
+    assert labels[:8].count("spoof") >= 7 and labels[9:].count("real") >= 6
+    assert all(f["detect_ms"] > 0 and f["classify_ms"] > 0 for f in frames)
+    capture = cv2.VideoCapture(str(tmp_path / "annotated.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 16
+
+
+def test_predict_bad_inputs(tmp_path):
+    grey = tmp_path / "grey.png"
+    cv2.imwrite(str(grey), np.full((240, 320, 3), 90, np.uint8))
+    result = run_cli("predict", SHIPPED, grey, check=False)
+    assert result.returncode == 1 and "Error: nothing to classify (no face found)" in result.stderr
+
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    face = sorted((NUAA / "ClientFace" / "0010").glob("*.jpg"))[0]
+    cv2.imwrite(str(mixed / "face.jpg"), cv2.copyMakeBorder(cv2.imread(str(face)), 80, 80, 80, 80,
+                                                             cv2.BORDER_CONSTANT, value=(90, 90, 90)))
+    (mixed / "notes.txt").write_text("not an image")
+    (mixed / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    result = run_cli("predict", mixed, "--json", tmp_path / "mixed.json")
+    summary = json.loads((tmp_path / "mixed.json").read_text())
+    assert summary["faces"] == 1 and summary["real"] == 1
+    assert {p["problem"] for p in summary["problems"]} == {"not an image or video: skipped",
+                                                          "cannot decode image"}
+
+    result = run_cli("predict", "--camera", 97, check=False)
+    assert result.returncode == 1 and "camera cannot be opened" in result.stderr
+    result = run_cli("predict", tmp_path / "missing.jpg", check=False)
+    assert result.returncode == 1 and "missing.jpg: not found" in result.stderr
+
+
+def test_export_loads_in_mediapipe_image_classifier(small_build, tmp_path):
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    out = tmp_path / "export"
+    run_cli("export", small_build, "--out", out)
+    assert (out / "labels.txt").read_text().split() == ["real", "spoof"]
+    contract = json.loads((out / "model.json").read_text())
+    assert contract["crop_scale"] == 1.1 and contract["mediapipe_model"] == "antispoof_mediapipe.tflite"
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Intended use" in card and "## Limits" in card and f"{contract['threshold']:.4f}" in card
+
+    crops = [p for folder in ("ClientFace", "ImposterFace")
+             for p in sorted((NUAA / folder / "0010").glob("*.jpg"))[:6]]
+    pixels = np.stack([load_face_crop(p) for p in crops])
+    scores = TFLiteClassifier(out / "antispoof_int8.tflite").predict(pixels)
+    options = vision.ImageClassifierOptions(
+        base_options=BaseOptions(model_asset_path=str(out / "antispoof_mediapipe.tflite")))
+    with vision.ImageClassifier.create_from_options(options) as classifier:
+        for crop, score in zip(pixels, scores):
+            result = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB,
+                                                  data=np.ascontiguousarray(crop)))
+            got = {c.category_name: c.score for c in result.classifications[0].categories}
+            assert got["spoof"] == pytest.approx(score, abs=1 / 256 + 1e-6)
+            assert got["real"] == pytest.approx(1 - score, abs=2 / 256 + 1e-6)

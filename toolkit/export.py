@@ -1,0 +1,176 @@
+"""App-developer artifacts from a run: the int8 model, a MediaPipe Tasks variant with TFLite
+metadata, ``labels.txt``, ``model.json`` and ``MODEL_CARD.md``.
+
+MediaPipe's ``ImageClassifier`` takes only uint8 or float32 input and one score per label, so
+its variant wraps the same int8 graph (same weights, same kernels) in exact uint8 ↔ int8
+requantizations and adds P(real) = 1 − P(spoof) beside P(spoof): scores ``[real, spoof]``.
+"""
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import AntispoofError
+from .faces import CROP_SCALE
+from .files import atomic_path, read_json, write_bytes, write_json
+
+INT8_FILE = "antispoof_int8.tflite"
+MEDIAPIPE_FILE = "antispoof_mediapipe.tflite"
+LABELS = ("real", "spoof")
+
+
+def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", licence="Apache-2.0"):
+    """Write the artifacts of ``run_dir`` (a finished ``antispoof build``) into ``out_dir``."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    model = run_dir / INT8_FILE
+    for needed in (model, run_dir / "metrics.json", run_dir / "model.json"):
+        if not needed.is_file():
+            raise AntispoofError(f"{needed}: missing; export needs a finished `antispoof build` run")
+    metrics, contract = read_json(run_dir / "metrics.json"), read_json(run_dir / "model.json")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / INT8_FILE) as tmp:
+        shutil.copyfile(model, tmp)
+    mediapipe = with_metadata(mediapipe_graph(model.read_bytes()), name, author, licence)
+    write_bytes(out_dir / MEDIAPIPE_FILE, mediapipe)
+    with atomic_path(out_dir / "labels.txt") as tmp:
+        tmp.write_text("\n".join(LABELS) + "\n")
+    contract = {**contract, "model": INT8_FILE, "mediapipe_model": MEDIAPIPE_FILE,
+                "crop_scale": contract.get("crop_scale", CROP_SCALE), "version": __version__,
+                "size_bytes": model.stat().st_size}
+    write_json(out_dir / "model.json", contract)
+    with atomic_path(out_dir / "MODEL_CARD.md") as tmp:
+        tmp.write_text(model_card(metrics, contract, read_json(run_dir / "config.json")))
+    return [INT8_FILE, MEDIAPIPE_FILE, "labels.txt", "model.json", "MODEL_CARD.md"]
+
+
+def mediapipe_graph(flatbuffer):
+    """The int8 model with uint8 input and a uint8 [P(real), P(spoof)] output."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    graph = model.subgraphs[0]
+    (inp,), (out,) = graph.inputs, graph.outputs
+    t_in, t_out = graph.tensors[inp], graph.tensors[out]
+    if t_in.type != schema.TensorType.INT8 or t_out.type != schema.TensorType.INT8 \
+            or list(t_out.shape) != [1, 1]:
+        raise AntispoofError("the MediaPipe variant needs an int8 model with one int8 score output")
+
+    def opcode(builtin):
+        for i, code in enumerate(model.operatorCodes):
+            if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+                return i
+        code = schema.OperatorCodeT()
+        code.builtinCode = builtin
+        code.deprecatedBuiltinCode = min(builtin, 127)
+        code.version = 1
+        model.operatorCodes.append(code)
+        return len(model.operatorCodes) - 1
+
+    def tensor(name, shape, dtype, scale, zero_point, data=None):
+        t = schema.TensorT()
+        t.name, t.shape, t.type = name.encode(), np.array(shape, np.int32), dtype
+        t.quantization = schema.QuantizationParametersT()
+        t.quantization.scale, t.quantization.zeroPoint = [scale], [zero_point]
+        buffer = schema.BufferT()
+        buffer.data = None if data is None else np.frombuffer(data.tobytes(), np.uint8)
+        model.buffers.append(buffer)
+        t.buffer = len(model.buffers) - 1
+        graph.tensors.append(t)
+        return len(graph.tensors) - 1
+
+    def operator(builtin, inputs, outputs, options_type=0, options=None):
+        op = schema.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = opcode(builtin), inputs, outputs
+        op.builtinOptionsType, op.builtinOptions = options_type, options
+        return op
+
+    uint8, ops = schema.TensorType.UINT8, schema.BuiltinOperator
+    (in_scale,), (in_zero,) = t_in.quantization.scale, t_in.quantization.zeroPoint
+    (out_scale,), (out_zero,) = t_out.quantization.scale, t_out.quantization.zeroPoint
+    image = tensor("image", t_in.shape, uint8, in_scale, in_zero + 128)
+    spoof = tensor("p_spoof", [1, 1], uint8, out_scale, out_zero + 128)
+    one = tensor("one", [1, 1], uint8, 1.0, 0, np.array([[1]], np.uint8))
+    real = tensor("p_real", [1, 1], uint8, out_scale, out_zero + 128)
+    scores = tensor("scores", [1, 2], uint8, out_scale, out_zero + 128)
+    sub, concat = schema.SubOptionsT(), schema.ConcatenationOptionsT()
+    concat.axis = 1
+    graph.operators = [operator(ops.QUANTIZE, [image], [inp]), *graph.operators,
+                       operator(ops.QUANTIZE, [out], [spoof]),
+                       operator(ops.SUB, [one, spoof], [real], schema.BuiltinOptions.SubOptions, sub),
+                       operator(ops.CONCATENATION, [real, spoof], [scores],
+                                schema.BuiltinOptions.ConcatenationOptions, concat)]
+    graph.inputs, graph.outputs = [image], [scores]
+    for signature in model.signatureDefs or []:
+        signature.inputs[0].tensorIndex, signature.outputs[0].tensorIndex = image, scores
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def with_metadata(flatbuffer, name, author, licence):
+    """TFLite metadata that MediaPipe Tasks' ImageClassifier reads: name, version, description,
+    author, licence, pixel input (no normalization: the graph takes 0..255), labels."""
+    import tempfile
+
+    from mediapipe.tasks.python.metadata.metadata_writers import metadata_info, metadata_writer
+
+    with tempfile.TemporaryDirectory() as scratch:
+        labels = Path(scratch) / "labels.txt"
+        labels.write_text("\n".join(LABELS) + "\n")
+        writer = metadata_writer.MetadataWriter.create(bytearray(flatbuffer))
+        writer.add_image_input(norm_mean=[0.0], norm_std=[1.0])
+        writer.add_classification_output(metadata_writer.Labels().add_from_file(str(labels)))
+        # add_general_info takes only a name and a description; the container holds the rest
+        writer._general_md = metadata_info.GeneralMd(  # noqa: SLF001
+            name=name, version=__version__, author=author, licenses=licence,
+            description="Face anti-spoofing (liveness) from one RGB face crop: scores for "
+                        "real (bona fide) and spoof (presentation attack). Crop the face "
+                        f"square, {CROP_SCALE}x the detector's box, as model.json says.")
+        populated, _ = writer.populate()
+    return populated
+
+
+def model_card(metrics, contract, config):
+    int8, flt = metrics["int8"], metrics.get("float", {})
+    protocol = int8.get("protocol", config.get("protocol", ""))
+    lines = [
+        "# Model card: antispoof int8 face anti-spoofing model", "",
+        "## Intended use",
+        "Tells a live face (bona fide) from a presentation attack in one RGB face crop, on phones "
+        "and boards, as one signal in a liveness check. Not an identity check, and not a sole "
+        "defence against determined attackers.", "",
+        "## Input and output",
+        f"- Input: a square face crop, {contract['crop_scale']}× the face detector's box (BlazeFace "
+        f"short range), resized to {contract['input_size']}×{contract['input_size']}, "
+        f"{contract['color_order']}, pixels 0..255; int8 tensor q = pixel − 128 "
+        f"(`{INT8_FILE}`) or uint8 pixels (`{MEDIAPIPE_FILE}`, MediaPipe Tasks ImageClassifier).",
+        f"- Output: P(spoof) (`{INT8_FILE}`), or scores [real, spoof] (`{MEDIAPIPE_FILE}`); call "
+        f"spoof when P(spoof) ≥ {contract['threshold']:.4f} ({contract['threshold_source']}).", "",
+        "## Training data and protocol",
+        f"- Data: `{config.get('data', '?')}`; protocol `{protocol}`: subjects never cross "
+        "train/dev/test; the threshold comes from the dev split.",
+        "- Images: " + "; ".join(f"{split} {c['real']:,} real, {c['spoof']:,} spoof"
+                                 for split, c in config.get("counts", {}).items())
+        + f"; test {int8['n_real']:,} real, {int8['n_spoof']:,} spoof.", "",
+        "## Metrics (test split, threshold from dev)", "",
+        "| model | AUC | EER | APCER | BPCER | ACER | size |", "|---|---|---|---|---|---|---|",
+    ]
+    for label, m in (("float", flt), ("int8", int8)):
+        if m:
+            size = f"{m['size_bytes']:,} B" if "size_bytes" in m else ""
+            lines.append(f"| {label} | {m['auc']:.4f} | {100 * m['eer']:.2f} % | "
+                         f"{100 * m['apcer']:.2f} % | {100 * m['bpcer']:.2f} % | "
+                         f"{100 * m['acer']:.2f} % | {size} |")
+    lines += [
+        "", f"Size: {contract['size_bytes']:,} bytes (int8). Latency: see `benchmarks/README.md` "
+        "(about 0.3 ms, one thread, LiteRT, x86).", "",
+        "## Limits",
+        "- Attack types: learned only from those in the training data. A model trained on NUAA "
+        "(printed photographs) has seen no screen replay and no mask; on screen replays it does "
+        "far worse (see `models/README.md`).",
+        "- Demographics, cameras and lighting: only those of the training data are covered "
+        "(NUAA: 15 subjects, one webcam, indoor light); others are untested.",
+        "- The crop must be made as above; other crops (tighter, wider, unaligned) shift the scores.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,190 @@
+"""Classify faces in images, videos or a camera: BlazeFace finds them, each is cropped as in
+data preparation and scored by the model; optional annotated output and temporal smoothing."""
+import logging
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import AntispoofError
+from .faces import CROP_SCALE, FaceDetector, crop_face
+from .files import atomic_path, read_json
+from .preprocess import IMAGE_SUFFIXES
+from .runtime import open_classifier
+from .sources import VIDEO_SUFFIXES
+
+log = logging.getLogger("antispoof")
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "antispoof_int8.tflite"
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    threshold: float = None  # None: model.json beside the model, else 0.5
+    threads: int = 1
+    smoothing: float = 0.0  # weight of the past in an exponential average over video frames
+    max_frames: int = 0  # 0: all (a camera runs until interrupted)
+    annotate: str = None  # output image, folder or video with boxes and labels drawn
+
+
+class Predictor:
+    """Detector + classifier over RGB frames."""
+
+    def __init__(self, model=DEFAULT_MODEL, threshold=None, threads=1):
+        self.classifier = open_classifier(model, threads)
+        contract = Path(model).with_name("model.json")
+        contract = read_json(contract) if contract.is_file() else {}
+        if threshold is None and "threshold" not in contract:
+            log.warning("warning: no model.json beside %s: threshold 0.5", model)
+        self.threshold = threshold if threshold is not None else contract.get("threshold", 0.5)
+        self.crop_scale = contract.get("crop_scale", CROP_SCALE)
+        self.detector = FaceDetector()
+
+    def frame(self, rgb):
+        """Every face in the frame: box, score, label; and the detection/classification times."""
+        start = time.perf_counter()
+        faces = self.detector.detect(rgb)
+        detected = time.perf_counter()
+        size = self.classifier.input_size
+        scores = self.classifier.predict(np.stack([crop_face(rgb, f.box, size, self.crop_scale)
+                                                   for f in faces])) if faces else []
+        done = time.perf_counter()
+        return {"faces": [{"box": list(f.box), "detector_score": round(f.score, 3),
+                           "score": float(s), "label": self.label(s)}
+                          for f, s in zip(faces, scores)],
+                "detect_ms": 1000 * (detected - start), "classify_ms": 1000 * (done - detected)}
+
+    def label(self, score):
+        return "spoof" if score >= self.threshold else "real"
+
+
+def predict(model, inputs, options=PredictOptions(), camera=None):
+    """Results for image files, folders (their images and videos), video files or a camera."""
+    predictor = Predictor(model, options.threshold, options.threads)
+    files, problems = _expand(inputs)
+    results = []
+    annotate = Path(options.annotate) if options.annotate else None
+    if camera is not None:
+        results.append(_stream(predictor, cv2.VideoCapture(camera), f"camera {camera}", options,
+                               annotate, camera=True))
+    for path in files:
+        target = annotate / path.name if annotate and (len(files) > 1 or annotate.is_dir()) else annotate
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            result = _stream(predictor, cv2.VideoCapture(str(path)), str(path), options,
+                             target and target.with_suffix(".mp4"))
+        else:
+            result = _image(predictor, path, target)
+        if result.get("problem"):
+            problems.append({"input": str(path), "problem": result["problem"]})
+        results.append(result)
+    frames = [f for r in results for f in r.get("frames", [])]
+    faces = [face for f in frames for face in f["faces"]]
+    summary = {
+        "model": str(model), "runtime": predictor.classifier.runtime, "threads": options.threads,
+        "threshold": predictor.threshold, "crop_scale": predictor.crop_scale,
+        "inputs": len(results), "frames": len(frames), "faces": len(faces),
+        "real": sum(f["label"] == "real" for f in faces), "spoof": sum(f["label"] == "spoof" for f in faces),
+        "frames_without_face": sum(not f["faces"] for f in frames),
+        "detect_ms_p50": _median([f["detect_ms"] for f in frames]),
+        "classify_ms_p50": _median([f["classify_ms"] for f in frames if f["faces"]]),
+        "problems": problems, "results": results,
+    }
+    if not faces:
+        what = "; ".join(f"{p['input']}: {p['problem']}" for p in problems) or "no face found"
+        raise AntispoofError(f"nothing to classify ({what})")
+    return summary
+
+
+def _median(values):
+    return float(np.median(values)) if values else None
+
+
+def _expand(inputs):
+    """Image and video files of the inputs (folders: their media files, sorted); problems."""
+    files, problems = [], []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            media = sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+            others = sorted(p for p in item.rglob("*") if p.is_file() and p not in media)
+            problems += [{"input": str(p), "problem": "not an image or video: skipped"} for p in others]
+            if not media:
+                problems.append({"input": str(item), "problem": "no images or videos in the folder"})
+            files += media
+        elif item.is_file():
+            files.append(item)
+        else:
+            problems.append({"input": str(item), "problem": "not found"})
+    for problem in problems:
+        log.warning("warning: %s: %s", problem["input"], problem["problem"])
+    return files, problems
+
+
+def _image(predictor, path, annotate):
+    data = np.fromfile(str(path), np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        return {"input": str(path), "problem": "cannot decode image"}
+    frame = predictor.frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    if not frame["faces"]:
+        log.warning("warning: %s: no face found", path)
+    if annotate:
+        ok, encoded = cv2.imencode(annotate.suffix or ".jpg", draw(bgr, frame["faces"]))
+        with atomic_path(annotate) as tmp:
+            tmp.write_bytes(encoded.tobytes())
+    return {"input": str(path), "frames": [{"frame": 0, **frame}]}
+
+
+def _stream(predictor, capture, name, options, annotate, camera=False):
+    """Frames of a video or camera; with smoothing, the largest face's score is averaged."""
+    if not capture.isOpened():
+        kind = "camera cannot be opened (no such device?)" if camera else "cannot open video"
+        log.warning("warning: %s: %s", name, kind)
+        return {"input": name, "problem": kind}
+    frames, writer, smoothed = [], None, None
+    with atomic_path(annotate, ".mp4") if annotate else nullcontext() as tmp:
+        try:
+            while not options.max_frames or len(frames) < options.max_frames:
+                ok, bgr = capture.read()
+                if not ok:
+                    break
+                frame = predictor.frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                if frame["faces"] and options.smoothing:
+                    face = frame["faces"][0]
+                    smoothed = face["score"] if smoothed is None else \
+                        options.smoothing * smoothed + (1 - options.smoothing) * face["score"]
+                    face["smoothed_score"] = smoothed
+                    face["label"] = predictor.label(smoothed)
+                elif not frame["faces"]:
+                    smoothed = None
+                frames.append({"frame": len(frames), **frame})
+                if tmp:
+                    if writer is None:
+                        fps = capture.get(cv2.CAP_PROP_FPS) or 15
+                        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                                 (bgr.shape[1], bgr.shape[0]))
+                    writer.write(draw(bgr, frame["faces"]))
+        except KeyboardInterrupt:  # a camera runs until interrupted: keep what was seen
+            pass
+        finally:
+            capture.release()
+            if writer:
+                writer.release()
+    if not frames:
+        return {"input": name, "problem": "no frames could be read"}
+    return {"input": name, "frames": frames}
+
+
+def draw(bgr, faces):
+    """The frame with each face's box (green real, red spoof) and its label and score."""
+    out = bgr.copy()
+    for face in faces:
+        x, y, w, h = face["box"]
+        colour = (0, 0, 255) if face["label"] == "spoof" else (0, 200, 0)
+        score = face.get("smoothed_score", face["score"])
+        cv2.rectangle(out, (x, y), (x + w, y + h), colour, 2)
+        cv2.putText(out, f"{face['label']} {score:.2f}", (x, max(12, y - 6)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+    return out
