@@ -19,9 +19,10 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def bench(model_path, threads=1, runs=200, warmup=20, seed=0):
-    """Time ``runs`` single-crop inferences after ``warmup`` ones; milliseconds."""
-    classifier = TFLiteClassifier(model_path, threads)
+def bench(model_path, threads=1, runs=200, warmup=20, seed=0, runtime=None):
+    """Time ``runs`` single-crop inferences after ``warmup`` ones; milliseconds. ``runtime``:
+    litert, tflite-runtime or tf.lite (default: the first one installed)."""
+    classifier = TFLiteClassifier(model_path, threads, runtime)
     size = classifier.input_size
     pixels = np.random.default_rng(seed).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
     interpreter, index = classifier.interpreter, classifier.input["index"]

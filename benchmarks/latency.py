@@ -1,0 +1,107 @@
+"""Latency of the shipped model against the reference MobileNetV2 0.35 (96×96, int8, with its
+1280-channel final convolution: the Edge Impulse-style model), in one run on one machine, and
+the end-to-end frame latency of ``antispoof predict`` (detect + crop + classify, 640×480).
+
+    python benchmarks/latency.py --out benchmarks/results/latency.json
+"""
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from antispoof.bench import bench, cpu_model
+from antispoof.predict import Predictor
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "models" / "antispoof_int8.tflite"
+NUAA = REPO.parent / "shared" / "data" / "nuaa"
+WEIGHTS = REPO.parent / "shared" / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+
+
+def reference_model(path):
+    """MobileNetV2 0.35 at 96×96, whole no-top network (1280-channel final conv), pooling and
+    one output unit, PTQ int8 (random calibration pixels: latency does not depend on them)."""
+    from antispoof.model import build_model
+    from antispoof.quantize import convert_int8
+
+    model = build_model("mnv2-0.35", "linear", weights=str(WEIGHTS))
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 96, 96, 3)).astype(np.float32)
+    path.write_bytes(convert_int8(model, pixels))
+    return path
+
+
+def interleaved(models, runtimes, runs, rounds):
+    """Median p50 over ``rounds`` rounds; each round times every configuration once, in turn,
+    so that a busy machine slows all of them alike."""
+    rows = {}
+    for _ in range(rounds):
+        for name, path in models.items():
+            for runtime, threads in runtimes:
+                result = bench(path, threads, runs, warmup=50, runtime=runtime)
+                key = (name, result["runtime"], threads)
+                rows.setdefault(key, {**result, "model": name, "p50s": []})["p50s"].append(result["p50_ms"])
+    for row in rows.values():
+        row["p50_ms"] = float(np.median(row["p50s"]))
+    return list(rows.values())
+
+
+def end_to_end(frames=300):
+    """predict's per-frame work on a 640×480 frame with one face, one thread."""
+    predictor = Predictor(SHIPPED, threads=1)
+    face = cv2.imread(str(sorted((NUAA / "ClientFace" / "0010").glob("*.jpg"))[0]))
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[140:340, 220:420] = cv2.resize(face, (200, 200))
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    for _ in range(20):
+        predictor.frame(rgb)
+    totals, detect, classify = [], [], []
+    cpu = time.process_time()
+    for _ in range(frames):
+        start = time.perf_counter()
+        result = predictor.frame(rgb)
+        totals.append(1000 * (time.perf_counter() - start))
+        detect.append(result["detect_ms"])
+        classify.append(result["classify_ms"])
+    cpu_ms = 1000 * (time.process_time() - cpu) / frames
+    p50 = float(np.median(totals))
+    return {"frames": frames, "p50_ms": p50, "detect_p50_ms": float(np.median(detect)),
+            "crop_and_classify_p50_ms": float(np.median(classify)), "frames_per_s": 1000 / p50,
+            "cpu_ms_per_frame": cpu_ms, "frames_per_cpu_s": 1000 / cpu_ms}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/latency.json")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        reference = reference_model(Path(scratch) / "reference.tflite")
+        models = {"shipped": SHIPPED, "reference-mnv2-0.35-1280": reference}
+        runtimes = [("litert", 1), ("litert", 2), ("tflite-runtime", 1)]
+        rows = interleaved(models, runtimes, args.runs, args.rounds)
+    e2e = end_to_end()
+    machine = f"{platform.machine()}, {cpu_model()}"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": machine, "runs": args.runs, "rounds": args.rounds,
+                                    "single_image": rows, "end_to_end_640x480": e2e}, indent=2) + "\n")
+
+    print(f"{machine}; p50 of {args.runs} runs, median over {args.rounds} interleaved rounds")
+    print("| model | bytes | runtime | threads | p50 ms |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['size_bytes']:,} | {r['runtime']} {r['runtime_version']} | "
+              f"{r['threads']} | {r['p50_ms']:.3f} |")
+    print(f"end to end, 640×480, one face, 1 thread: p50 {e2e['p50_ms']:.2f} ms "
+          f"(detect {e2e['detect_p50_ms']:.2f}, crop + classify {e2e['crop_and_classify_p50_ms']:.2f}) "
+          f"= {e2e['frames_per_s']:.0f} frames/s; {e2e['frames_per_cpu_s']:.0f} frames per CPU-second")
+
+
+if __name__ == "__main__":
+    main()
