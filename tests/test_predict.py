@@ -84,9 +84,6 @@ def test_predict_bad_inputs(tmp_path):
 
 
 def test_export_loads_in_mediapipe_image_classifier(small_build, tmp_path):
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
-
     out = tmp_path / "export"
     run_cli("export", small_build, "--out", out)
     assert (out / "labels.txt").read_text().split() == ["real", "spoof"]
@@ -95,16 +92,31 @@ def test_export_loads_in_mediapipe_image_classifier(small_build, tmp_path):
     card = (out / "MODEL_CARD.md").read_text()
     assert "## Intended use" in card and "## Limits" in card and f"{contract['threshold']:.4f}" in card
 
+    assert_mediapipe_matches(out / "antispoof_mediapipe.tflite", out / "antispoof_int8.tflite")
+
+
+def test_shipped_mediapipe_variant_matches_the_shipped_model():
+    scores = assert_mediapipe_matches(SHIPPED.with_name("antispoof_mediapipe.tflite"), SHIPPED)
+    assert {float(s) >= 0.5 for s in scores} == {False, True}  # both classes were exercised
+
+
+def assert_mediapipe_matches(mediapipe_model, int8_model):
+    """MediaPipe Tasks' ImageClassifier loads the variant; its [real, spoof] scores are the int8
+    model's P(spoof) and 1 − P(spoof), to one output step, on real NUAA crops."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    classifier = TFLiteClassifier(int8_model)
     crops = [p for folder in ("ClientFace", "ImposterFace")
              for p in sorted((NUAA / folder / "0010").glob("*.jpg"))[:6]]
-    pixels = np.stack([load_face_crop(p) for p in crops])
-    scores = TFLiteClassifier(out / "antispoof_int8.tflite").predict(pixels)
-    options = vision.ImageClassifierOptions(
-        base_options=BaseOptions(model_asset_path=str(out / "antispoof_mediapipe.tflite")))
-    with vision.ImageClassifier.create_from_options(options) as classifier:
+    pixels = np.stack([load_face_crop(p, classifier.input_size) for p in crops])
+    scores = classifier.predict(pixels)
+    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(mediapipe_model)))
+    with vision.ImageClassifier.create_from_options(options) as mediapipe:
         for crop, score in zip(pixels, scores):
-            result = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB,
-                                                  data=np.ascontiguousarray(crop)))
+            result = mediapipe.classify(mp.Image(image_format=mp.ImageFormat.SRGB,
+                                                 data=np.ascontiguousarray(crop)))
             got = {c.category_name: c.score for c in result.classifications[0].categories}
             assert got["spoof"] == pytest.approx(score, abs=1 / 256 + 1e-6)
             assert got["real"] == pytest.approx(1 - score, abs=2 / 256 + 1e-6)
+    return scores

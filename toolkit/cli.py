@@ -50,6 +50,7 @@ _training = [
     click.option("--head", default=None, help="Named head: linear (default) or paper."),
     click.option("--init", default=None, type=click.Path(),
                  help="Start from a contracted backbone (antispoof contract) instead of --backbone."),
+    click.option("--input-size", type=int, default=None, help="Model input side in px (default 96)."),
     click.option("--epochs", type=int, default=None, help="Epochs (default 3)."),
     click.option("--batch-size", type=int, default=None, help="Batch size (default 64)."),
     click.option("--learning-rate", type=float, default=None, help="Adam learning rate (default 3e-4)."),
