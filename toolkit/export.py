@@ -31,13 +31,14 @@ def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", 
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / INT8_FILE) as tmp:
         shutil.copyfile(model, tmp)
-    mediapipe = with_metadata(mediapipe_graph(model.read_bytes()), name, author, licence)
-    write_bytes(out_dir / MEDIAPIPE_FILE, mediapipe)
-    with atomic_path(out_dir / "labels.txt") as tmp:
-        tmp.write_text("\n".join(LABELS) + "\n")
     contract = {**contract, "model": INT8_FILE, "mediapipe_model": MEDIAPIPE_FILE,
                 "crop_scale": contract.get("crop_scale", CROP_SCALE), "version": __version__,
                 "size_bytes": model.stat().st_size}
+    mediapipe = with_metadata(mediapipe_graph(model.read_bytes()), name, author, licence,
+                              contract["crop_scale"])
+    write_bytes(out_dir / MEDIAPIPE_FILE, mediapipe)
+    with atomic_path(out_dir / "labels.txt") as tmp:
+        tmp.write_text("\n".join(LABELS) + "\n")
     write_json(out_dir / "model.json", contract)
     with atomic_path(out_dir / "MODEL_CARD.md") as tmp:
         tmp.write_text(model_card(metrics, contract, read_json(run_dir / "config.json")))
@@ -107,7 +108,7 @@ def mediapipe_graph(flatbuffer):
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def with_metadata(flatbuffer, name, author, licence):
+def with_metadata(flatbuffer, name, author, licence, crop_scale=CROP_SCALE):
     """TFLite metadata that MediaPipe Tasks' ImageClassifier reads: name, version, description,
     author, licence, pixel input (no normalization: the graph takes 0..255), labels."""
     import tempfile
@@ -125,7 +126,7 @@ def with_metadata(flatbuffer, name, author, licence):
             name=name, version=__version__, author=author, licenses=licence,
             description="Face anti-spoofing (liveness) from one RGB face crop: scores for "
                         "real (bona fide) and spoof (presentation attack). Crop the face "
-                        f"square, {CROP_SCALE}x the detector's box, as model.json says.")
+                        f"square, {crop_scale}x the detector's box, as model.json says.")
         populated, _ = writer.populate()
     return populated
 

@@ -70,6 +70,8 @@ def predict(model, inputs, options=PredictOptions(), camera=None):
     if camera is not None:
         results.append(_stream(predictor, cv2.VideoCapture(camera), f"camera {camera}", options,
                                annotate, camera=True))
+        if results[-1].get("problem"):
+            problems.append({"input": f"camera {camera}", "problem": results[-1]["problem"]})
     for path in files:
         target = annotate / path.name if annotate and (len(files) > 1 or annotate.is_dir()) else annotate
         if path.suffix.lower() in VIDEO_SUFFIXES:

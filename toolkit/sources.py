@@ -62,7 +62,7 @@ def rose_youtu(root):
     for path in _media(root):
         tokens = path.stem.split("_")
         code = next((i for i, t in enumerate(tokens[:2]) if t in ROSE_ATTACKS), None)
-        if code is None or len(tokens) < code + 7 or not path.suffix.lower() in VIDEO_SUFFIXES:
+        if code is None or len(tokens) < code + 7 or path.suffix.lower() not in VIDEO_SUFFIXES:
             continue
         split = "test" if "test" in path.parts else "train"
         sources.append(Source(path, int(tokens[code] != "G"), tokens[code + 5],
@@ -79,7 +79,7 @@ def replay_attack(root):
     for path in _media(root):
         parts = path.relative_to(root).parts
         client = re.search(r"client(\d+)", path.name)
-        if parts[0] not in REPLAY_SPLITS or client is None or not path.suffix.lower() in VIDEO_SUFFIXES:
+        if parts[0] not in REPLAY_SPLITS or client is None or path.suffix.lower() not in VIDEO_SUFFIXES:
             continue
         spoof = "attack" in parts[1:-1]
         attack = ("print" if "print" in path.name else "replay_screen") if spoof else ""
@@ -101,7 +101,7 @@ def oulu_npu(root):
     sources = []
     for path in _media(root):
         match = OULU_NAME.match(path.stem)
-        if not match or int(match.group(4)) not in OULU_ATTACKS or not path.suffix.lower() in VIDEO_SUFFIXES:
+        if not match or int(match.group(4)) not in OULU_ATTACKS or path.suffix.lower() not in VIDEO_SUFFIXES:
             continue
         user, kind = int(match.group(3)), int(match.group(4))
         sources.append(Source(path, int(kind != 1), f"{user:02d}", OULU_ATTACKS[kind], oulu_split(user)))
