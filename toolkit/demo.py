@@ -28,8 +28,9 @@ def demo(model=DEFAULT_MODEL, data=DEFAULT_NUAA, per_class=4, threads=1, echo=pr
     test = FaceDataset(data).split("test")
     picks = [s for label in (0, 1)
              for s in random.Random(0).sample([t for t in test if t.label == label], per_class)]
-    images = load_images(picks)
-    scores = TFLiteClassifier(model, threads).predict(images.pixels)
+    classifier = TFLiteClassifier(model, threads)
+    images = load_images(picks, classifier.input_size)
+    scores = classifier.predict(images.pixels)
     echo(f"\nNUAA test crops (threshold {threshold:.4f} on P(spoof))")
     echo(f"{'file':<32} {'truth':<6} {'P(spoof)':>8}  {'call':<6}")
     rows = []
