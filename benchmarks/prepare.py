@@ -22,6 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from antispoof.bench import cpu_model
+
 REPO = Path(__file__).resolve().parent.parent
 NUAA = REPO.parent / "shared" / "data" / "nuaa"
 
@@ -120,7 +122,7 @@ def main():
         source = Path(scratch) / "videos"
         make_videos(source, args.videos, args.frames)
         runs = [throughput(source, w, scratch) for w in args.workers]
-    result = {"machine": f"{platform.machine()}, {_cpu_model()}, {_cores()} cores",
+    result = {"machine": f"{platform.machine()}, {cpu_model()}, {_cores()} cores",
               "videos": args.videos, "frames_per_video": args.frames, "frame_size": "640x480",
               "runs": runs, "detection_only": detection_only(), "nuaa_crop_ratio": crop_ratio()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -136,13 +138,6 @@ def main():
     print(f"BlazeFace alone: p50 {d['p50_ms']:.2f} ms/frame, {d['cpu_ms_per_frame']:.2f} CPU-ms/frame")
     print(f"NUAA crop / BlazeFace box: median {c['median']:.2f} (IQR {c['q1']:.2f}–{c['q3']:.2f}), "
           f"{c['detected']} of {c['crops']} detected")
-
-
-def _cpu_model():
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def _cores():
