@@ -299,7 +299,8 @@ def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annot
     spoof. MODEL defaults to models/antispoof_int8.tflite; a first argument that is not a
     model file is taken as an input."""
     from .files import write_json
-    from .predict import DEFAULT_MODEL, PredictOptions, predict as run
+    from .predict import PredictOptions, predict as run
+    from .runtime import DEFAULT_MODEL
 
     if model and not model.endswith((".tflite", ".keras", ".h5")):
         model, inputs = None, (model, *inputs)

@@ -5,11 +5,9 @@ from pathlib import Path
 from .bench import bench
 from .data import FaceDataset, load_images
 from .files import read_json
-from .runtime import TFLiteClassifier
+from .runtime import DEFAULT_MODEL, TFLiteClassifier
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO / "models" / "antispoof_int8.tflite"
-DEFAULT_NUAA = REPO.parent / "shared" / "data" / "nuaa"
+DEFAULT_NUAA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nuaa"
 
 
 def demo(model=DEFAULT_MODEL, data=DEFAULT_NUAA, per_class=4, threads=1, echo=print):

@@ -5,19 +5,18 @@ MediaPipe's ``ImageClassifier`` takes only uint8 or float32 input and one score 
 its variant wraps the same int8 graph (same weights, same kernels) in exact uint8 ↔ int8
 requantizations and adds P(real) = 1 − P(spoof) beside P(spoof): scores ``[real, spoof]``.
 """
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
+from .data import LABELS
 from .errors import AntispoofError
 from .faces import CROP_SCALE
 from .files import atomic_path, read_json, write_bytes, write_json
 
 INT8_FILE = "antispoof_int8.tflite"
 MEDIAPIPE_FILE = "antispoof_mediapipe.tflite"
-LABELS = ("real", "spoof")
 
 
 def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", licence="Apache-2.0"):
@@ -28,13 +27,12 @@ def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", 
         if not needed.is_file():
             raise AntispoofError(f"{needed}: missing; export needs a finished `antispoof build` run")
     metrics, contract = read_json(run_dir / "metrics.json"), read_json(run_dir / "model.json")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / INT8_FILE) as tmp:
-        shutil.copyfile(model, tmp)
+    flatbuffer = model.read_bytes()
+    write_bytes(out_dir / INT8_FILE, flatbuffer)
     contract = {**contract, "model": INT8_FILE, "mediapipe_model": MEDIAPIPE_FILE,
                 "crop_scale": contract.get("crop_scale", CROP_SCALE), "version": __version__,
-                "size_bytes": model.stat().st_size}
-    mediapipe = with_metadata(mediapipe_graph(model.read_bytes()), name, author, licence,
+                "size_bytes": len(flatbuffer)}
+    mediapipe = with_metadata(mediapipe_graph(flatbuffer), name, author, licence,
                               contract["crop_scale"])
     write_bytes(out_dir / MEDIAPIPE_FILE, mediapipe)
     with atomic_path(out_dir / "labels.txt") as tmp:
@@ -111,23 +109,18 @@ def mediapipe_graph(flatbuffer):
 def with_metadata(flatbuffer, name, author, licence, crop_scale=CROP_SCALE):
     """TFLite metadata that MediaPipe Tasks' ImageClassifier reads: name, version, description,
     author, licence, pixel input (no normalization: the graph takes 0..255), labels."""
-    import tempfile
-
     from mediapipe.tasks.python.metadata.metadata_writers import metadata_info, metadata_writer
 
-    with tempfile.TemporaryDirectory() as scratch:
-        labels = Path(scratch) / "labels.txt"
-        labels.write_text("\n".join(LABELS) + "\n")
-        writer = metadata_writer.MetadataWriter.create(bytearray(flatbuffer))
-        writer.add_image_input(norm_mean=[0.0], norm_std=[1.0])
-        writer.add_classification_output(metadata_writer.Labels().add_from_file(str(labels)))
-        # add_general_info takes only a name and a description; the container holds the rest
-        writer._general_md = metadata_info.GeneralMd(  # noqa: SLF001
-            name=name, version=__version__, author=author, licenses=licence,
-            description="Face anti-spoofing (liveness) from one RGB face crop: scores for "
-                        "real (bona fide) and spoof (presentation attack). Crop the face "
-                        f"square, {crop_scale}x the detector's box, as model.json says.")
-        populated, _ = writer.populate()
+    writer = metadata_writer.MetadataWriter.create(bytearray(flatbuffer))
+    writer.add_image_input(norm_mean=[0.0], norm_std=[1.0])
+    writer.add_classification_output(metadata_writer.Labels().add(list(LABELS)))
+    # add_general_info takes only a name and a description; the container holds the rest
+    writer._general_md = metadata_info.GeneralMd(  # noqa: SLF001
+        name=name, version=__version__, author=author, licenses=licence,
+        description="Face anti-spoofing (liveness) from one RGB face crop: scores for "
+                    "real (bona fide) and spoof (presentation attack). Crop the face "
+                    f"square, {crop_scale}x the detector's box, as model.json says.")
+    populated, _ = writer.populate()
     return populated
 
 

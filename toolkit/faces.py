@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from .errors import AntispoofError
+from .preprocess import to_model_input
 
 # Side of the square crop over the longer side of the detector's box. Measured: NUAA's crops,
 # which the shipped model learned from, are 1.09× BlazeFace's box on them (median of 298
@@ -83,8 +84,7 @@ def crop_face(frame, box, size, scale=CROP_SCALE):
     square = np.zeros((side, side, 3), np.uint8)
     if x1 > x0 and y1 > y0:
         square[y0 - y:y1 - y, x0 - x:x1 - x] = frame[y0:y1, x0:x1]
-    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    return cv2.resize(square, (size, size), interpolation=interpolation)
+    return to_model_input(square, size)
 
 
 def sharpness(crop):

@@ -12,14 +12,11 @@ import numpy as np
 from .errors import AntispoofError
 from .faces import CROP_SCALE, FaceDetector, crop_face
 from .files import atomic_path, read_json
-from .preprocess import IMAGE_SUFFIXES
-from .runtime import open_classifier
+from .preprocess import IMAGE_SUFFIXES, read_image
+from .runtime import DEFAULT_MODEL, open_classifier
 from .sources import VIDEO_SUFFIXES
 
 log = logging.getLogger("antispoof")
-
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "antispoof_int8.tflite"
-
 
 @dataclass(frozen=True)
 class PredictOptions:
@@ -125,8 +122,7 @@ def _expand(inputs):
 
 
 def _image(predictor, path, annotate):
-    data = np.fromfile(str(path), np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    bgr = read_image(path)
     if bgr is None:
         return {"input": str(path), "problem": "cannot decode image"}
     frame = predictor.frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))

@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from .data import LABELS, hold_out
 from .errors import AntispoofError
 from .faces import CROP_SCALE, FaceDetector, crop_face, sharpness
 from .files import atomic_path, read_json, write_bytes, write_json
+from .preprocess import read_image
 from .sources import list_sources
 
 log = logging.getLogger("antispoof")
@@ -153,8 +153,7 @@ class _Unreadable(Exception):
 def _frames(source, options):
     """(frame index, RGB frame) of a video (every n-th, up to the maximum) or of an image."""
     if not source.is_video:
-        data = source.path.read_bytes()
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+        image = read_image(source.path)
         if image is None:
             raise _Unreadable("cannot decode image")
         yield 0, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

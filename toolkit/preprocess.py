@@ -10,13 +10,16 @@ INPUT_SIZE = 96
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
+def read_image(path):
+    """An image file as H×W×3 uint8 BGR, or None if it cannot be decoded."""
+    data = np.fromfile(str(path), dtype=np.uint8)
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+
+
 def load_face_crop(path, size=INPUT_SIZE):
     """Read an image file as a ``size``×``size`` RGB uint8 array, or None if it cannot be decoded."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        return None
-    return to_model_input(image, size, bgr=True)
+    image = read_image(path)
+    return None if image is None else to_model_input(image, size, bgr=True)
 
 
 def to_model_input(image, size=INPUT_SIZE, bgr=False):

@@ -19,6 +19,7 @@ TFLITE_RUNTIMES = (
     ("tensorflow.lite.python.interpreter", "tensorflow", "tf.lite"),
 )
 BATCH = 64
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "antispoof_int8.tflite"
 
 
 def interpreter_class(runtime=None):
