@@ -22,6 +22,14 @@ def atomic_path(path, suffix=""):
             os.remove(tmp)
 
 
+def remove_stale_temporaries(folder):
+    """Delete the temporary files that a killed job left behind in ``folder`` (atomic_path's
+    ``.<name>.<random>.tmp*``: a kill skips its clean-up). Only for a folder no other job writes."""
+    for stale in Path(folder).rglob(".*.tmp*"):
+        if stale.is_file():
+            stale.unlink()
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)

@@ -22,7 +22,7 @@ import cv2
 from .data import LABELS, hold_out
 from .errors import AntispoofError
 from .faces import CROP_SCALE, FaceDetector, crop_face, sharpness
-from .files import atomic_path, read_json, write_bytes, write_json
+from .files import atomic_path, read_json, remove_stale_temporaries, write_bytes, write_json
 from .preprocess import read_image
 from .sources import list_sources
 
@@ -65,6 +65,7 @@ def prepare(source_dir, out_dir, format="auto", options=PrepareOptions(), worker
         options = PrepareOptions(**{**asdict(options), "detect": not listing.crops})
     parts = out_dir / ".parts"
     _check_resumable(parts, source_dir, name, options)
+    remove_stale_temporaries(out_dir)
     jobs = [(source, listing.root, out_dir, options) for source in listing.sources
             if not _part_path(parts, listing.root, source).exists()]
     meter = Meter(len(listing.sources), len(listing.sources) - len(jobs), progress)
