@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from antispoof.bench import bench, cpu_model
+from antispoof.bench import BenchOptions, bench, p50_ms
+from antispoof.device_runner import cpu_model
 from antispoof.predict import Predictor
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,9 +43,9 @@ def interleaved(models, runtimes, runs, rounds):
     for _ in range(rounds):
         for name, path in models.items():
             for runtime, threads in runtimes:
-                result = bench(path, threads, runs, warmup=50, runtime=runtime)
+                result = bench(path, BenchOptions(threads, runs, warmup=50, runtime=runtime))
                 key = (name, result["runtime"], threads)
-                rows.setdefault(key, {**result, "model": name, "p50s": []})["p50s"].append(result["p50_ms"])
+                rows.setdefault(key, {**result, "model": name, "p50s": []})["p50s"].append(p50_ms(result))
     for row in rows.values():
         row["p50_ms"] = float(np.median(row["p50s"]))
     return list(rows.values())
@@ -96,7 +97,7 @@ def main():
     print("| model | bytes | runtime | threads | p50 ms |")
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['size_bytes']:,} | {r['runtime']} {r['runtime_version']} | "
+        print(f"| {r['model']} | {r['model_bytes']:,} | {r['runtime']} {r['runtime_version']} | "
               f"{r['threads']} | {r['p50_ms']:.3f} |")
     print(f"end to end, 640×480, one face, 1 thread: p50 {e2e['p50_ms']:.2f} ms "
           f"(detect {e2e['detect_p50_ms']:.2f}, crop + classify {e2e['crop_and_classify_p50_ms']:.2f}) "

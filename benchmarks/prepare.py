@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from antispoof.bench import cpu_model
+from antispoof.device_runner import cpu_model
 
 REPO = Path(__file__).resolve().parent.parent
 NUAA = REPO.parent / "shared" / "data" / "nuaa"

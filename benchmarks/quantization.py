@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
-from antispoof.bench import bench, cpu_model
+from antispoof.bench import BenchOptions, bench, p50_ms
+from antispoof.device_runner import cpu_model
 from antispoof.build import BuildOptions, build
 from antispoof.contract import contract
 from antispoof.evaluate import evaluate
@@ -59,7 +60,7 @@ def run(config, seed, args):
         row[name] = {k: m[k] for k in METRICS}
         if path:
             row[name]["size_bytes"] = path.stat().st_size
-            row[name]["litert_p50_ms"] = bench(path, threads=1, runs=300, warmup=30)["p50_ms"]
+            row[name]["litert_p50_ms"] = p50_ms(bench(path, BenchOptions(threads=1, runs=300, warmup=30)))
     row["qat"]["decision_agreement_with_keras"] = result["parity"]["decision_agreement"]
     return row
 

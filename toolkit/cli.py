@@ -263,23 +263,50 @@ def info(model, json_out):
 
 
 @main.command()
-@click.argument("model", type=click.Path())
+@click.argument("models", nargs=-1, required=True, type=click.Path())
+@click.option("--target", default="local", show_default=True,
+              help="local, ssh://USER@HOST[:PORT] or adb[://SERIAL].")
+@click.option("--compare", is_flag=True, help="Time several models interleaved; print their ratios.")
 @click.option("--threads", type=int, default=1, show_default=True)
 @click.option("--runs", type=int, default=200, show_default=True)
 @click.option("--warmup", type=int, default=20, show_default=True)
+@click.option("--rounds", type=int, default=10, show_default=True,
+              help="With --compare: rounds that visit the models in turn.")
+@click.option("--kernels", type=click.Choice(["xnnpack", "builtin"]), default="xnnpack",
+              show_default=True, help="builtin: TFLite's own kernels, XNNPACK off.")
+@click.option("--runtime", type=click.Choice(["litert", "tflite-runtime", "tf.lite"]), default=None,
+              help="Default: the first installed of these, in this order.")
+@click.option("--remote-python", default=None, help="Python on the target (default: python3).")
+@click.option("--setup", is_flag=True, help="ssh: create a venv on the host with numpy and a runtime.")
+@click.option("-i", "--identity", type=click.Path(), default=None, help="ssh: private key file.")
+@click.option("--ssh-config", type=click.Path(), default=None, help="ssh: config file (ssh -F).")
+@click.option("-o", "--ssh-option", "ssh_options", multiple=True, help="ssh: -o OPTION=VALUE, repeatable.")
+@click.option("--benchmark-binary", type=click.Path(), default=None,
+              help="adb, device without Python: TFLite's benchmark_model for its ABI.")
 @_json_out
-def bench(model, threads, runs, warmup, json_out):
-    """Local latency of one inference (min, p50, p90, mean, std in ms)."""
-    from .bench import bench as run
+def bench(models, target, compare, threads, runs, warmup, rounds, kernels, runtime, remote_python,
+          setup, identity, ssh_config, ssh_options, benchmark_binary, json_out):
+    """Latency of MODELS on this machine, a host over ssh or a device over adb: init, first
+    inference, warm-up and timed runs (µs, benchmark_model's fields), p50/p90, memory."""
+    from .bench import BenchOptions, bench as run, compare as run_compare, describe
     from .files import write_json
 
-    result = run(model, threads, runs, warmup)
+    if len(models) > 1 and not compare:
+        raise click.UsageError("several models need --compare")
+    options = BenchOptions(threads, runs, warmup, rounds if compare else 1, kernels=kernels,
+                           runtime=runtime)
+    where = dict(target=target, identity=identity, ssh_config=ssh_config, ssh_options=ssh_options,
+                 python=remote_python, setup=setup, benchmark_binary=benchmark_binary)
+    if compare:
+        result = run_compare(models, options, **where)
+        for record, ratio in zip(result["results"], result["p50_ratios"]):
+            click.echo(f"{record['model']}  ({record['model_bytes']:,} bytes)  ×{ratio:.2f}\n"
+                       f"  {describe(record)}")
+    else:
+        result = run(models[0], options, **where)
+        click.echo(describe(result))
     if json_out:
         write_json(json_out, result)
-    click.echo(f"{result['runtime']} {result['runtime_version']}, {threads} thread(s): "
-               f"p50 {result['p50_ms']:.3f} ms  p90 {result['p90_ms']:.3f} ms  "
-               f"min {result['min_ms']:.3f} ms  mean {result['mean_ms']:.3f} ± "
-               f"{result['std_ms']:.3f} ms  ({runs} runs, {result['cpu']})")
 
 
 @main.command()

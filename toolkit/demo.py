@@ -2,7 +2,7 @@
 import random
 from pathlib import Path
 
-from .bench import bench
+from .bench import BenchOptions, bench, p50_ms
 from .data import FaceDataset, load_images
 from .files import read_json
 from .runtime import DEFAULT_MODEL, TFLiteClassifier
@@ -12,12 +12,13 @@ DEFAULT_NUAA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 def demo(model=DEFAULT_MODEL, data=DEFAULT_NUAA, per_class=4, threads=1, echo=print):
     model = Path(model)
-    timing = bench(model, threads=threads, runs=300, warmup=30)
-    echo(f"model    {model} ({timing['size_bytes']:,} bytes)")
+    timing = bench(model, BenchOptions(threads=threads, runs=300, warmup=30))
+    inference = timing["inference"]
+    echo(f"model    {model} ({timing['model_bytes']:,} bytes)")
     echo(f"runtime  {timing['runtime']} {timing['runtime_version']}, {threads} thread(s), "
          f"{timing['cpu']}")
-    echo(f"latency  p50 {timing['p50_ms']:.3f} ms, p90 {timing['p90_ms']:.3f} ms, "
-         f"min {timing['min_ms']:.3f} ms over {timing['runs']} runs")
+    echo(f"latency  p50 {p50_ms(timing):.3f} ms, p90 {inference['p90'] / 1000:.3f} ms, "
+         f"min {inference['min'] / 1000:.3f} ms over {inference['count']} runs")
     if not Path(data).is_dir():
         echo(f"({data} not found: skipping the classification demo)")
         return timing, []

@@ -10,7 +10,7 @@ import matplotlib
 import numpy as np
 
 from . import metrics
-from .bench import bench
+from .bench import BenchOptions, bench, p50_ms
 from .data import FaceDataset
 from .errors import AntispoofError
 from .evaluate import assess
@@ -164,7 +164,7 @@ def report(run_dir, out=None, data_dir=None, protocol=None, assessed=None):
                     for name, path in (("int8", int8_path), ("float", run / "model.keras"))}
     (int8, int8_scored), (floats, float_scored) = assessed["int8"], assessed["float"]
     scored = {"int8": int8_scored, "float": float_scored}
-    timing = bench(int8_path, threads=1, runs=200, warmup=20)
+    timing = bench(int8_path, BenchOptions(threads=1, runs=200, warmup=20))
 
     rows = []
     for key, label in (("auc", "AUC"), ("eer", "EER"), ("apcer", "APCER"), ("bpcer", "BPCER"),
@@ -191,7 +191,7 @@ on P(spoof), chosen at the dev split's EER point; the test split chose nothing.<
 {_table(["operating point", "threshold", "APCER", "BPCER"], points)}
 <h3>Size, latency and int8 parity</h3>
 {_table(["int8 file", "bytes", "LiteRT p50, 1 thread", "decisions equal to Keras", "max |score difference|"],
-        [(int8_path.name, f"{int8_path.stat().st_size:,}", f"{timing['p50_ms']:.3f} ms ({timing['runtime']} {timing['runtime_version']})",
+        [(int8_path.name, f"{int8_path.stat().st_size:,}", f"{p50_ms(timing):.3f} ms ({timing['runtime']} {timing['runtime_version']})",
           _pct(parity.get("decision_agreement", float("nan"))), f"{parity.get('max_score_difference', float('nan')):.4f}")])}
 <h2>Confusion matrix</h2>{_png(_confusion(int8['confusion_matrix']))}
 <h2>Training</h2>{_png(_curves(history))}

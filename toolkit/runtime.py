@@ -3,37 +3,24 @@
 TFLite runtimes are tried in the order LiteRT (``ai_edge_litert``), ``tflite_runtime``,
 ``tensorflow.lite``; every result says which one ran.
 """
-import importlib
-import importlib.metadata
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from .device_runner import TFLITE_RUNTIMES, find_runtime, interpreter_options
 from .errors import AntispoofError
 
-# (module holding Interpreter, distribution name for its version, short name)
-TFLITE_RUNTIMES = (
-    ("ai_edge_litert.interpreter", "ai-edge-litert", "litert"),
-    ("tflite_runtime.interpreter", "tflite-runtime", "tflite-runtime"),
-    ("tensorflow.lite.python.interpreter", "tensorflow", "tf.lite"),
-)
 BATCH = 64
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "antispoof_int8.tflite"
 
 
-def interpreter_class(runtime=None):
-    """The first importable TFLite Interpreter class (or the one named), with its name and version."""
-    for module_name, dist, short in TFLITE_RUNTIMES:
-        if runtime not in (None, short):
-            continue
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        return module.Interpreter, short, importlib.metadata.version(dist)
-    wanted = runtime or " / ".join(r[2] for r in TFLITE_RUNTIMES)
-    raise AntispoofError(f"no TFLite runtime available ({wanted}): pip install ai-edge-litert")
+def runtime_module(runtime=None):
+    """The first importable TFLite runtime (or the one named): (module, name, version)."""
+    found = find_runtime(runtime)
+    if found is None:
+        wanted = runtime or " / ".join(r[2] for r in TFLITE_RUNTIMES)
+        raise AntispoofError(f"no TFLite runtime available ({wanted}): pip install ai-edge-litert")
+    return found
 
 
 def check_tflite_file(path):
@@ -54,13 +41,11 @@ def make_interpreter(path, threads=1, runtime=None, default_delegates=True):
     op list shows the model's own ops rather than one delegate node.
     """
     path = check_tflite_file(path)
-    cls, name, version = interpreter_class(runtime)
-    kwargs = {"num_threads": threads}
-    resolver = getattr(sys.modules[cls.__module__], "OpResolverType", None)
-    if not default_delegates and resolver is not None:
-        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    module, name, version = runtime_module(runtime)
+    kernels = "xnnpack" if default_delegates else "builtin"
     try:
-        interpreter = cls(model_path=str(path), **kwargs)
+        interpreter = module.Interpreter(model_path=str(path),
+                                         **interpreter_options(module, threads, kernels))
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise AntispoofError(f"{path}: cannot load TFLite model ({exc})") from None
