@@ -53,7 +53,7 @@ def run_runner(target, models, runner_args, fetch=()):
         command = shlex.join([target.python, runner, *remote, *runner_args, "--out", result_path])
         done = target.shell(f"cd {shlex.quote(folder)} && {command}")
         if done.returncode:
-            hint = "; run with --setup or install ai-edge-litert there" if done.returncode == NO_RUNTIME else ""
+            hint = "; or run with --setup" if done.returncode == NO_RUNTIME else ""
             raise AntispoofError(f"{target.name}: runner failed "
                                  f"({target.explain(done.returncode, done.stderr)}){hint}")
         with tempfile.TemporaryDirectory() as local:

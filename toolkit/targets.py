@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from .errors import AntispoofError
 
 TIMEOUT_S = 600
-SETUP_VENV = "~/.cache/antispoof-bench/venv"
+SETUP_VENV = "$HOME/.cache/antispoof-bench/venv"
 
 
 class LocalTarget:
@@ -63,14 +63,9 @@ class SshTarget:
 
     def _run(self, argv, timeout=TIMEOUT_S):
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise AntispoofError(f"{self.name}: no answer in {timeout} s") from None
-        if done.returncode == 255:
-            raise AntispoofError(
-                f"{self.name}: cannot connect ({_last_line(done.stderr)}); check that "
-                f"`{shlex.join(self.ssh + [self.destination, 'true'])}` works")
-        return done
 
     def make_dir(self):
         done = self.shell('mktemp -d "${TMPDIR:-/tmp}/antispoof-bench.XXXXXX"')
@@ -83,7 +78,8 @@ class SshTarget:
         remote = str(PurePosixPath(folder) / name)
         done = self._run(self.scp + ["--", str(local), f"{self.destination}:{remote}"])
         if done.returncode:
-            raise AntispoofError(f"{self.name}: cannot copy {local} ({_last_line(done.stderr)})")
+            raise AntispoofError(f"{self.name}: cannot copy {local} ({_last_line(done.stderr)}); "
+                                 "scp needs the host's sftp subsystem")
         return remote
 
     def get(self, remote, local):
@@ -92,7 +88,12 @@ class SshTarget:
             raise AntispoofError(f"{self.name}: cannot fetch {remote} ({_last_line(done.stderr)})")
 
     def shell(self, command, timeout=TIMEOUT_S):
-        return self._run(self.ssh + ["--", self.destination, command], timeout)
+        done = self._run(self.ssh + ["--", self.destination, command], timeout)
+        if done.returncode == 255:  # ssh's own failure, not the command's
+            raise AntispoofError(
+                f"{self.name}: cannot connect ({_last_line(done.stderr)}); check that "
+                f"`{shlex.join(self.ssh + [self.destination, 'true'])}` works")
+        return done
 
     def remove_dir(self, folder):
         self.shell(f"rm -rf -- {shlex.quote(folder)}")
@@ -100,15 +101,15 @@ class SshTarget:
     def setup(self):
         """Create a venv on the host and install numpy and a TFLite runtime for its
         architecture (pip picks the aarch64 wheels on a Raspberry Pi); returns its python."""
-        venv = SETUP_VENV
-        pip = f"{venv}/bin/pip install --quiet"
-        command = (f"python3 -m venv {venv} && {pip} --upgrade pip && "
-                   f"{{ {pip} numpy ai-edge-litert || {pip} numpy tflite-runtime; }}")
+        pip = '"$v/bin/pip" install --quiet'
+        command = (f'v="{SETUP_VENV}" && python3 -m venv "$v" && {pip} --upgrade pip && '
+                   f'{{ {pip} numpy ai-edge-litert || {pip} numpy tflite-runtime; }} && '
+                   'printf "%s\\n" "$v/bin/python"')
         done = self.shell(command, timeout=1800)
         if done.returncode:
             raise AntispoofError(f"{self.name}: set-up failed ({_last_line(done.stderr)}); "
                                  "it needs python3 with venv and pip and access to PyPI")
-        return f"{venv}/bin/python"
+        return done.stdout.strip().splitlines()[-1]
 
     def explain(self, status, stderr):
         if status == 127:
@@ -145,7 +146,7 @@ class AdbTarget:
 
     def make_dir(self):
         self.check_online()
-        done = self.shell('d=/data/local/tmp; [ -d "$d" ] || d="${TMPDIR:-/tmp}"; '
+        done = self.shell('for d in "$TMPDIR" /data/local/tmp /tmp; do [ -d "$d" ] && break; done; '
                           'mktemp -d "$d/antispoof-bench.XXXXXX"')
         if done.returncode:
             raise AntispoofError(f"{self.name}: cannot make a temporary folder "
