@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean system-deps
+.PHONY: demo test clean system-deps arm64-sysroot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +15,29 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/antispoof demo
 
-# System tools the tests drive for real (headless Chromium renders the HTML report).
+# System tools the tests drive for real: Chromium, sshd, adb/adbd, qemu-user, mmdebstrap.
+CACHE := .cache
 system-deps:
-	@command -v chromium >/dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	bash tests/system_tools.sh $(CACHE)/adbd
 
-test: $(STAMP) system-deps
+# An aarch64 Python (Debian bookworm, extracted, nothing ARM runs) and aarch64 wheels of the
+# runtime pinned in pyproject.toml, for the ARM parity check under qemu-aarch64.
+ARM64 := $(CACHE)/arm64
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+ARM_WHEELS = $(shell grep -oE '"(numpy|ai-edge-litert)==[^"]+"' pyproject.toml | tr -d '"')
+ARM_PLATFORMS := manylinux_2_28_aarch64 manylinux_2_27_aarch64 manylinux2014_aarch64 manylinux_2_17_aarch64
+$(ARM64)/.ready: pyproject.toml | $(STAMP) system-deps
+	rm -rf $(ARM64) && mkdir -p $(ARM64)
+	mmdebstrap --quiet --arch=arm64 --variant=extract --include=python3.11,libstdc++6,libgcc-s1 \
+	  bookworm $(ARM64)/root $(DEBIAN_MIRROR)
+	$(VENV)/bin/pip install --quiet --target $(ARM64)/site --only-binary=:all: --python-version 3.11 \
+	  --implementation cp $(addprefix --platform ,$(ARM_PLATFORMS)) $(ARM_WHEELS)
+	touch $@
+
+arm64-sysroot: $(ARM64)/.ready
+
+test: $(STAMP) system-deps arm64-sysroot
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(CACHE) build *.egg-info .pytest_cache

@@ -155,9 +155,10 @@ def test_bench_json_fields(small_build, tmp_path):
     out = tmp_path / "bench.json"
     run_cli("bench", small_build / "antispoof_int8.tflite", "--runs", 30, "--warmup", 5, "--json", out)
     result = json.loads(out.read_text())
-    assert result["runtime"] == "litert" and result["threads"] == 1 and result["runs"] == 30
-    assert 0 < result["min_ms"] <= result["p50_ms"] <= result["p90_ms"]
-    assert result["std_ms"] >= 0 and result["machine"] and result["cpu"]
+    inference = result["inference"]
+    assert result["runtime"] == "litert" and result["threads"] == 1 and inference["count"] == 30
+    assert 0 < inference["min"] <= inference["p50"] <= inference["p90"]
+    assert inference["std"] >= 0 and result["machine"] and result["cpu"]
 
 
 @pytest.mark.parametrize("command", ["evaluate", "bench", "info"])

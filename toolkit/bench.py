@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .device_runner import NO_RUNTIME
+from .device_runner import NO_NUMPY, NO_RUNTIME
 from .errors import AntispoofError
 from .runtime import check_tflite_file
 from .targets import AdbTarget, parse_target
@@ -53,7 +53,8 @@ def run_runner(target, models, runner_args, fetch=()):
         command = shlex.join([target.python, runner, *remote, *runner_args, "--out", result_path])
         done = target.shell(f"cd {shlex.quote(folder)} && {command}")
         if done.returncode:
-            hint = "; or run with --setup" if done.returncode == NO_RUNTIME else ""
+            missing = done.returncode in (NO_RUNTIME, NO_NUMPY)
+            hint = "; or run with --setup" if missing else ""
             raise AntispoofError(f"{target.name}: runner failed "
                                  f"({target.explain(done.returncode, done.stderr)}){hint}")
         with tempfile.TemporaryDirectory() as local:

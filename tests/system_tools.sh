@@ -1,0 +1,42 @@
+#!/bin/bash
+# System tools that the tests drive for real, installed by `make test` on a fresh Debian
+# bookworm machine (as root): headless Chromium (HTML report), openssh-server and -client (bench
+# over ssh), adb (bench over adb), mmdebstrap (aarch64 sysroot), qemu-user 10 from
+# bookworm-backports (bookworm's own 7.2 segfaults and miscomputes int8 with XNNPACK), and the
+# adbd daemon from bookworm-backports, extracted into $1 rather than installed (it conflicts
+# with bookworm's adb packages).
+set -euo pipefail
+ADBD_DIR=${1:?usage: system_tools.sh ADBD_DIR}
+export DEBIAN_FRONTEND=noninteractive
+BACKPORTS=/etc/apt/sources.list.d/antispoof-backports.sources
+
+missing=()
+for tool in chromium:chromium sshd:openssh-server ssh:openssh-client adb:adb mmdebstrap:mmdebstrap; do
+    command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool#*:}")
+done
+qemu_major=$(qemu-aarch64 --version 2>/dev/null | sed -n 's/^qemu-aarch64 version \([0-9]*\).*/\1/p')
+if [ "${qemu_major:-0}" -lt 10 ] || [ ! -x "$ADBD_DIR/usr/lib/android-sdk/platform-tools/adbd" ]; then
+    if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\n%s\n%s\n' \
+            "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" > "$BACKPORTS"
+    fi
+    need_backports=1
+fi
+if [ ${#missing[@]} -gt 0 ] || [ -n "${need_backports:-}" ]; then
+    apt-get update -qq
+    # adbd's own shared-library dependencies (regular bookworm packages)
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        libprotobuf32 liblz4-1 libbrotli1 libzstd1 libsystemd0 >/dev/null
+fi
+if [ "${qemu_major:-0}" -lt 10 ]; then
+    apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-user >/dev/null
+fi
+if [ ! -x "$ADBD_DIR/usr/lib/android-sdk/platform-tools/adbd" ]; then
+    debs=$(mktemp -d)
+    chmod 777 "$debs"
+    (cd "$debs" && apt-get download -qq -t bookworm-backports adbd android-libbase \
+        android-libcutils android-liblog android-libboringssl 2>/dev/null)
+    mkdir -p "$ADBD_DIR"
+    for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$ADBD_DIR"; done
+    rm -rf "$debs"
+fi
