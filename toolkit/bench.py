@@ -50,7 +50,8 @@ def run_runner(target, models, runner_args, fetch=()):
         runner = target.put(RUNNER, folder, RUNNER.name)
         remote = [target.put(m, folder, f"model{i}.tflite") for i, m in enumerate(models)]
         result_path = f"{folder}/result.json"
-        command = shlex.join([target.python, runner, *remote, *runner_args, "--out", result_path])
+        command = " ".join([_home_relative(target.python),
+                            shlex.join([runner, *remote, *runner_args, "--out", result_path])])
         done = target.shell(f"cd {shlex.quote(folder)} && {command}")
         if done.returncode:
             missing = done.returncode in (NO_RUNTIME, NO_NUMPY)
@@ -68,6 +69,13 @@ def run_runner(target, models, runner_args, fetch=()):
     for record, model in zip(records, models):
         record.update(model=str(model), target=target.name)
     return records
+
+
+def _home_relative(path):
+    """A quoted shell word for ``path`` that still expands a leading ``~/``."""
+    if path.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(path[2:])
+    return shlex.quote(path)
 
 
 def bench(model, options=None, target="local", **target_options):
