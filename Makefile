@@ -30,8 +30,8 @@ $(ARM64)/.ready: pyproject.toml | $(STAMP) system-deps
 	rm -rf $(ARM64) && mkdir -p $(ARM64)
 	mmdebstrap --quiet --arch=arm64 --variant=extract --include=python3.11,libstdc++6,libgcc-s1 \
 	  bookworm $(ARM64)/root $(DEBIAN_MIRROR)
-	$(VENV)/bin/pip install --quiet --target $(ARM64)/site --only-binary=:all: --python-version 3.11 \
-	  --implementation cp $(addprefix --platform ,$(ARM_PLATFORMS)) $(ARM_WHEELS)
+	$(VENV)/bin/pip install --quiet --no-warn-conflicts --target $(ARM64)/site --only-binary=:all: \
+	  --python-version 3.11 --implementation cp $(addprefix --platform ,$(ARM_PLATFORMS)) $(ARM_WHEELS)
 	touch $@
 
 arm64-sysroot: $(ARM64)/.ready

@@ -45,9 +45,12 @@ def _train_options(**kwargs):
 
 _training = [
     click.option("--weights", default="imagenet", show_default=True,
-                 help="Backbone ImageNet weights: 'imagenet' (downloads) or a Keras no-top .h5 path."),
+                 callback=lambda ctx, param, value: None if value == "none" else value,
+                 help="Backbone ImageNet weights: 'imagenet' (downloads), a Keras no-top .h5 "
+                      "path, or 'none' (random initialisation)."),
     click.option("--backbone", default=None, help="Named backbone (default mnv2-0.35-b8)."),
-    click.option("--head", default=None, help="Named head: linear (default) or paper."),
+    click.option("--head", default=None,
+                 help="Named head: linear (default) or paper; paper-server with efficientnet-b0."),
     click.option("--init", default=None, type=click.Path(),
                  help="Start from a contracted backbone (antispoof contract) instead of --backbone."),
     click.option("--input-size", type=int, default=None, help="Model input side in px (default 96)."),
@@ -56,6 +59,12 @@ _training = [
     click.option("--learning-rate", type=float, default=None, help="Adam learning rate (default 3e-4)."),
     click.option("--seed", type=int, default=None, help="Random seed (default 0)."),
     click.option("--limit", type=int, default=None, help="At most N images per split (quick runs)."),
+    click.option("--teacher", type=click.Path(), default=None,
+                 help="Distil from this trained run or model (e.g. the server model)."),
+    click.option("--distill-alpha", type=click.FloatRange(0, 1), default=None,
+                 help="Weight of the hard labels with --teacher (default 0.5)."),
+    click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="Distillation temperature (default 2)."),
 ]
 
 
@@ -107,9 +116,13 @@ def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, c
 @_protocol
 @_subject_regex
 @_with(_training)
+@click.option("--arch", type=click.Choice(["mobilenetv2", "efficientnet-b0"]), default=None,
+              help="mobilenetv2 (default): the light model; efficientnet-b0: the paper's server "
+                   "model (head paper-server, Rectified Adam, 2-way softmax, input 224).")
 @click.option("--out", required=True, type=click.Path(), help="Run directory to write.")
 def train(data_dir, protocol, subject_regex, weights, out, **options):
-    """Fine-tune MobileNetV2 0.35 + head on the train split, monitoring dev."""
+    """Fine-tune the light model (MobileNetV2 0.35 + head) or train the server model
+    (EfficientNet-B0) on the train split, monitoring dev; --teacher distils."""
     from .train import train as run
 
     path = run(data_dir, out, weights, _train_options(**options), protocol, subject_regex)
@@ -249,14 +262,28 @@ def report(run_dir, out, data_dir, protocol):
 
 
 @main.command()
-@click.argument("model", type=click.Path())
+@click.argument("model", type=click.Path(), required=False)
+@click.option("--arch", type=click.Choice(["efficientnet-b0"]), default=None,
+              help="Instead of MODEL: build this architecture (random weights, no data).")
+@click.option("--head", default="paper-server", show_default=True, help="Head, with --arch.")
+@click.option("--input-size", type=int, default=224, show_default=True, help="With --arch.")
 @_json_out
-def info(model, json_out):
-    """Size, parameters or tensors, input shape and dtype, quantization and ops of a model."""
+def info(model, arch, head, input_size, json_out):
+    """Size, parameters or tensors, input shape and dtype, quantization and ops of a model; or,
+    with --arch, the parameter count of an architecture against the paper's."""
     from .files import write_json
     from .info import model_info
 
-    result = model_info(model)
+    if (model is None) == (arch is None):
+        raise click.UsageError("give a MODEL or --arch")
+    if arch:
+        from .server import SERVER_HEAD, architecture_info
+
+        if head != SERVER_HEAD:
+            raise click.UsageError(f"--arch {arch} takes --head {SERVER_HEAD}")
+        result = architecture_info(input_size)
+    else:
+        result = model_info(model)
     if json_out:
         write_json(json_out, result)
     click.echo(json.dumps(result, indent=2))
@@ -353,10 +380,12 @@ def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annot
 @click.option("--out", required=True, type=click.Path(), help="Folder for the artifacts.")
 def export(run_dir, out):
     """A build's artifacts for apps: the int8 model, a MediaPipe Tasks ImageClassifier variant
-    with TFLite metadata, labels.txt, model.json and MODEL_CARD.md."""
+    with TFLite metadata, labels.txt, model.json and MODEL_CARD.md. For a server-model run
+    (train --arch efficientnet-b0): a SavedModel and a float16 .tflite."""
     from .export import export as run
+    from .server import export_server, is_server_run
 
-    for name in run(run_dir, out):
+    for name in (export_server if is_server_run(run_dir) else run)(run_dir, out):
         click.echo(f"{out}/{name}")
 
 

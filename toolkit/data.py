@@ -242,19 +242,30 @@ def class_weights(labels):
     return {c: float(len(labels) / (2 * counts[c])) for c in range(2)}
 
 
-def tf_dataset(images, batch_size, training, seed=0):
-    """A tf.data pipeline over decoded crops: shuffle and flip when training, prefetch always."""
+def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=None):
+    """A tf.data pipeline over decoded crops: shuffle and flip when training, prefetch always.
+
+    With ``teacher`` (its P(spoof) per crop) the targets are [label, teacher score] rows and,
+    with ``class_weight``, each crop carries its class's weight (Keras' ``class_weight`` only
+    understands one label per row).
+    """
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((images.pixels, images.labels))
+    labels = images.labels.astype(np.float32)
+    if teacher is not None:
+        labels = np.stack([labels, np.asarray(teacher, np.float32)], axis=1)
+    columns = (images.pixels, labels)
+    if class_weight is not None:
+        columns += (np.array([class_weight[c] for c in images.labels], np.float32),)
+    ds = tf.data.Dataset.from_tensor_slices(columns)
     if training:
         ds = ds.shuffle(len(images.labels), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
 
-    def to_float(x, y):
+    def to_float(x, *rest):
         x = tf.cast(x, tf.float32)
         if training:
             x = tf.image.random_flip_left_right(x, seed=seed)
-        return x, tf.cast(y, tf.float32)
+        return (x, *rest)
 
     return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

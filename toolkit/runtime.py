@@ -52,6 +52,14 @@ def make_interpreter(path, threads=1, runtime=None, default_delegates=True):
     return interpreter, name, version
 
 
+def spoof_scores(outputs):
+    """P(spoof) per crop from a model's outputs: one sigmoid unit, or [P(real), P(spoof)]."""
+    outputs = np.asarray(outputs)
+    if outputs.ndim == 2 and outputs.shape[1] == 2:
+        return outputs[:, 1].astype(np.float32)
+    return outputs.reshape(-1).astype(np.float32)
+
+
 class TFLiteClassifier:
     """A ``.tflite`` anti-spoofing model: uint8 RGB crops in, P(spoof) out."""
 
@@ -108,7 +116,7 @@ class TFLiteClassifier:
             self.interpreter.set_tensor(self.input["index"], self.quantize_input(chunk))
             self.interpreter.invoke()
             scores.append(self.dequantize_output(self.interpreter.get_tensor(self.output["index"])))
-        return np.concatenate(scores).reshape(-1)
+        return spoof_scores(np.concatenate(scores))
 
 
 class KerasClassifier:
@@ -128,7 +136,7 @@ class KerasClassifier:
 
     def predict(self, pixels):
         pixels = _check_pixels(pixels, self.input_size, self.path)
-        return self.model.predict(pixels.astype(np.float32), batch_size=256, verbose=0).reshape(-1)
+        return spoof_scores(self.model.predict(pixels.astype(np.float32), batch_size=256, verbose=0))
 
 
 def _check_pixels(pixels, size, path):

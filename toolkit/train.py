@@ -7,12 +7,15 @@ from pathlib import Path
 
 import tf_keras as keras
 
-from .data import FaceDataset, class_weights, tf_dataset
+from .data import FaceDataset, class_weights, load_images, tf_dataset
 from .errors import AntispoofError
 from .files import atomic_path, read_json, write_json
 from .model import build_model, freeze_batchnorm, load_model
 from .model_spec import DEFAULT_BACKBONE, DEFAULT_HEAD
 from .preprocess import INPUT_SIZE
+from .runtime import spoof_scores
+from .server import (ARCHS, SERVER_HEAD, SERVER_INPUT_SIZE, DistillationLoss, LabelAUC,
+                     RectifiedAdam, build_server_model)
 
 log = logging.getLogger("antispoof")
 
@@ -24,16 +27,35 @@ CONFIG_FILE = "config.json"
 
 @dataclass
 class TrainOptions:
+    arch: str = "mobilenetv2"  # or "efficientnet-b0": the paper's server model (head paper-server)
     backbone: str = DEFAULT_BACKBONE
     head: str = DEFAULT_HEAD
     init: str | None = None  # a contracted backbone (``antispoof contract``) instead of ``backbone``
-    input_size: int = INPUT_SIZE
+    input_size: int | None = None  # default: 96, or 224 for the server model
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 3e-4
     freeze_batchnorm: bool = True
     seed: int = 0
     limit: int | None = None  # at most this many images per split (quick runs)
+    teacher: str | None = None  # a trained run or model to distil from (e.g. the server model)
+    distill_alpha: float = 0.5  # weight of the hard labels; 1 - alpha goes to the teacher
+    temperature: float = 2.0
+
+    def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise AntispoofError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCHS)}")
+        server = self.arch == "efficientnet-b0"
+        if server and self.head not in (DEFAULT_HEAD, SERVER_HEAD):
+            raise AntispoofError(f"efficientnet-b0 takes the {SERVER_HEAD} head, not {self.head!r}")
+        if server and self.teacher:
+            raise AntispoofError("--teacher distils into the light model, not into efficientnet-b0")
+        if server:
+            self.head = SERVER_HEAD
+        if self.input_size is None:
+            self.input_size = SERVER_INPUT_SIZE if server else INPUT_SIZE
+        if not 0 <= self.distill_alpha <= 1 or not self.temperature > 0:
+            raise AntispoofError("distillation needs 0 ≤ alpha ≤ 1 and temperature > 0")
 
 
 def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, subject_regex=None):
@@ -70,23 +92,26 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         model = keras.models.load_model(checkpoint)  # compiled: optimizer state too
         log.info("train: resuming after epoch %d", done)
     else:
-        model = build_model(options.backbone, options.head, options.input_size, weights,
-                            options.init)
-        if options.freeze_batchnorm:
-            freeze_batchnorm(model)
-        model.compile(optimizer=keras.optimizers.Adam(options.learning_rate),
-                      loss="binary_crossentropy",
-                      metrics=["accuracy", keras.metrics.AUC(name="auc"),
-                               keras.metrics.Precision(name="precision"),
-                               keras.metrics.Recall(name="recall")])
+        model = _compiled_model(options, weights)
+    weights_per_class = class_weights(train_images.labels)
+    if options.teacher:
+        teacher = _Teacher(options.teacher)
+        train_ds = tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
+                              teacher=teacher.scores(train_images), class_weight=weights_per_class)
+        dev_ds = tf_dataset(dev_images, options.batch_size, training=False,
+                            teacher=teacher.scores(dev_images))
+        weights_per_class = None  # in the samples' weights instead
+    else:
+        train_ds = tf_dataset(train_images, options.batch_size, training=True, seed=options.seed)
+        dev_ds = tf_dataset(dev_images, options.batch_size, training=False)
 
     start = time.time()
     model.fit(
-        tf_dataset(train_images, options.batch_size, training=True, seed=options.seed),
-        validation_data=tf_dataset(dev_images, options.batch_size, training=False),
+        train_ds,
+        validation_data=dev_ds,
         epochs=options.epochs,
         initial_epoch=len(history["epochs"]),
-        class_weight=class_weights(train_images.labels),
+        class_weight=weights_per_class,
         callbacks=[_EpochCheckpoint(out, history)],
         verbose=1 if sys.stderr.isatty() else 2,
     )
@@ -97,6 +122,50 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     for stale in out.glob(CHECKPOINT_GLOB):
         stale.unlink()
     return out / MODEL_FILE
+
+
+def _compiled_model(options, weights):
+    """The model to train, compiled: the light model (Adam, binary cross-entropy, or the
+    distillation loss with a teacher) or the server model (Rectified Adam, 2-way softmax
+    cross-entropy). BatchNorm is frozen when fine-tuning pretrained weights."""
+    if options.arch == "efficientnet-b0":
+        model = build_server_model(options.input_size, weights)
+        if options.freeze_batchnorm and weights is not None:
+            freeze_batchnorm(model)
+        model.compile(optimizer=RectifiedAdam(options.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+    model = build_model(options.backbone, options.head, options.input_size, weights, options.init)
+    if options.freeze_batchnorm:
+        freeze_batchnorm(model)
+    if options.teacher:
+        model.compile(optimizer=keras.optimizers.Adam(options.learning_rate),
+                      loss=DistillationLoss(options.distill_alpha, options.temperature),
+                      metrics=[LabelAUC(name="auc")])
+        return model
+    model.compile(optimizer=keras.optimizers.Adam(options.learning_rate),
+                  loss="binary_crossentropy",
+                  metrics=["accuracy", keras.metrics.AUC(name="auc"),
+                           keras.metrics.Precision(name="precision"),
+                           keras.metrics.Recall(name="recall")])
+    return model
+
+
+class _Teacher:
+    """A trained model's P(spoof) on a split's crops, decoded at the teacher's input size."""
+
+    def __init__(self, path):
+        self.model = load_trained(path)
+        self.size = int(self.model.input_shape[1])
+
+    def scores(self, images):
+        """P(spoof) for the same crops as ``images`` (decoded again at the teacher's size)."""
+        again = load_images(images.samples, self.size)
+        if len(again.samples) != len(images.samples):
+            raise AntispoofError("the teacher could not decode every crop the student uses")
+        raw = self.model.predict(again.pixels.astype("float32"), batch_size=128, verbose=0)
+        log.info("train: teacher scored %d crops", len(raw))
+        return spoof_scores(raw)
 
 
 def _last_checkpoint(out):
