@@ -1,7 +1,8 @@
 #!/bin/bash
 # System tools that the tests drive for real, installed by `make test` on a fresh Debian
 # bookworm machine (as root): headless Chromium (HTML report), openssh-server and -client (bench
-# over ssh), adb (bench over adb), mmdebstrap (aarch64 sysroot), qemu-user 10 from
+# over ssh), adb (bench over adb), kotlin 1.3 and junit4 (the Android demo's pure part and its
+# JVM tests), mmdebstrap (aarch64 sysroot), qemu-user 10 from
 # bookworm-backports (bookworm's own 7.2 segfaults and miscomputes int8 with XNNPACK), and the
 # adbd daemon from bookworm-backports, extracted into $1 rather than installed (it conflicts
 # with bookworm's adb packages).
@@ -11,9 +12,11 @@ export DEBIAN_FRONTEND=noninteractive
 BACKPORTS=/etc/apt/sources.list.d/antispoof-backports.sources
 
 missing=()
-for tool in chromium:chromium sshd:openssh-server ssh:openssh-client adb:adb mmdebstrap:mmdebstrap; do
+for tool in chromium:chromium sshd:openssh-server ssh:openssh-client adb:adb mmdebstrap:mmdebstrap \
+        kotlinc:kotlin; do
     command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool#*:}")
 done
+[ -f /usr/share/java/junit4.jar ] || missing+=(junit4)
 qemu_major=$(qemu-aarch64 --version 2>/dev/null | sed -n 's/^qemu-aarch64 version \([0-9]*\).*/\1/p')
 if [ "${qemu_major:-0}" -lt 10 ] || [ ! -x "$ADBD_DIR/usr/lib/android-sdk/platform-tools/adbd" ]; then
     if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then

@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,8 @@ def compare(models, options=None, target="local", **target_options):
             "p50_ratios": [r["inference"]["p50"] / base for r in records]}
 
 
-def _measure(models, options, target, setup=False, benchmark_binary=None, **target_options):
+def _measure(models, options, target, setup=False, benchmark_binary=None, app=False,
+             **target_options):
     if isinstance(target, str) or target is None:
         target = parse_target(target, **target_options)
     if setup:
@@ -102,8 +104,12 @@ def _measure(models, options, target, setup=False, benchmark_binary=None, **targ
             raise AntispoofError(f"{target.name}: --setup is for ssh targets (on a phone: Termux "
                                  "`pkg install python python-numpy`, or --benchmark-binary)")
         target.python = target.setup()
+    if app and not isinstance(target, AdbTarget):
+        raise AntispoofError("--app drives the Android demo: it needs an adb target")
     if isinstance(target, AdbTarget):
         target.check_online()
+        if app:
+            return [run_app_benchmark(target, m, options) for m in models]
         if not target.has_python():
             if not benchmark_binary:
                 raise AntispoofError(
@@ -135,6 +141,41 @@ def run_benchmark_model(target, binary, model, options):
                   machine=about[0].strip(), system=about[1].strip() if len(about) > 1 else None,
                   cpu=(about[2].strip() if len(about) > 2 else "") or None)
     return record
+
+
+APP_PACKAGE = "org.antispoof.demo"
+APP_DIR = "/data/local/tmp/antispoof-bench"
+
+
+def run_app_benchmark(target, model, options, timeout=600):
+    """The Android demo's BenchmarkActivity (android_demo/) on an adb device: the model runs in
+    the app's foreground process; its JSON has the runner's fields."""
+    model = check_tflite_file(model)
+    run_as = f"run-as {APP_PACKAGE}"
+    target.shell(f"mkdir -p {APP_DIR} && {run_as} rm -f files/benchmark.json")
+    remote = target.put(model, APP_DIR, "model.tflite")
+    if model.with_name("model.json").exists():
+        target.put(model.with_name("model.json"), APP_DIR, "model.json")
+    start = target.shell(shlex.join([
+        "am", "start", "-W", "-S", "-n", f"{APP_PACKAGE}/.BenchmarkActivity", "--es", "model", remote,
+        "--ei", "threads", str(options.threads), "--ei", "runs", str(options.runs),
+        "--ei", "warmup", str(options.warmup), "--ez", "xnnpack",
+        "true" if options.kernels == "xnnpack" else "false"]))
+    if start.returncode or "Error" in start.stdout:
+        raise AntispoofError(f"{target.name}: cannot start the demo's BenchmarkActivity "
+                             f"({(start.stdout + start.stderr).strip().splitlines()[-1]}); install "
+                             "it first: cd android_demo && ./gradlew installDebug")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = target.shell(f"{run_as} cat files/benchmark.json")
+        if done.returncode == 0 and done.stdout.strip():
+            record = json.loads(done.stdout)
+            if "error" in record:
+                raise AntispoofError(f"{target.name}: the demo app failed: {record['error']}")
+            record.update(model=str(model), target=target.name)
+            return record
+        time.sleep(1)
+    raise AntispoofError(f"{target.name}: the demo app wrote no result in {timeout} s")
 
 
 _STAT = re.compile(r"(\w+)=([-+\d.eE]+)")

@@ -310,9 +310,11 @@ def info(model, arch, head, input_size, json_out):
 @click.option("-o", "--ssh-option", "ssh_options", multiple=True, help="ssh: -o OPTION=VALUE, repeatable.")
 @click.option("--benchmark-binary", type=click.Path(), default=None,
               help="adb, device without Python: TFLite's benchmark_model for its ABI.")
+@click.option("--app", is_flag=True,
+              help="adb: run the Android demo app's benchmark mode (android_demo/) instead.")
 @_json_out
 def bench(models, target, compare, threads, runs, warmup, rounds, kernels, runtime, remote_python,
-          setup, identity, ssh_config, ssh_options, benchmark_binary, json_out):
+          setup, identity, ssh_config, ssh_options, benchmark_binary, app, json_out):
     """Latency of MODELS on this machine, a host over ssh or a device over adb: init, first
     inference, warm-up and timed runs (µs, benchmark_model's fields), p50/p90, memory."""
     from .bench import BenchOptions, bench as run, compare as run_compare, describe
@@ -323,7 +325,7 @@ def bench(models, target, compare, threads, runs, warmup, rounds, kernels, runti
     options = BenchOptions(threads, runs, warmup, rounds if compare else 1, kernels=kernels,
                            runtime=runtime)
     where = dict(target=target, identity=identity, ssh_config=ssh_config, ssh_options=ssh_options,
-                 python=remote_python, setup=setup, benchmark_binary=benchmark_binary)
+                 python=remote_python, setup=setup, benchmark_binary=benchmark_binary, app=app)
     if compare:
         result = run_compare(models, options, **where)
         for record, ratio in zip(result["results"], result["p50_ratios"]):

@@ -13,8 +13,8 @@ class BenchmarkStats(timesUs: DoubleArray) {
     val count = timesUs.size
     val first = timesUs.first()
     val curr = timesUs.last()
-    val min = timesUs.min()!!
-    val max = timesUs.max()!!
+    val min = timesUs.fold(Double.POSITIVE_INFINITY) { a, b -> minOf(a, b) }  // same on Kotlin 1.3 and 2
+    val max = timesUs.fold(Double.NEGATIVE_INFINITY) { a, b -> maxOf(a, b) }
     val avg = timesUs.sum() / count
     val std = Math.sqrt(timesUs.map { (it - avg) * (it - avg) }.sum() / count)
     private val sorted = timesUs.sortedArray()

@@ -1,0 +1,129 @@
+"""The Android demo's pure-Kotlin part, compiled with Debian's kotlinc: its JUnit tests, and the
+same inputs through it and through the Python toolkit giving the same tensors and numbers."""
+import json
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from antispoof.device_runner import statistics
+from antispoof.faces import FaceDetector, crop_face
+from antispoof.preprocess import read_image
+from antispoof.runtime import DEFAULT_MODEL, TFLiteClassifier
+from conftest import NUAA, REPO
+
+CORE = REPO / "android_demo" / "core"
+JAVA_LIBS = Path("/usr/share/java")
+CLASSPATH_LIBS = [JAVA_LIBS / "kotlin-stdlib.jar", JAVA_LIBS / "junit4.jar",
+                  JAVA_LIBS / "hamcrest-core.jar"]
+CONTRACT = DEFAULT_MODEL.with_name("model.json")
+
+
+def kotlinc(sources, out, classpath=()):
+    proc = subprocess.run(["kotlinc", *map(str, sources), "-d", str(out),
+                           *(["-cp", ":".join(map(str, classpath))] if classpath else [])],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def core_jar(tmp_path_factory):
+    for lib in CLASSPATH_LIBS:
+        assert lib.exists(), f"{lib} missing: `make system-deps` installs kotlin and junit4"
+    return kotlinc([CORE / "src" / "main" / "kotlin"],
+                   tmp_path_factory.mktemp("core") / "core.jar")
+
+
+def core(jar, *args):
+    proc = subprocess.run(["java", "-cp", f"{jar}:{CLASSPATH_LIBS[0]}", "org.antispoof.core.CliKt",
+                           *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_jvm_unit_tests_pass(core_jar, tmp_path):
+    tests = kotlinc([CORE / "src" / "test" / "kotlin"], tmp_path / "tests.jar",
+                    [core_jar, *CLASSPATH_LIBS])
+    classes = _test_classes()
+    proc = subprocess.run(["java", "-cp", ":".join(map(str, [core_jar, tests, *CLASSPATH_LIBS])),
+                           "org.junit.runner.JUnitCore", *classes],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "OK (" in proc.stdout and int(proc.stdout.split("OK (")[1].split()[0]) >= 15
+
+
+def _test_classes():
+    source = (CORE / "src" / "test" / "kotlin" / "org" / "antispoof" / "core" / "CoreTest.kt").read_text()
+    return [f"org.antispoof.core.{line.split()[1]}" for line in source.splitlines()
+            if line.startswith("class ") and line.split()[1].endswith("Test")]
+
+
+def camera_frames():
+    """NUAA test crops as 640×480 camera-like frames (the face at several sizes and places,
+    some reaching past the edge), with BlazeFace's boxes, plus hand-made edge cases."""
+    paths = sorted((NUAA / "ClientFace" / "0005").glob("*.jpg"))[:2] + \
+        sorted((NUAA / "ImposterFace" / "0010").glob("*.jpg"))[:2]
+    detector = FaceDetector()
+    cases = []
+    for i, path in enumerate(paths):
+        face = cv2.cvtColor(read_image(path), cv2.COLOR_BGR2RGB)
+        side = (120, 200, 300, 90)[i]
+        frame = np.full((480, 640, 3), 40 + 30 * i, np.uint8)
+        x, y = ((20, 30), (400, 250), (170, 100), (560, 400))[i]
+        patch = cv2.resize(face, (side, side))[:480 - y, :640 - x]
+        frame[y:y + patch.shape[0], x:x + patch.shape[1]] = patch
+        boxes = [f.box for f in detector.detect(frame)]
+        cases += [(frame, box) for box in boxes]
+    frame = cases[0][0]
+    cases += [(frame, (0, 0, 52, 50)), (frame, (600, 440, 37, 41)), (frame, (80, 60, 116, 116))]
+    return cases
+
+
+def test_jvm_preprocessing_gives_the_python_tensor(core_jar, tmp_path):
+    classifier = TFLiteClassifier(DEFAULT_MODEL)
+    contract = json.loads(CONTRACT.read_text())
+    cases = camera_frames()
+    assert len(cases) >= 6  # BlazeFace found at least 3 of the 4 faces
+    for k, (frame, box) in enumerate(cases):
+        (tmp_path / "frame.rgb").write_bytes(frame.tobytes())
+        core(core_jar, "crop", tmp_path / "frame.rgb", frame.shape[1], frame.shape[0],
+             *map(int, box), CONTRACT, tmp_path / "tensor.bin")
+        jvm = np.frombuffer((tmp_path / "tensor.bin").read_bytes(), np.int8)
+        crop = crop_face(frame, tuple(int(v) for v in box), contract["input_size"],
+                         contract["crop_scale"])
+        python = classifier.quantize_input(crop[None]).reshape(-1)
+        assert np.array_equal(jvm, python), (
+            f"case {k}, box {box}: {(jvm != python).sum()} of {jvm.size} values differ")
+
+
+def test_jvm_reads_the_shipped_contract(core_jar):
+    contract = json.loads(CONTRACT.read_text())
+    text = core(core_jar, "contract", CONTRACT)
+    assert f"inputSize={contract['input_size']}" in text
+    assert f"threshold={contract['threshold']}" in text and f"cropScale={contract['crop_scale']}" in text
+    q = contract["output"]
+    assert f"output=Quantization(dtype={q['dtype']}, scale={q['scale']}, zeroPoint={q['zero_point']})" in text
+
+
+def test_jvm_benchmark_statistics_match_the_runner(core_jar, tmp_path):
+    times = list(np.random.default_rng(0).gamma(4.0, 40.0, 257))
+    (tmp_path / "times.txt").write_text("\n".join(repr(float(t)) for t in times))
+    jvm = json.loads(core(core_jar, "stats", tmp_path / "times.txt"))
+    python = statistics(times, percentiles=True)
+    assert list(jvm) == list(python)
+    for key in python:
+        assert jvm[key] == pytest.approx(python[key], rel=1e-12), key
+
+
+def test_jvm_smoothing_and_threshold_match_predict(core_jar):
+    scores, past, threshold = [0.9, 0.1, 0.2, 0.8, 0.4258], 0.6, 0.42578125
+    lines = core(core_jar, "smooth", past, threshold, *scores).split("\n")
+    smoothed = None
+    for score, line in zip(scores, lines):  # antispoof.predict's formula
+        smoothed = score if smoothed is None else past * smoothed + (1 - past) * score
+        value, label = line.split()
+        assert float(value) == pytest.approx(smoothed, abs=1e-12)
+        assert label == ("spoof" if smoothed >= threshold else "real")
