@@ -2,6 +2,7 @@
 same inputs through it and through the Python toolkit giving the same tensors and numbers."""
 import json
 import subprocess
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -127,3 +128,25 @@ def test_jvm_smoothing_and_threshold_match_predict(core_jar):
         value, label = line.split()
         assert float(value) == pytest.approx(smoothed, abs=1e-12)
         assert label == ("spoof" if smoothed >= threshold else "real")
+
+
+def test_offline_apk_of_the_pure_part_builds_signs_and_verifies(tmp_path):
+    """Debian's aapt2, dx, zipalign and apksigner build the pure part and a self-test activity
+    into a signed APK without Gradle (the inference needs LiteRT's AAR from Google's Maven)."""
+    build = subprocess.run([str(CORE.parent / "offline_apk" / "build.sh"), str(tmp_path)],
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr[-3000:]
+    apk = tmp_path / "antispoof-selftest.apk"
+    verify = subprocess.run(["apksigner", "verify", "--verbose", str(apk)], capture_output=True,
+                            text=True)
+    assert verify.returncode == 0 and "Verified using v2 scheme (APK Signature Scheme v2): true" \
+        in verify.stdout
+    badging = subprocess.run(["aapt", "dump", "badging", str(apk)], capture_output=True, text=True)
+    assert "package: name='org.antispoof.selftest'" in badging.stdout
+    assert "launchable-activity: name='org.antispoof.selftest.SelfTestActivity'" in badging.stdout
+    with zipfile.ZipFile(apk) as z:
+        dex = z.read("classes.dex")
+    assert dex.startswith(b"dex\n035\x00")
+    for cls in ("Lorg/antispoof/core/Resize;", "Lorg/antispoof/core/Preprocessor;",
+                "Lorg/antispoof/selftest/SelfTestActivity;"):
+        assert cls.encode() in dex
