@@ -68,11 +68,7 @@ class SshTarget:
             raise AntispoofError(f"{self.name}: no answer in {timeout} s") from None
 
     def make_dir(self):
-        done = self.shell('mktemp -d "${TMPDIR:-/tmp}/antispoof-bench.XXXXXX"')
-        if done.returncode:
-            raise AntispoofError(f"{self.name}: cannot make a temporary folder "
-                                 f"({_last_line(done.stderr)})")
-        return done.stdout.strip()
+        return _make_remote_dir(self)
 
     def put(self, local, folder, name):
         remote = str(PurePosixPath(folder) / name)
@@ -146,12 +142,7 @@ class AdbTarget:
 
     def make_dir(self):
         self.check_online()
-        done = self.shell('for d in "$TMPDIR" /data/local/tmp /tmp; do [ -d "$d" ] && break; done; '
-                          'mktemp -d "$d/antispoof-bench.XXXXXX"')
-        if done.returncode:
-            raise AntispoofError(f"{self.name}: cannot make a temporary folder "
-                                 f"({_last_line(done.stderr)})")
-        return done.stdout.strip()
+        return _make_remote_dir(self)
 
     def put(self, local, folder, name):
         remote = str(PurePosixPath(folder) / name)
@@ -196,6 +187,16 @@ def parse_target(text, *, identity=None, ssh_config=None, ssh_options=(), python
                          python or "python3")
     raise AntispoofError(f"{text}: unknown target; use local, ssh://USER@HOST[:PORT] or "
                          "adb[://SERIAL]")
+
+
+def _make_remote_dir(target):
+    """A fresh folder under the target's TMPDIR, else /data/local/tmp (Android), else /tmp."""
+    done = target.shell('for d in "$TMPDIR" /data/local/tmp /tmp; do [ -d "$d" ] && break; done; '
+                        'mktemp -d "$d/antispoof-bench.XXXXXX"')
+    if done.returncode:
+        raise AntispoofError(f"{target.name}: cannot make a temporary folder "
+                             f"({_last_line(done.stderr)})")
+    return done.stdout.strip()
 
 
 def _last_line(text):
