@@ -16,7 +16,7 @@ import tf_keras as keras
 from antispoof.errors import AntispoofError
 from antispoof.runtime import TFLiteClassifier, open_classifier
 from antispoof.server import (HEAD_UNITS, DistillationLoss, RectifiedAdam, build_server_model,
-                              parameter_counts)
+                              parameter_counts, precise_batchnorm)
 from antispoof.train import TrainOptions
 from conftest import NUAA, WEIGHTS_035, run_cli
 
@@ -106,10 +106,26 @@ def test_distillation_loss_on_a_hand_checked_batch():
     assert float(hard_only(y_true, y_pred)) == pytest.approx((0.510826 + 0.105361) / 2, abs=1e-5)
 
 
+def test_precise_batchnorm_averages_the_batch_statistics():
+    inputs = keras.Input((3,))
+    norm = keras.layers.BatchNormalization(momentum=0.99)
+    model = keras.Model(inputs, norm(inputs))
+    norm.set_weights([np.ones(3), np.zeros(3), np.full(3, 50.0), np.full(3, 9.0)])  # stale
+    x = np.random.default_rng(0).normal(2.0, 3.0, (128, 3)).astype(np.float32)
+    assert precise_batchnorm(model, x, batches=2, batch_size=64, seed=0) == 2
+    order = np.random.default_rng(0).permutation(128)
+    batches = [x[order[:64]], x[order[64:]]]
+    mean, variance = norm.get_weights()[2:]
+    np.testing.assert_allclose(mean, np.mean([b.mean(0) for b in batches], 0), rtol=1e-5)
+    np.testing.assert_allclose(variance, np.mean([b.var(0) for b in batches], 0), rtol=1e-4)
+    assert norm.momentum == 0.99  # restored
+
+
 def test_short_server_training_lowers_the_loss(server_run):
     history = json.loads((server_run / "history.json").read_text())
     losses = [epoch["loss"] for epoch in history["epochs"]]
     assert history["complete"] and len(losses) == 3
+    assert history["precise_batchnorm_batches"] == 1  # 96 crops: one batch of 64
     assert losses[-1] < losses[0]
     config = json.loads((server_run / "config.json").read_text())
     assert config["options"]["arch"] == "efficientnet-b0"

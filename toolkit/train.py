@@ -15,7 +15,7 @@ from .model_spec import DEFAULT_BACKBONE, DEFAULT_HEAD
 from .preprocess import INPUT_SIZE
 from .runtime import spoof_scores
 from .server import (ARCHS, SERVER_HEAD, SERVER_INPUT_SIZE, DistillationLoss, LabelAUC,
-                     RectifiedAdam, build_server_model)
+                     RectifiedAdam, build_server_model, precise_batchnorm)
 
 log = logging.getLogger("antispoof")
 
@@ -115,6 +115,9 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         callbacks=[_EpochCheckpoint(out, history)],
         verbose=1 if sys.stderr.isatty() else 2,
     )
+    if options.arch == "efficientnet-b0":
+        history["precise_batchnorm_batches"] = precise_batchnorm(model, train_images.pixels,
+                                                                 seed=options.seed)
     history.update(complete=True, seconds=history.get("seconds", 0) + time.time() - start)
     with atomic_path(out / MODEL_FILE, suffix=".keras") as tmp:
         model.save(tmp)
