@@ -41,10 +41,9 @@ def p50_ms(record):
     return record["inference"]["p50"] / 1000
 
 
-def run_runner(target, models, runner_args, fetch=()):
+def run_runner(target, models, runner_args):
     """Copy the runner and ``models`` to a fresh folder on ``target``, run it, and return its
-    JSON; ``fetch`` names further files the runner wrote there to copy back (remote name,
-    local path). The folder is removed whatever happens."""
+    records. The folder is removed whatever happens."""
     models = [check_tflite_file(m) for m in models]
     folder = target.make_dir()
     try:
@@ -62,8 +61,6 @@ def run_runner(target, models, runner_args, fetch=()):
         with tempfile.TemporaryDirectory() as local:
             target.get(result_path, Path(local) / "result.json")
             result = json.loads((Path(local) / "result.json").read_text())
-            for name, path in fetch:
-                target.get(f"{folder}/{name}", path)
     finally:
         target.remove_dir(folder)
     records = result.get("results", [result])
@@ -82,7 +79,7 @@ def _home_relative(path):
 def bench(model, options=None, target="local", **target_options):
     """Time one model on ``target`` (a name such as ``ssh://pi@raspberrypi`` or a target
     object). ``target_options``: identity, ssh_config, ssh_options, python, setup,
-    benchmark_binary."""
+    benchmark_binary, app."""
     return _measure([model], options or BenchOptions(), target, **target_options)[0]
 
 
@@ -133,13 +130,15 @@ def run_benchmark_model(target, binary, model, options):
         if done.returncode:
             raise AntispoofError(f"{target.name}: benchmark_model failed "
                                  f"({target.explain(done.returncode, done.stdout)})")
-        about = target.shell("uname -m; uname -s; getprop ro.soc.model 2>/dev/null").stdout.split("\n")
+        about = target.shell("uname -m; uname -s; getprop ro.soc.model 2>/dev/null").stdout
+        about = about.split("\n")
     finally:
         target.remove_dir(folder)
     record = parse_benchmark_model(done.stdout, options.kernels)
     record.update(model=str(model), model_bytes=model.stat().st_size, target=target.name,
                   machine=about[0].strip(), system=about[1].strip() if len(about) > 1 else None,
-                  cpu=(about[2].strip() if len(about) > 2 else "") or None)
+                  cpu=(about[2].strip() if len(about) > 2 else "") or None,
+                  threads=record["threads"] or options.threads)
     return record
 
 
