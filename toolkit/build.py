@@ -50,6 +50,9 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         backbone = out / BACKBONE_FILE
         if backbone.exists():
             log.info("[1/4] contract: %s exists", backbone)
+        elif weights is None:
+            raise AntispoofError("contraction keeps pretrained weights: give --weights, or "
+                                 "--budget-kb 0 to train --backbone from random initialisation")
         else:
             log.info("[1/4] contract %s to fit %g KB → %s", weights, plan.budget_kb, backbone)
             contract(weights, backbone, budget_kb=plan.budget_kb, criterion=plan.criterion,
