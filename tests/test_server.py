@@ -171,7 +171,12 @@ def test_distillation_trains_the_light_model(server_run, tmp_path):
     assert student.output_shape == (None, 1) and student.input_shape[1] == 64
 
 
-def test_bad_server_options_are_clear_errors():
+def test_bad_server_options_are_clear_errors(tmp_path):
+    proc = run_cli("build", "--data", NUAA, "--weights", "none", "--out", tmp_path / "run",
+                   check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == (
+        "Error: contraction keeps pretrained weights: give --weights, or --budget-kb 0 to "
+        "train --backbone from random initialisation")
     with pytest.raises(AntispoofError, match="efficientnet-b0 takes the paper-server head"):
         TrainOptions(arch="efficientnet-b0", head="paper")
     with pytest.raises(AntispoofError, match="unknown arch"):
