@@ -4,8 +4,7 @@ from pathlib import Path
 
 from .bench import BenchOptions, bench, p50_ms
 from .data import FaceDataset, load_images
-from .files import read_json
-from .runtime import DEFAULT_MODEL, TFLiteClassifier
+from .runtime import DEFAULT_MODEL, TFLiteClassifier, model_contract
 
 DEFAULT_NUAA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nuaa"
 
@@ -22,8 +21,7 @@ def demo(model=DEFAULT_MODEL, data=DEFAULT_NUAA, per_class=4, threads=1, echo=pr
     if not Path(data).is_dir():
         echo(f"({data} not found: skipping the classification demo)")
         return timing, []
-    contract = model.with_name("model.json")
-    threshold = read_json(contract)["threshold"] if contract.exists() else 0.5
+    threshold = model_contract(model).get("threshold", 0.5)
     test = FaceDataset(data).split("test")
     picks = [s for label in (0, 1)
              for s in random.Random(0).sample([t for t in test if t.label == label], per_class)]

@@ -60,6 +60,16 @@ def find_runtime(runtime=None):
     return None
 
 
+def require_runtime(runtime=None):
+    """``find_runtime``, or the runner's "no runtime" error (exit status 3)."""
+    found = find_runtime(runtime)
+    if found is None:
+        wanted = runtime or " / ".join(r[2] for r in TFLITE_RUNTIMES)
+        raise RunnerError(f"no TFLite runtime for {sys.executable} ({wanted}): "
+                          "pip install ai-edge-litert (or tflite-runtime)", NO_RUNTIME)
+    return found
+
+
 def interpreter_options(module, threads, kernels):
     """Keyword arguments for ``Interpreter``: thread count, and no default delegate (XNNPACK)
     when the built-in kernels are asked for."""
@@ -198,12 +208,7 @@ def measure(paths, threads=1, runs=200, warmup=20, rounds=1, seed=0, kernels="xn
             runtime=None):
     """Time every model: load (init), one first inference, ``warmup`` runs, then ``runs``
     timed runs split into ``rounds`` rounds that visit the models in turn. One record each."""
-    found = find_runtime(runtime)
-    if found is None:
-        wanted = runtime or " / ".join(r[2] for r in TFLITE_RUNTIMES)
-        raise RunnerError(f"no TFLite runtime for {sys.executable} ({wanted}): "
-                          "pip install ai-edge-litert (or tflite-runtime)", NO_RUNTIME)
-    module, name, version = found
+    module, name, version = require_runtime(runtime)
     start_rss = rss_mb()
     models = [Timed(path, module, threads, kernels, seed) for path in paths]
     checksums = [model.output_checksum() for model in models]
@@ -235,10 +240,7 @@ def run_inputs(path, inputs, outputs, threads=1, kernels="xnnpack", runtime=None
     the model's input dtype) alone and save the raw output tensors to ``outputs``."""
     import numpy as np
 
-    found = find_runtime(runtime)
-    if found is None:
-        raise RunnerError(f"no TFLite runtime for {sys.executable}", NO_RUNTIME)
-    module, name, version = found
+    module, name, version = require_runtime(runtime)
     model = Timed(path, module, threads, kernels, 0)
     detail = model.interpreter.get_input_details()[0]
     batch = np.load(inputs)

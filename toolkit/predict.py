@@ -11,9 +11,9 @@ import numpy as np
 
 from .errors import AntispoofError
 from .faces import CROP_SCALE, FaceDetector, crop_face
-from .files import atomic_path, read_json
+from .files import atomic_path
 from .preprocess import IMAGE_SUFFIXES, read_image
-from .runtime import DEFAULT_MODEL, open_classifier
+from .runtime import DEFAULT_MODEL, model_contract, open_classifier
 from .sources import VIDEO_SUFFIXES
 
 log = logging.getLogger("antispoof")
@@ -32,8 +32,7 @@ class Predictor:
 
     def __init__(self, model=DEFAULT_MODEL, threshold=None, threads=1):
         self.classifier = open_classifier(model, threads)
-        contract = Path(model).with_name("model.json")
-        contract = read_json(contract) if contract.is_file() else {}
+        contract = model_contract(model)
         if threshold is None and "threshold" not in contract:
             log.warning("warning: no model.json beside %s: threshold 0.5", model)
         self.threshold = threshold if threshold is not None else contract.get("threshold", 0.5)

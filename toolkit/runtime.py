@@ -9,6 +9,7 @@ import numpy as np
 
 from .device_runner import TFLITE_RUNTIMES, find_runtime, interpreter_options
 from .errors import AntispoofError
+from .files import read_json
 
 BATCH = 64
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "antispoof_int8.tflite"
@@ -21,6 +22,12 @@ def runtime_module(runtime=None):
         wanted = runtime or " / ".join(r[2] for r in TFLITE_RUNTIMES)
         raise AntispoofError(f"no TFLite runtime available ({wanted}): pip install ai-edge-litert")
     return found
+
+
+def model_contract(model):
+    """The ``model.json`` that build and export write beside a model, or {} where there is none."""
+    path = Path(model).with_name("model.json")
+    return read_json(path) if path.is_file() else {}
 
 
 def check_tflite_file(path):
