@@ -28,7 +28,7 @@ SIZE = 32  # the smallest input EfficientNet-B0 takes: fast enough for CI on two
 def server_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("server") / "run"
     run_cli("train", "--arch", "efficientnet-b0", "--data", NUAA, "--weights", "none",
-            "--input-size", SIZE, "--epochs", 3, "--limit", 96, "--batch-size", 32,
+            "--input-size", SIZE, "--epochs", 4, "--limit", 96, "--batch-size", 16,
             "--learning-rate", 1e-3, "--out", out)
     return out
 
@@ -125,7 +125,7 @@ def test_precise_batchnorm_averages_the_batch_statistics():
 def test_short_server_training_lowers_the_loss(server_run):
     history = json.loads((server_run / "history.json").read_text())
     losses = [epoch["loss"] for epoch in history["epochs"]]
-    assert history["complete"] and len(losses) == 3
+    assert history["complete"] and len(losses) == 4
     assert history["precise_batchnorm_batches"] == 1  # 96 crops: one batch of 64
     assert losses[-1] < losses[0]
     config = json.loads((server_run / "config.json").read_text())
@@ -148,7 +148,7 @@ def test_server_exports_evaluate_alike(server_run, tmp_path):
     saved = open_classifier(out / "saved_model")
     crops = load_images(FaceDataset(NUAA).split("test", limit=64), SIZE).pixels
     agree = (fp16.predict(crops) >= 0.5) == (saved.predict(crops) >= 0.5)
-    assert agree.mean() >= 0.95  # float16 weights; a 3-epoch model has near-ties
+    assert agree.mean() >= 0.95  # float16 weights; a 4-epoch model has near-ties
     for model in (out / "saved_model", out / "antispoof_server_fp16.tflite"):
         report = tmp_path / f"{model.name}.json"
         run_cli("evaluate", model, "--data", NUAA, "--json", report)
