@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .contract import contract
-from .data import FaceDataset
+from .data import open_dataset
 from .errors import AntispoofError
 from .evaluate import assess
 from .files import read_json, write_json
@@ -77,7 +77,7 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         write_json(out / PARITY_FILE, {"reference": f"{plan.mode} Keras model", **parity})
 
     log.info("[4/4] evaluate float and int8 on the test split (threshold from dev)")
-    dataset = FaceDataset(data_dir, protocol, subject_regex)
+    dataset = open_dataset(data_dir, protocol, subject_regex)
     paths = {"float": out / MODEL_FILE, "int8": int8}
     assessed = {name: assess(open_classifier(path), dataset) for name, path in paths.items()}
     results = {name: {"model": str(path), "data": str(data_dir), **assessed[name][0]}
@@ -110,7 +110,7 @@ def int8_parity(reference, int8_path, data_dir, protocol=None, subject_regex=Non
     """How closely the int8 file follows the Keras model it came from (QAT or float), on the
     test split: decisions at the int8 model's dev threshold, and score differences."""
     int8_metrics, test = assess(TFLiteClassifier(int8_path),
-                                FaceDataset(data_dir, protocol, subject_regex), resamples=0)
+                                open_dataset(data_dir, protocol, subject_regex), resamples=0)
     threshold, quantized = int8_metrics["threshold"], test.scores
     keras_scores = reference.predict(test.images.pixels.astype(np.float32), batch_size=256,
                                      verbose=0).reshape(-1)

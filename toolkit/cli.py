@@ -94,8 +94,13 @@ def _with(options):
               help="Run the face detector (default: yes, except on datasets of crops such as NUAA).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the subject split.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None,
+              metavar="[ADDRESS]",
+              help="One Ray task per source on a cluster: auto (this node's cluster, the default "
+                   "with a bare --ray), HOST:PORT, ray://HOST:10001, or local (a private one with "
+                   "--workers CPUs). --out must be a folder all nodes share.")
 def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, crop_scale, size,
-            min_face, min_sharpness, detect, workers, seed):
+            min_face, min_sharpness, detect, workers, seed, ray_address):
     """Videos or images of a dataset → face crops in real/ and spoof/ per subject, with
     manifest.csv, sources.csv, protocol.json and prepare.json."""
     from .faces import CROP_SCALE
@@ -103,7 +108,7 @@ def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, c
 
     options = PrepareOptions(every_nth_frame, max_frames_per_video, crop_scale or CROP_SCALE, size,
                              min_face, min_sharpness, detect=detect)
-    summary = run(source, out, source_format, options, workers, seed)
+    summary = run(source, out, source_format, options, workers, seed, ray_address=ray_address)
     dropped = ", ".join(f"{summary[k]} {k.replace('_', ' ')}" for k in
                         ("no_face", "multiple_faces", "small_face", "blurry"))
     click.echo(f"{summary['crops']} crops from {summary['frames']} frames of {summary['sources']} "
@@ -119,6 +124,9 @@ def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, c
 @click.option("--arch", type=click.Choice(["mobilenetv2", "efficientnet-b0"]), default=None,
               help="mobilenetv2 (default): the light model; efficientnet-b0: the paper's server "
                    "model (head paper-server, Rectified Adam, 2-way softmax, input 224).")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default=None,
+              help="tf.distribute: mirrored (this host's GPUs) or multiworker (the hosts in "
+                   "TF_CONFIG, each running this command); --batch-size is the global batch.")
 @click.option("--out", required=True, type=click.Path(), help="Run directory to write.")
 def train(data_dir, protocol, subject_regex, weights, out, **options):
     """Fine-tune the light model (MobileNetV2 0.35 + head) or train the server model
@@ -127,6 +135,26 @@ def train(data_dir, protocol, subject_regex, weights, out, **options):
 
     path = run(data_dir, out, weights, _train_options(**options), protocol, subject_regex)
     click.echo(str(path))
+
+
+@main.command()
+@click.argument("dataset", type=click.Path())
+@_protocol
+@_subject_regex
+@click.option("--out", required=True, type=click.Path(), help="Folder for the shards (resumable).")
+@click.option("--shards", type=int, default=8, show_default=True,
+              help="Shards per split (at least the number of training workers).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the shuffle (and of the subject split without a protocol).")
+def pack(dataset, protocol, subject_regex, out, shards, seed):
+    """A face-crop dataset → sharded TFRecord files per split, with pack.json; `antispoof
+    train --data OUT` streams them."""
+    from .pack import pack as run
+
+    index = run(dataset, out, shards, protocol, subject_regex, seed)
+    splits = ", ".join(f"{name} {entry['records']} in {len(entry['shards'])} shards"
+                       for name, entry in index["splits"].items())
+    click.echo(f"{splits} ({len(index['skipped'])} undecodable files skipped) → {out}")
 
 
 @main.command()

@@ -124,6 +124,18 @@ class FaceDataset:
         return load_images(self.split(name, limit, seed), size, workers)
 
 
+def open_dataset(root, protocol=None, subject_regex=None, seed=0):
+    """A folder of crops (``FaceDataset``) or a packed one (``antispoof pack``: ``pack.json``)."""
+    if (Path(root) / "pack.json").is_file():
+        from .pack import PackedDataset
+
+        if protocol or subject_regex:
+            raise AntispoofError(f"{root}: a packed dataset carries its protocol; drop --protocol "
+                                 "and --subject-regex (or pack again with them)")
+        return PackedDataset(root)
+    return FaceDataset(root, protocol, subject_regex, seed)
+
+
 def _discover(root, protocol, subject_regex):
     pattern = re.compile(subject_regex) if subject_regex else None
     attacks = _manifest_attacks(root)
@@ -225,7 +237,7 @@ def calibration_crops(folder, size=INPUT_SIZE, count=256, protocol=None, seed=0)
     """Up to ``count`` crops for calibration: a dataset folder's train split (never dev or
     test), or, for any other folder, its images."""
     try:
-        return FaceDataset(folder, protocol, seed=seed).load("train", size, limit=count, seed=seed).pixels
+        return open_dataset(folder, protocol, seed=seed).load("train", size, limit=count, seed=seed).pixels
     except AntispoofError:
         if protocol is not None or not Path(folder).is_dir():
             raise
@@ -236,10 +248,10 @@ def calibration_crops(folder, size=INPUT_SIZE, count=256, protocol=None, seed=0)
     return load_images([Sample(str(p), 0, "") for p in picks], size).pixels
 
 
-def class_weights(labels):
-    """Weights that give both classes equal total weight."""
-    counts = np.bincount(labels, minlength=2)
-    return {c: float(len(labels) / (2 * counts[c])) for c in range(2)}
+def class_weights(counts):
+    """Weights that give both classes equal total weight, from {"real": n, "spoof": m}."""
+    total = sum(counts[name] for name in LABELS)
+    return {c: total / (2 * counts[name]) for c, name in enumerate(LABELS)}
 
 
 def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=None):

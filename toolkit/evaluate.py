@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import metrics
-from .data import FaceDataset
+from .data import open_dataset
 from .errors import AntispoofError
 from .runtime import open_classifier
 
@@ -35,7 +35,7 @@ def evaluate(model_path, data_dir, split="test", protocol=None, threshold=None, 
     the split's subjects for 95 % intervals (0: none).
     """
     classifier = open_classifier(model_path, threads)
-    dataset = FaceDataset(data_dir, protocol, subject_regex)
+    dataset = open_dataset(data_dir, protocol, subject_regex)
     result, _ = assess(classifier, dataset, split, threshold, resamples, operating_point)
     return {"model": str(model_path), "data": str(data_dir), **result}
 

@@ -57,8 +57,12 @@ class PrepareOptions:
 
 
 def prepare(source_dir, out_dir, format="auto", options=PrepareOptions(), workers=1, seed=0,
-            progress=True):
-    """Prepare ``source_dir`` into ``out_dir``; returns the summary written to prepare.json."""
+            progress=True, ray_address=None):
+    """Prepare ``source_dir`` into ``out_dir``; returns the summary written to prepare.json.
+
+    ``workers`` processes here, or, with ``ray_address``, one Ray task per source on that
+    cluster (``out_dir`` must then be a folder every node writes to, such as an NFS mount).
+    """
     out_dir = Path(out_dir)
     name, listing = list_sources(source_dir, format)
     if options.detect is None:
@@ -70,7 +74,12 @@ def prepare(source_dir, out_dir, format="auto", options=PrepareOptions(), worker
             if not _part_path(parts, listing.root, source).exists()]
     meter = Meter(len(listing.sources), len(listing.sources) - len(jobs), progress)
     started = time.perf_counter()
-    if workers > 1:
+    if ray_address:
+        from .cluster import map_unordered
+
+        for crops, frames in map_unordered(_run_job_on_worker, jobs, ray_address, num_cpus=workers):
+            meter.update(crops, frames)
+    elif workers > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, context, initializer=_start_worker) as pool:
             for crops, frames in pool.map(_run_job, jobs, chunksize=1):
@@ -83,6 +92,7 @@ def prepare(source_dir, out_dir, format="auto", options=PrepareOptions(), worker
     summary = _assemble(out_dir, name, listing, options, seed)
     summary["elapsed_s"] = round(time.perf_counter() - started, 2)
     summary["workers"] = workers
+    summary["ray"] = ray_address
     write_json(out_dir / "prepare.json", summary)
     return summary
 
@@ -112,6 +122,12 @@ def _start_worker():
     global _detector
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     _detector = _detector or FaceDetector()
+
+
+def _run_job_on_worker(job):
+    """``_run_job`` in a Ray worker process, which loads the detector on its first job."""
+    _start_worker()
+    return _run_job(job)
 
 
 def _run_job(job):

@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from .data import FaceDataset, calibration_crops, class_weights, tf_dataset
+from .data import calibration_crops, class_weights, open_dataset, tf_dataset
 from .files import write_bytes
 from .train import load_trained
 
@@ -159,7 +159,7 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=2, learning_rate=
     model = load_trained(run_dir)
     size = int(model.input_shape[1])
     keras.utils.set_random_seed(seed)
-    dataset = FaceDataset(data_dir, protocol, seed=seed)
+    dataset = open_dataset(data_dir, protocol, seed=seed)
     train, dev = dataset.load("train", size, seed=seed), dataset.load("dev", size, seed=seed)
     representative = calibration_images(data_dir, size, calibration, protocol, seed)
     qat = quantization_aware(model)
@@ -169,7 +169,7 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=2, learning_rate=
     log.info("quantize: quantization-aware training, %d epochs at lr %g", epochs, learning_rate)
     qat.fit(tf_dataset(train, batch_size, training=True, seed=seed),
             validation_data=tf_dataset(dev, batch_size, training=False), epochs=epochs,
-            class_weight=class_weights(train.labels), verbose=2)
+            class_weight=class_weights(train.counts), verbose=2)
     flatbuffer = convert_int8(qat, representative)
     write_bytes(out, flatbuffer)
     log.info("quantize: wrote %s (%d bytes)", out, len(flatbuffer))

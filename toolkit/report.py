@@ -11,7 +11,7 @@ import numpy as np
 
 from . import metrics
 from .bench import BenchOptions, bench, p50_ms
-from .data import FaceDataset
+from .data import open_dataset
 from .errors import AntispoofError
 from .evaluate import assess
 from .explain import heatmaps, keras_model_for, overlay
@@ -159,7 +159,7 @@ def report(run_dir, out=None, data_dir=None, protocol=None, assessed=None):
     protocol = protocol or config.get("protocol_file")
     int8_path = run / "antispoof_int8.tflite"
     if assessed is None:
-        dataset = FaceDataset(data_dir, protocol)
+        dataset = open_dataset(data_dir, protocol)
         assessed = {name: assess(open_classifier(path), dataset, "test")
                     for name, path in (("int8", int8_path), ("float", run / "model.keras"))}
     (int8, int8_scored), (floats, float_scored) = assessed["int8"], assessed["float"]

@@ -5,13 +5,16 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import tf_keras as keras
 
-from .data import FaceDataset, class_weights, load_images, tf_dataset
+from .data import class_weights, load_images, open_dataset, tf_dataset
+from .distribute import STRATEGIES, make_strategy, worker_dir
 from .errors import AntispoofError
 from .files import atomic_path, read_json, write_json
 from .model import build_model, freeze_batchnorm, load_model
 from .model_spec import DEFAULT_BACKBONE, DEFAULT_HEAD
+from .pack import PackedDataset
 from .preprocess import INPUT_SIZE
 from .runtime import spoof_scores
 from .server import (ARCHS, SERVER_HEAD, SERVER_INPUT_SIZE, DistillationLoss, LabelAUC,
@@ -41,6 +44,7 @@ class TrainOptions:
     teacher: str | None = None  # a trained run or model to distil from (e.g. the server model)
     distill_alpha: float = 0.5  # weight of the hard labels; 1 - alpha goes to the teacher
     temperature: float = 2.0
+    strategy: str = "default"  # or "mirrored", "multiworker" (see antispoof.distribute)
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -54,6 +58,8 @@ class TrainOptions:
             self.head = SERVER_HEAD
         if self.input_size is None:
             self.input_size = SERVER_INPUT_SIZE if server else INPUT_SIZE
+        if self.strategy not in STRATEGIES:
+            raise AntispoofError(f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
         if not 0 <= self.distill_alpha <= 1 or not self.temperature > 0:
             raise AntispoofError("distillation needs 0 ≤ alpha ≤ 1 and temperature > 0")
 
@@ -64,7 +70,8 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     An interrupted run restarts from its last completed epoch; a finished run is left as it is.
     """
     options = options or TrainOptions()
-    out = Path(out_dir)
+    strategy = make_strategy(options.strategy)  # before any other TensorFlow work
+    out = worker_dir(out_dir, options.strategy)
     history_path = out / HISTORY_FILE
     if (out / MODEL_FILE).exists() and history_path.exists() and read_json(history_path)["complete"]:
         log.info("train: %s is complete, nothing to do", out / MODEL_FILE)
@@ -72,16 +79,25 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(options.seed)
 
-    dataset = FaceDataset(data_dir, protocol, subject_regex, seed=options.seed)
-    train_images = dataset.load("train", options.input_size, options.limit, options.seed)
+    dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)
+    # a packed dataset streams its train split from the shards; quick (--limit) runs load it
+    streaming = isinstance(dataset, PackedDataset) and options.limit is None
+    if isinstance(dataset, PackedDataset) and options.teacher:
+        raise AntispoofError(f"{data_dir}: --teacher reads crop files; give the unpacked dataset")
+    train_images = None if streaming else dataset.load("train", options.input_size, options.limit,
+                                                       options.seed)
+    train_counts = dataset.counts("train") if streaming else train_images.counts
     dev_images = dataset.load("dev", options.input_size, options.limit, options.seed)
-    log.info("train: %s train, %s dev images (protocol %s)", train_images.counts,
-             dev_images.counts, dataset.protocol.name)
+    log.info("train: %s train, %s dev images (protocol %s%s)", train_counts, dev_images.counts,
+             dataset.protocol.name, f", {strategy.num_replicas_in_sync} replicas" if
+             options.strategy != "default" else "")
+    skipped = [] if streaming else train_images.skipped
     write_json(out / CONFIG_FILE, {
         "data": str(data_dir), "protocol": dataset.protocol.name,
         "protocol_file": str(protocol) if protocol else None, "weights": str(weights),
-        "options": asdict(options), "counts": {"train": train_images.counts, "dev": dev_images.counts},
-        "skipped": [{"file": f, "reason": r} for f, r in train_images.skipped + dev_images.skipped],
+        "options": asdict(options), "counts": {"train": train_counts, "dev": dev_images.counts},
+        "replicas": strategy.num_replicas_in_sync,
+        "skipped": [{"file": f, "reason": r} for f, r in skipped + dev_images.skipped],
     })
 
     history = {"complete": False, "epochs": []}
@@ -89,11 +105,13 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     if checkpoint and history_path.exists():
         history = read_json(history_path)
         history["epochs"] = history["epochs"][:done]  # history is written before its checkpoint
-        model = keras.models.load_model(checkpoint)  # compiled: optimizer state too
+        with strategy.scope():
+            model = keras.models.load_model(checkpoint)  # compiled: optimizer state too
         log.info("train: resuming after epoch %d", done)
     else:
-        model = _compiled_model(options, weights)
-    weights_per_class = class_weights(train_images.labels)
+        with strategy.scope():
+            model = _compiled_model(options, weights)
+    weights_per_class = class_weights(train_counts)
     if options.teacher:
         teacher = _Teacher(options.teacher)
         train_ds = tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
@@ -102,7 +120,9 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
                             teacher=teacher.scores(dev_images))
         weights_per_class = None  # in the samples' weights instead
     else:
-        train_ds = tf_dataset(train_images, options.batch_size, training=True, seed=options.seed)
+        train_ds = (_stream(strategy, dataset, options, weights_per_class) if streaming else
+                    tf_dataset(train_images, options.batch_size, training=True, seed=options.seed))
+        weights_per_class = None if streaming else weights_per_class  # in the stream's weights
         dev_ds = tf_dataset(dev_images, options.batch_size, training=False)
 
     start = time.time()
@@ -110,14 +130,16 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         train_ds,
         validation_data=dev_ds,
         epochs=options.epochs,
+        steps_per_epoch=-(-sum(train_counts.values()) // options.batch_size) if streaming else None,
         initial_epoch=len(history["epochs"]),
         class_weight=weights_per_class,
         callbacks=[_EpochCheckpoint(out, history)],
         verbose=1 if sys.stderr.isatty() else 2,
     )
     if options.arch == "efficientnet-b0":
-        history["precise_batchnorm_batches"] = precise_batchnorm(model, train_images.pixels,
-                                                                 seed=options.seed)
+        pixels = (train_images.pixels if train_images else
+                  np.concatenate([x.numpy() for x, _ in train_ds.take(20)]))
+        history["precise_batchnorm_batches"] = precise_batchnorm(model, pixels, seed=options.seed)
     history.update(complete=True, seconds=history.get("seconds", 0) + time.time() - start)
     with atomic_path(out / MODEL_FILE, suffix=".keras") as tmp:
         model.save(tmp)
@@ -125,6 +147,16 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     for stale in out.glob(CHECKPOINT_GLOB):
         stale.unlink()
     return out / MODEL_FILE
+
+
+def _stream(strategy, dataset, options, class_weight):
+    """The packed train split, each input pipeline (one per worker) reading its own shards and
+    making per-replica batches of the global batch; class weights as sample weights."""
+    return strategy.distribute_datasets_from_function(
+        lambda context: dataset.stream(
+            "train", options.input_size, context.get_per_replica_batch_size(options.batch_size),
+            True, options.seed, (context.input_pipeline_id, context.num_input_pipelines),
+            class_weight))
 
 
 def _compiled_model(options, weights):

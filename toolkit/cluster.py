@@ -1,0 +1,58 @@
+"""Ray, for work that outgrows one machine: connecting to a cluster and fanning tasks out.
+
+Ray is an optional extra (``pip install antispoof[cluster]``); nothing imports it unless a
+command is given ``--ray``. Every node needs antispoof installed in the same environment (with
+the Ray cluster launcher or KubeRay: in the node image), since tasks import it by name.
+"""
+import os
+
+from .errors import AntispoofError
+
+LOCAL = "local"
+
+
+def ray_module():
+    try:
+        import ray
+    except ImportError:
+        raise AntispoofError("--ray needs Ray: pip install 'antispoof[cluster]'") from None
+    return ray
+
+
+def connect(address, num_cpus=None):
+    """Join the cluster at ``address`` ("auto": the one this node belongs to, "host:port" or
+    "ray://host:10001"), or start a private one here with ``num_cpus`` CPUs ("local")."""
+    ray = ray_module()
+    if ray.is_initialized():
+        return ray
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    try:
+        if address == LOCAL:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AntispoofError(f"--ray {address}: cannot join the Ray cluster ({first}); start one "
+                             "with `ray start --head` or pass --ray local") from None
+    return ray
+
+
+def map_unordered(function, items, address, num_cpus=None, in_flight=None):
+    """``function(item)`` for every item as Ray tasks of one CPU each; yields the results as
+    they finish. At most ``in_flight`` tasks are queued at a time (default: twice the
+    cluster's CPUs), so a list of millions of videos does not flood the scheduler."""
+    ray = connect(address, num_cpus)
+    remote = ray.remote(num_cpus=1, max_retries=2)(function)
+    limit = in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    pending, items = [], iter(items)
+    while True:
+        while len(pending) < limit:
+            item = next(items, None)
+            if item is None:
+                break
+            pending.append(remote.remote(item))
+        if not pending:
+            return
+        done, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(done[0])
