@@ -30,11 +30,11 @@ def candidate_model(widths, head="linear", input_size=96):
     return model
 
 
-def int8_size(model):
+def int8_size(model, per_channel=True):
     """Bytes of the model's int8 ``.tflite`` file (the weights' values do not change it)."""
     size = model.input_shape[1]
     noise = np.random.default_rng(0).uniform(0, 255, (4, size, size, 3)).astype(np.float32)
-    return len(convert_int8(model, noise))
+    return len(convert_int8(model, noise, per_channel))
 
 
 # Bytes of a full-integer int8 file (TF 2.19.1 converter, compacted tensor names), least squares
@@ -42,9 +42,13 @@ def int8_size(model):
 # per conv/dense output channel (int32 bias, float32 scales and int64 zero points), per layer
 # (tensors), fixed.
 BYTES_PER_WEIGHT, BYTES_PER_CHANNEL, BYTES_PER_LAYER, BYTES_FIXED = 1.023, 57.77, 154.4, 1994
+# What per-tensor quantization saves at most per output channel: the float32 scale and int64
+# zero point of the weights and of the bias (used as a lower bound of a per-tensor file's size)
+PER_TENSOR_SAVING = 24
 
 
-def estimate_int8_bytes(model):
+def estimate_int8_bytes(model, per_channel=True):
+    """Estimated bytes of the model's int8 file (per-tensor: a lower bound)."""
     weights = channels = layers = 0
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):  # depthwise included
@@ -54,7 +58,8 @@ def estimate_int8_bytes(model):
             channels += kernel[-2] * kernel[-1] if depthwise else kernel[-1]
         if layer.weights or isinstance(layer, (keras.layers.Add, keras.layers.ReLU)):
             layers += 1
-    return (BYTES_PER_WEIGHT * weights + BYTES_PER_CHANNEL * channels + BYTES_PER_LAYER * layers
+    per_channel_bytes = BYTES_PER_CHANNEL - (0 if per_channel else PER_TENSOR_SAVING)
+    return (BYTES_PER_WEIGHT * weights + per_channel_bytes * channels + BYTES_PER_LAYER * layers
             + BYTES_FIXED)
 
 

@@ -33,6 +33,14 @@ class BuildOptions:
     mode: str = "qat"  # or "ptq"
     qat_epochs: int = 2
     qat_learning_rate: float = 1e-5
+    width: float | None = None  # contract to this width and depth instead of searching the
+    blocks: int = 16  # budget's grid (what ``antispoof search`` chose)
+    per_channel: bool = True  # False: per-tensor weights (PTQ only)
+
+    def __post_init__(self):
+        if not self.per_channel and self.mode == "qat":
+            raise AntispoofError("per-tensor quantization needs --mode ptq (tfmot's QAT learns "
+                                 "per-channel weight ranges)")
 
     @property
     def budget_bytes(self):
@@ -55,9 +63,10 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
                                  "--budget-kb 0 to train --backbone from random initialisation")
         else:
             log.info("[1/4] contract %s to fit %g KB → %s", weights, plan.budget_kb, backbone)
-            contract(weights, backbone, budget_kb=plan.budget_kb, criterion=plan.criterion,
-                     calibration_dir=data_dir, head=options.head, protocol=protocol,
-                     input_size=options.input_size)
+            fit = ({"width": plan.width, "blocks": plan.blocks} if plan.width
+                   else {"budget_kb": plan.budget_kb})
+            contract(weights, backbone, criterion=plan.criterion, calibration_dir=data_dir,
+                     head=options.head, protocol=protocol, input_size=options.input_size, **fit)
         options.init = str(backbone)
     log.info("[2/4] train → %s", out / MODEL_FILE)
     train(data_dir, out, weights, options, protocol, subject_regex)
@@ -71,7 +80,8 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
             reference = quantize_qat(out, data_dir, int8, protocol, plan.qat_epochs,
                                      plan.qat_learning_rate, options.batch_size, seed=options.seed)
         else:
-            quantize_ptq(out, data_dir, int8, protocol, seed=options.seed)
+            quantize_ptq(out, data_dir, int8, protocol, seed=options.seed,
+                         per_channel=plan.per_channel)
             reference = load_trained(out)
         parity = int8_parity(reference, int8, data_dir, protocol, subject_regex)
         write_json(out / PARITY_FILE, {"reference": f"{plan.mode} Keras model", **parity})
@@ -104,6 +114,21 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     if plan.budget_bytes and size > plan.budget_bytes:
         raise AntispoofError(f"{int8}: {size} bytes, over the budget of {plan.budget_bytes} bytes")
     return results
+
+
+def read_build_config(path):
+    """(BuildOptions, TrainOptions fields) from a build config (``antispoof search`` writes one)."""
+    try:
+        config = read_json(path)
+        contraction = config.get("contraction", {})
+        plan = BuildOptions(budget_kb=config.get("budget_kb", 100), mode=config.get("mode", "qat"),
+                            width=contraction.get("width"), blocks=contraction.get("blocks", 16),
+                            per_channel=config.get("per_channel", True))
+        return plan, dict(config.get("train", {}))
+    except FileNotFoundError:
+        raise AntispoofError(f"{path}: build config not found") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise AntispoofError(f"{path}: not a valid build config ({exc})") from None
 
 
 def int8_parity(reference, int8_path, data_dir, protocol=None, subject_regex=None):

@@ -245,20 +245,74 @@ def evaluate(model, data_dir, protocol, subject_regex, split, threshold, operati
 @_protocol
 @_subject_regex
 @_with(_training)
-@click.option("--budget-kb", type=float, default=100, show_default=True,
-              help="Contract the backbone from --weights so the int8 file fits; 0: use --backbone as is.")
-@click.option("--criterion", type=click.Choice(["l1", "bn-gamma", "activation"]), default="l1",
-              show_default=True, help="Channel ranking for the contraction.")
-@click.option("--mode", type=click.Choice(["qat", "ptq"]), default="qat", show_default=True)
-@click.option("--qat-epochs", type=int, default=2, show_default=True)
+@click.option("--budget-kb", type=float, default=None,
+              help="Contract the backbone from --weights so the int8 file fits (default 100); "
+                   "0: use --backbone as is.")
+@click.option("--criterion", type=click.Choice(["l1", "bn-gamma", "activation"]), default=None,
+              help="Channel ranking for the contraction (default l1).")
+@click.option("--mode", type=click.Choice(["qat", "ptq"]), default=None, help="Default qat.")
+@click.option("--qat-epochs", type=int, default=None, help="Default 2.")
+@click.option("--config", "config_file", type=click.Path(), default=None,
+              help="A build config (antispoof search writes build-config.json); flags given "
+                   "here override it.")
 @click.option("--out", required=True, type=click.Path(), help="Run directory to write.")
-def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode, qat_epochs, out,
-          **options):
+def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode, qat_epochs,
+          config_file, out, **options):
     """contract → train → quantize → evaluate, resumable, everything under the run directory."""
-    from .build import BuildOptions, build as run
+    from dataclasses import replace
 
-    plan = BuildOptions(budget_kb or None, criterion, mode, qat_epochs)
-    run(data_dir, out, weights, _train_options(**options), protocol, subject_regex, plan)
+    from .build import BuildOptions, build as run, read_build_config
+
+    plan, trained = read_build_config(config_file) if config_file else (BuildOptions(), {})
+    given = {"budget_kb": budget_kb, "criterion": criterion, "mode": mode, "qat_epochs": qat_epochs}
+    plan = replace(plan, **{k: v for k, v in given.items() if v is not None})
+    if plan.budget_kb == 0:
+        plan = replace(plan, budget_kb=None)
+    train_options = _train_options(**{**trained, **{k: v for k, v in options.items() if v is not None}})
+    run(data_dir, out, weights, train_options, protocol, subject_regex, plan)
+
+
+@main.command()
+@_data
+@_protocol
+@click.option("--weights", required=True, type=click.Path(),
+              help="MobileNetV2 no-top .h5 to contract (a path every Ray node can read).")
+@click.option("--budget-kb", type=float, default=100, show_default=True)
+@click.option("--trials", type=int, default=8, show_default=True)
+@click.option("--widths", default="0.2,0.25,0.3,0.35,0.4,0.5,0.75,1.0", show_default=True,
+              help="Width multipliers to try (those above the weights' width are skipped).")
+@click.option("--depths", default="5,8,9,12", show_default=True, help="Last blocks to try.")
+@click.option("--per-tensor/--per-channel-only", default=True, show_default=True,
+              help="Also try per-tensor int8 weights.")
+@click.option("--head", default="linear", show_default=True)
+@click.option("--input-size", type=int, default=96, show_default=True)
+@click.option("--epochs", type=int, default=1, show_default=True, help="Fine-tuning epochs per trial.")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--limit", type=int, default=None, help="At most N images per split in a trial.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--ray", "ray_address", default="local", show_default=True,
+              help="Ray cluster: local (start one here), auto, HOST:PORT or ray://HOST:10001.")
+@click.option("--out", required=True, type=click.Path(), help="Search folder (resumable).")
+def search(data_dir, protocol, weights, budget_kb, trials, widths, depths, per_tensor, head,
+           input_size, epochs, batch_size, limit, seed, ray_address, out):
+    """Ray Tune search over contraction widths, depths and per-channel vs per-tensor int8 for a
+    size budget, scored by dev ACER; writes OUT/build-config.json for `antispoof build --config`."""
+    from .search import SearchOptions, search as run
+
+    try:
+        grid = {"widths": tuple(float(w) for w in widths.split(",")),
+                "depths": tuple(int(d) for d in depths.split(","))}
+    except ValueError:
+        raise click.BadParameter("--widths and --depths take comma-separated numbers") from None
+    options = SearchOptions(budget_kb, trials, per_tensor=per_tensor, head=head,
+                            input_size=input_size, epochs=epochs, batch_size=batch_size,
+                            limit=limit, seed=seed, **grid)
+    config = run(data_dir, out, weights, options, protocol, ray_address)
+    best = config["search"]
+    click.echo(f"best: width {config['contraction']['width']:g}, blocks "
+               f"{config['contraction']['blocks']}, {'per-channel' if config['per_channel'] else 'per-tensor'}"
+               f" int8: {best['size_bytes']} bytes, dev ACER {100 * best['dev_acer']:.2f}%, dev AUC "
+               f"{best['dev_auc']:.4f} → {out}/build-config.json")
 
 
 @main.command()

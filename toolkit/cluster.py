@@ -5,6 +5,7 @@ command is given ``--ray``. Every node needs antispoof installed in the same env
 the Ray cluster launcher or KubeRay: in the node image), since tasks import it by name.
 """
 import os
+import socket
 
 from .errors import AntispoofError
 
@@ -26,6 +27,7 @@ def connect(address, num_cpus=None):
     if ray.is_initialized():
         return ray
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    _check_reachable(address)
     try:
         if address == LOCAL:
             ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
@@ -36,6 +38,18 @@ def connect(address, num_cpus=None):
         raise AntispoofError(f"--ray {address}: cannot join the Ray cluster ({first}); start one "
                              "with `ray start --head` or pass --ray local") from None
     return ray
+
+
+def _check_reachable(address, timeout=5):
+    """Fail fast on an address nothing listens on (Ray itself retries for minutes)."""
+    if address in (LOCAL, "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout).close()
+    except (OSError, ValueError) as exc:
+        raise AntispoofError(f"--ray {address}: no Ray cluster answers there ({exc}); start one "
+                             "with `ray start --head` or pass --ray local") from None
 
 
 def map_unordered(function, items, address, num_cpus=None, in_flight=None):
