@@ -1,13 +1,18 @@
-"""Real remote targets on 127.0.0.1 for the tests and benchmarks: an sshd and an adbd.
+"""Real remote targets on 127.0.0.1 for the tests and benchmarks: an sshd, an adbd, a Ray
+head node and TensorFlow multi-worker processes.
 
 ``sshd`` runs Debian's openssh-server as root on a free port with a generated host key and
 authorized key; ``adbd`` runs the daemon that ``make system-deps`` extracted from Debian's
-bookworm-backports into ``.cache/adbd``, reached through a private adb server.
+bookworm-backports into ``.cache/adbd``, reached through a private adb server; ``ray_head``
+runs ``ray start --head`` bound to 127.0.0.1; ``tf_workers`` starts one command per worker
+with a ``TF_CONFIG`` naming free loopback ports.
 """
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,3 +110,43 @@ def adbd():
             os.environ.pop("ANDROID_ADB_SERVER_PORT", None)
         else:
             os.environ["ANDROID_ADB_SERVER_PORT"] = saved
+
+
+# Ray on loopback only: no usage-stats report, 127.0.0.1 is not swapped for the host's address
+# (Ray's switch for single-machine clusters), and token authentication with a fresh token
+# rather than whatever ~/.ray/auth_token holds
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": os.urandom(16).hex()}
+
+
+@contextmanager
+def ray_head(cpus=2):
+    """A Ray head node on 127.0.0.1 with ``cpus`` CPUs; yields its address. Its clients need
+    ``RAY_ENV`` in their environment. ``ray stop`` at the end stops this machine's Ray."""
+    ray = str(Path(sys.executable).with_name("ray"))
+    env = {**os.environ, **RAY_ENV}
+    port = free_port()
+    subprocess.run([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                    "--num-cpus", str(cpus), "--include-dashboard", "false",
+                    "--object-store-memory", str(200 << 20), "--disable-usage-stats"],
+                   env=env, check=True, capture_output=True, timeout=120)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def tf_workers(command, count=2, logs=None):
+    """Start ``command`` once per worker of a ``count``-worker TF_CONFIG cluster on loopback
+    ports; returns the processes (output to ``logs``/worker-<i>.log when given)."""
+    cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in range(count)]}
+    processes = []
+    for index in range(count):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        log = open(Path(logs) / f"worker-{index}.log", "w") if logs else None
+        processes.append(subprocess.Popen([str(c) for c in command],
+                                          stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                          env={**os.environ, "TF_CONFIG": config}))
+        if log:
+            log.close()
+    return processes

@@ -36,7 +36,8 @@ def connect(address, num_cpus=None):
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AntispoofError(f"--ray {address}: cannot join the Ray cluster ({first}); start one "
-                             "with `ray start --head` or pass --ray local") from None
+                             "with `ray start --head` or pass --ray local (a cluster with token "
+                             "authentication needs RAY_AUTH_MODE=token and its token here)") from None
     return ray
 
 
