@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +13,10 @@ import pytest
 from antispoof.build import BuildOptions, read_build_config
 from antispoof.data import FaceDataset, open_dataset
 from antispoof.errors import AntispoofError
+from antispoof.evaluate import evaluate
 from antispoof.model import load_model
 from antispoof.pack import PackedDataset
+from antispoof.runtime import DEFAULT_MODEL
 from conftest import ANTISPOOF, WEIGHTS_035, make_subset, run_cli
 from loopback import RAY_ENV, ray_head, tf_workers
 from test_prepare import folders_tree
@@ -86,10 +89,15 @@ def test_pack_keeps_the_protocol_the_pixels_and_names_corrupt_files(packed):
         assert len(index["splits"][split]["shards"]) == 4
         original, unpacked = source.load(split, 48), reread.load(split, 48)
         assert [s.path for s in unpacked.samples] == [
-            str(__import__("pathlib").Path(s.path).relative_to(data)) for s in original.samples]
+            str(Path(s.path).relative_to(data)) for s in original.samples]
         assert np.array_equal(unpacked.pixels, original.pixels)  # same decoder, same resize
         assert np.array_equal(unpacked.labels, original.labels)
         assert reread.counts(split) == original.counts
+
+    packed_metrics = evaluate(DEFAULT_MODEL, out, resamples=0)
+    folder_metrics = evaluate(DEFAULT_MODEL, data, resamples=0)
+    for key in ("auc", "acer", "apcer", "bpcer", "threshold", "confusion_matrix"):
+        assert packed_metrics[key] == folder_metrics[key]
 
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.tfrecord")}
     run_cli("pack", data, "--out", out, "--shards", 4)  # a rerun keeps finished shards

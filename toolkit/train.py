@@ -218,10 +218,14 @@ class _EpochCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, out, history):
         super().__init__()
-        self.out, self.history = out, history
+        self.out, self.history, self.started = out, history, time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.history["epochs"].append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+        self.history["epochs"].append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()},
+                                       "seconds": time.time() - self.started})
         write_json(self.out / HISTORY_FILE, self.history)
         previous, _ = _last_checkpoint(self.out)
         with atomic_path(self.out / f"checkpoint-epoch{epoch + 1}.keras", suffix=".keras") as tmp:
