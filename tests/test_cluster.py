@@ -183,8 +183,10 @@ def test_build_config_errors(tmp_path):
 def test_mirrored_strategy_trains_on_this_hosts_devices(tmp_path, small_data):
     out = tmp_path / "run"
     result = run_cli("train", "--data", small_data, "--weights", WEIGHTS_035, "--out", out,
-                     "--strategy", "mirrored", "--epochs", 1, "--input-size", 32, "--limit", 64)
+                     "--strategy", "mirrored", "--epochs", 1, "--input-size", 32, "--limit", 64,
+                     "--augment")
     assert "1 replicas" in result.stderr  # the CPU: MirroredStrategy over one device
-    assert json.loads((out / "config.json").read_text())["replicas"] == 1
+    config = json.loads((out / "config.json").read_text())
+    assert config["replicas"] == 1 and config["options"]["augment"] is True
     history = json.loads((out / "history.json").read_text())
     assert history["complete"] and np.isfinite(history["epochs"][0]["loss"])

@@ -85,3 +85,21 @@ def test_class_weights_balance_the_classes():
     weights = class_weights({"real": 30, "spoof": 90})
     assert weights[0] * 30 == pytest.approx(weights[1] * 90)
     assert weights[0] * 30 + weights[1] * 90 == pytest.approx(120)
+
+
+def test_jitter_shifts_each_crop_by_its_own_bounded_brightness():
+    import tensorflow as tf
+
+    from antispoof.data import jitter
+
+    grey = tf.fill((8, 32, 32, 3), 128.0)  # contrast, saturation and zoom leave grey as it is
+    out = jitter(grey, seed=3).numpy()
+    per_crop = out.reshape(8, -1)
+    assert np.allclose(per_crop, per_crop[:, :1], atol=1e-3)  # uniform within each crop
+    shifts = per_crop[:, 0] - 128
+    assert np.all(np.abs(shifts) <= 25.5) and len(np.unique(np.round(shifts, 3))) == 8
+    edge = np.zeros((1, 32, 32, 3), np.float32)
+    edge[:, :, 16:] = 255
+    zoomed = jitter(tf.constant(np.repeat(edge, 16, 0)), seed=5).numpy()
+    assert zoomed.min() >= 0 and zoomed.max() <= 255
+    assert not np.allclose(zoomed[0], zoomed[1])  # each crop its own zoom and colour

@@ -63,6 +63,8 @@ _training = [
                  help="Distil from this trained run or model (e.g. the server model)."),
     click.option("--distill-alpha", type=click.FloatRange(0, 1), default=None,
                  help="Weight of the hard labels with --teacher (default 0.5)."),
+    click.option("--augment/--no-augment", default=None,
+                 help="Jitter training crops: brightness, contrast, saturation, zoom (default off)."),
     click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
                  help="Distillation temperature (default 2)."),
 ]

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .data import LABELS, SPLITS, FaceDataset, Images, Protocol, Sample
+from .data import LABELS, SPLITS, FaceDataset, Images, Protocol, Sample, jitter
 from .errors import AntispoofError
 from .files import atomic_path, read_json, remove_stale_temporaries, write_json
 from .preprocess import INPUT_SIZE, read_image, to_model_input
@@ -197,12 +197,14 @@ class PackedDataset:
         labels = np.array([sample.label for sample, _ in rows], np.int32)
         return Images(pixels, labels, [sample for sample, _ in rows], [])
 
-    def stream(self, name, size, batch_size, training, seed=0, shard=(0, 1), class_weight=None):
+    def stream(self, name, size, batch_size, training, seed=0, shard=(0, 1), class_weight=None,
+               augment=False):
         """(float32 crops, float32 labels) batches decoded from the shards as they are read:
         files interleaved and shuffled, then records shuffled and repeated without end, when
         training (an epoch is then a number of steps). ``shard``:
         (index, count) of this input pipeline, which reads every count-th shard file. With
-        ``class_weight`` each crop carries its class's weight as a third element."""
+        ``class_weight`` each crop carries its class's weight as a third element; ``augment``
+        adds ``jitter`` when training."""
         import tensorflow as tf
 
         index, count = shard
@@ -232,6 +234,7 @@ class PackedDataset:
         def to_float(x, y):
             x = tf.cast(x, tf.float32)
             x = tf.image.random_flip_left_right(x, seed=seed) if training else x
+            x = jitter(x, seed) if training and augment else x
             return (x, y, tf.gather(weights, tf.cast(y, tf.int32))) if class_weight else (x, y)
 
         return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

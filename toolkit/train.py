@@ -45,6 +45,7 @@ class TrainOptions:
     distill_alpha: float = 0.5  # weight of the hard labels; 1 - alpha goes to the teacher
     temperature: float = 2.0
     strategy: str = "default"  # or "mirrored", "multiworker" (see antispoof.distribute)
+    augment: bool = False  # photometric and zoom jitter of training crops (data.jitter)
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -115,13 +116,15 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     if options.teacher:
         teacher = _Teacher(options.teacher)
         train_ds = tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
-                              teacher=teacher.scores(train_images), class_weight=weights_per_class)
+                              teacher=teacher.scores(train_images), class_weight=weights_per_class,
+                              augment=options.augment)
         dev_ds = tf_dataset(dev_images, options.batch_size, training=False,
                             teacher=teacher.scores(dev_images))
         weights_per_class = None  # in the samples' weights instead
     else:
         train_ds = (_stream(strategy, dataset, options, weights_per_class) if streaming else
-                    tf_dataset(train_images, options.batch_size, training=True, seed=options.seed))
+                    tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
+                               augment=options.augment))
         weights_per_class = None if streaming else weights_per_class  # in the stream's weights
         dev_ds = tf_dataset(dev_images, options.batch_size, training=False)
 
@@ -156,7 +159,7 @@ def _stream(strategy, dataset, options, class_weight):
         lambda context: dataset.stream(
             "train", options.input_size, context.get_per_replica_batch_size(options.batch_size),
             True, options.seed, (context.input_pipeline_id, context.num_input_pipelines),
-            class_weight))
+            class_weight, options.augment))
 
 
 def _compiled_model(options, weights):
