@@ -3,7 +3,6 @@
 and a Ray Tune budget search whose config `antispoof build --config` takes."""
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 

@@ -140,8 +140,9 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         verbose=1 if sys.stderr.isatty() else 2,
     )
     if options.arch == "efficientnet-b0":
-        pixels = (train_images.pixels if train_images else
-                  np.concatenate([x.numpy() for x, _ in train_ds.take(20)]))
+        pixels = (train_images.pixels if train_images else np.concatenate([
+            x.numpy() for x, _ in dataset.stream("train", options.input_size, options.batch_size,
+                                                 True, options.seed).take(20)]))
         history["precise_batchnorm_batches"] = precise_batchnorm(model, pixels, seed=options.seed)
     history.update(complete=True, seconds=history.get("seconds", 0) + time.time() - start)
     with atomic_path(out / MODEL_FILE, suffix=".keras") as tmp:
