@@ -93,7 +93,7 @@ def test_jitter_shifts_each_crop_by_its_own_bounded_brightness():
     from antispoof.data import jitter
 
     grey = tf.fill((8, 32, 32, 3), 128.0)  # contrast, saturation and zoom leave grey as it is
-    out = jitter(grey, seed=3).numpy()
+    out = tf.function(jitter)(grey, seed=3).numpy()  # in a graph, as tf.data runs it
     per_crop = out.reshape(8, -1)
     assert np.allclose(per_crop, per_crop[:, :1], atol=1e-3)  # uniform within each crop
     shifts = per_crop[:, 0] - 128

@@ -263,7 +263,7 @@ def jitter(x, seed=0):
     batch, size = tf.shape(x)[0], tf.shape(x)[1]
 
     def uniform(low, high, shape=(1, 1, 1)):
-        return tf.random.uniform(tf.concat([[batch], shape], 0), low, high, seed=seed)
+        return tf.random.uniform(tf.stack([batch, *shape]), low, high, seed=seed)
 
     x = x + uniform(-25.5, 25.5)
     mean = tf.reduce_mean(x, axis=(1, 2, 3), keepdims=True)
