@@ -65,6 +65,8 @@ _training = [
                  help="Weight of the hard labels with --teacher (default 0.5)."),
     click.option("--augment/--no-augment", default=None,
                  help="Jitter training crops: brightness, contrast, saturation, zoom (default off)."),
+    click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
+                 help="End with an exponential moving average of the weights, e.g. 0.99 (default off)."),
     click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
                  help="Distillation temperature (default 2)."),
 ]

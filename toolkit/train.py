@@ -46,6 +46,7 @@ class TrainOptions:
     temperature: float = 2.0
     strategy: str = "default"  # or "mirrored", "multiworker" (see antispoof.distribute)
     augment: bool = False  # photometric and zoom jitter of training crops (data.jitter)
+    ema: float = 0.0  # > 0: the light model ends with this exponential moving average of its weights
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -182,7 +183,8 @@ def _compiled_model(options, weights):
                       loss=DistillationLoss(options.distill_alpha, options.temperature),
                       metrics=[LabelAUC(name="auc")])
         return model
-    model.compile(optimizer=keras.optimizers.Adam(options.learning_rate),
+    model.compile(optimizer=keras.optimizers.Adam(options.learning_rate, use_ema=options.ema > 0,
+                                                  ema_momentum=options.ema or 0.99),
                   loss="binary_crossentropy",
                   metrics=["accuracy", keras.metrics.AUC(name="auc"),
                            keras.metrics.Precision(name="precision"),
