@@ -183,9 +183,10 @@ def test_mirrored_strategy_trains_on_this_hosts_devices(tmp_path, small_data):
     out = tmp_path / "run"
     result = run_cli("train", "--data", small_data, "--weights", WEIGHTS_035, "--out", out,
                      "--strategy", "mirrored", "--epochs", 1, "--input-size", 32, "--limit", 64,
-                     "--augment")
+                     "--augment", "--ema", 0.9)
     assert "1 replicas" in result.stderr  # the CPU: MirroredStrategy over one device
     config = json.loads((out / "config.json").read_text())
     assert config["replicas"] == 1 and config["options"]["augment"] is True
+    assert config["options"]["ema"] == 0.9
     history = json.loads((out / "history.json").read_text())
     assert history["complete"] and np.isfinite(history["epochs"][0]["loss"])
