@@ -10,10 +10,12 @@ finished ones.
 import logging
 import random
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
+import tensorflow as tf
 
 from .data import LABELS, SPLITS, FaceDataset, Images, Protocol, Sample, jitter
 from .errors import AntispoofError
@@ -30,8 +32,6 @@ FEATURES = {"image": "JPEG bytes of the crop", "label": "int64: 0 real, 1 spoof"
 
 def pack(dataset_dir, out_dir, shards=8, protocol=None, subject_regex=None, seed=0, progress=True):
     """Write the dataset's splits as TFRecord shards under ``out_dir``; returns pack.json."""
-    import tensorflow as tf
-
     if shards < 1:
         raise AntispoofError("--shards must be at least 1")
     dataset = FaceDataset(dataset_dir, protocol, subject_regex, seed=seed)
@@ -52,7 +52,7 @@ def pack(dataset_dir, out_dir, shards=8, protocol=None, subject_regex=None, seed
         names = [f"{split}-{i:05d}-of-{count:05d}.tfrecord" for i in range(count)]
         counts = dict.fromkeys(LABELS, 0)
         for i, name in enumerate(names):
-            written, skipped = _write_shard(out / name, samples[i::count], Path(dataset_dir), tf)
+            written, skipped = _write_shard(out / name, samples[i::count], Path(dataset_dir))
             for label in written:
                 counts[LABELS[label]] += 1
             index["skipped"] += skipped
@@ -75,7 +75,7 @@ def _check_resumable(out, dataset_dir, protocol_name, shards, seed):
     write_json(path, record)
 
 
-def _write_shard(path, samples, root, tf):
+def _write_shard(path, samples, root):
     """Write one shard (unless a finished one is there); returns (labels written, skipped files).
     A finished shard's undecodable files are listed in ``.shards/<shard>.json``, so a rerun
     reports them again."""
@@ -92,7 +92,7 @@ def _write_shard(path, samples, root, tf):
                 log.warning("warning: skipped %s: cannot decode image", sample.path)
                 skipped.append({"file": sample.path, "reason": "cannot decode image"})
                 continue
-            writer.write(_example(encoded, sample, root, tf).SerializeToString())
+            writer.write(_example(encoded, sample, root).SerializeToString())
             labels.append(sample.label)
     write_json(companion, skipped)
     return labels, skipped
@@ -110,7 +110,7 @@ def _jpeg_bytes(path):
     return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
 
 
-def _example(encoded, sample, root, tf):
+def _example(encoded, sample, root):
     def raw(value):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
@@ -125,7 +125,7 @@ def _example(encoded, sample, root, tf):
     }))
 
 
-def _parse(tf, serialized):
+def _parse(serialized):
     spec = {"image": tf.io.FixedLenFeature([], tf.string), "label": tf.io.FixedLenFeature([], tf.int64),
             "subject": tf.io.FixedLenFeature([], tf.string), "attack": tf.io.FixedLenFeature([], tf.string),
             "file": tf.io.FixedLenFeature([], tf.string)}
@@ -148,10 +148,10 @@ class PackedDataset:
             self.index = read_json(self.root / PACK_FILE)
             if self.index.get("format") != FORMAT:
                 raise ValueError(f"format {self.index.get('format')!r}, expected {FORMAT}")
-        except (ValueError, KeyError) as exc:
+            p = self.index["protocol"]
+            self.protocol = Protocol(p["name"], test=tuple(p["test"]), dev=tuple(p["dev"]))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise AntispoofError(f"{self.root / PACK_FILE}: not a packed dataset index ({exc})") from None
-        p = self.index["protocol"]
-        self.protocol = Protocol(p["name"], test=tuple(p["test"]), dev=tuple(p["dev"]))
 
     def shards(self, name):
         if name not in SPLITS:
@@ -172,10 +172,8 @@ class PackedDataset:
         return dict(self.index["splits"][name]["counts"])
 
     def _records(self, name):
-        import tensorflow as tf
-
         ds = tf.data.TFRecordDataset([str(p) for p in self.shards(name)])
-        return ds.map(lambda r: _parse(tf, r), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.map(_parse, num_parallel_calls=tf.data.AUTOTUNE)
 
     def split(self, name, limit=None, seed=0):
         """The split's crops as samples (``path``: the crop's file in the dataset that was packed)."""
@@ -193,7 +191,8 @@ class PackedDataset:
 
     def load(self, name, size=INPUT_SIZE, limit=None, seed=0, workers=4):
         rows = self._read(name, limit, seed, images=True)
-        pixels = np.stack([_decode(encoded, size) for _, encoded in rows])
+        with ThreadPoolExecutor(workers) as pool:
+            pixels = np.stack(list(pool.map(lambda row: _decode(row[1], size), rows)))
         labels = np.array([sample.label for sample, _ in rows], np.int32)
         return Images(pixels, labels, [sample for sample, _ in rows], [])
 
@@ -205,8 +204,6 @@ class PackedDataset:
         (index, count) of this input pipeline, which reads every count-th shard file. With
         ``class_weight`` each crop carries its class's weight as a third element; ``augment``
         adds ``jitter`` when training."""
-        import tensorflow as tf
-
         index, count = shard
         paths = [str(p) for p in self.shards(name)][index::count]
         if not paths:
@@ -221,7 +218,7 @@ class PackedDataset:
             ds = ds.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
 
         def decode(serialized):
-            record = _parse(tf, serialized)
+            record = _parse(serialized)
             image = tf.numpy_function(lambda e: _decode(e, size), [record["image"]], tf.uint8)
             image = tf.reshape(image, (size, size, 3))
             return image, tf.cast(record["label"], tf.float32)

@@ -16,7 +16,7 @@ from pathlib import Path
 from .budget import candidate_model, estimate_int8_bytes, int8_size
 from .contract import Widths, source_alpha
 from .errors import AntispoofError
-from .files import write_json
+from .files import read_json, write_json
 
 log = logging.getLogger("antispoof")
 
@@ -77,6 +77,7 @@ def search(data_dir, out_dir, weights, options=None, protocol=None, ray_address=
     setup = {"data": str(Path(data_dir).resolve()), "weights": str(Path(weights).resolve()),
              "protocol": str(Path(protocol).resolve()) if protocol else None,
              "options": asdict(options), "trials_dir": str(out / "trials")}
+    _check_resumable(out, setup)
     connect(ray_address)
     trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup), {"cpu": 1})
     if tune.Tuner.can_restore(str(out / "tune")):
@@ -111,6 +112,14 @@ def search(data_dir, out_dir, weights, options=None, protocol=None, ray_address=
 
 
 _REPORTED = ("fits", "size_bytes", "dev_acer", "dev_auc", "seconds")
+
+
+def _check_resumable(out, setup):
+    path = out / "search-options.json"
+    if path.exists() and read_json(path) != setup:
+        raise AntispoofError(f"{out}: holds a search of other data or with other options; use a new "
+                             "--out or delete it")
+    write_json(path, setup)
 
 
 def _name(candidate):
