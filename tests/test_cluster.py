@@ -145,10 +145,17 @@ def test_multiworker_without_tf_config_is_a_one_line_error(tmp_path, small_data)
 
 def test_search_runs_two_trials_on_ray_and_build_takes_its_config(tmp_path, small_data, ray_address):
     out = tmp_path / "search"
-    result = run_cli("search", "--data", small_data, "--weights", WEIGHTS_035, "--trials", 2,
-                     "--widths", "0.2,0.35", "--depths", "5", "--input-size", 32, "--batch-size", 16,
-                     "--ray", ray_address, "--out", out)
+    command = ["search", "--data", small_data, "--weights", WEIGHTS_035, "--trials", 2, "--widths",
+               "0.2,0.35", "--depths", "5", "--input-size", 32, "--batch-size", 16, "--ray",
+               ray_address, "--out", out]
+    result = run_cli(*command)
     assert "best: width" in result.stdout
+    first = (out / "build-config.json").read_text()
+    again = run_cli(*command)  # a rerun restores the finished Tune experiment: nothing retrains
+    assert "search: resuming" in again.stderr and again.stdout == result.stdout
+    assert (out / "build-config.json").read_text() == first
+    other = run_cli(*command[:-2], "--epochs", 2, "--out", out, check=False)
+    assert other.returncode == 1 and "holds a search of other data or with other options" in other.stderr
     trials = json.loads((out / "search.json").read_text())["trials"]
     assert len(trials) == 2 and len({(t["width"], t["per_channel"]) for t in trials}) == 2
     for trial in trials:

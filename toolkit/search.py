@@ -8,6 +8,7 @@ seeded, among those the size estimator does not rule out; a trial whose exact in
 over budget stops before training. The best trial becomes ``build-config.json`` for
 ``antispoof build --config``. The search resumes (Ray Tune's own restore) after an interruption.
 """
+import json
 import logging
 import random
 from dataclasses import asdict, dataclass
@@ -116,7 +117,7 @@ _REPORTED = ("fits", "size_bytes", "dev_acer", "dev_auc", "seconds")
 
 def _check_resumable(out, setup):
     path = out / "search-options.json"
-    if path.exists() and read_json(path) != setup:
+    if path.exists() and read_json(path) != json.loads(json.dumps(setup)):  # tuples as lists
         raise AntispoofError(f"{out}: holds a search of other data or with other options; use a new "
                              "--out or delete it")
     write_json(path, setup)
