@@ -102,7 +102,7 @@ def test_pack_keeps_the_protocol_the_pixels_and_names_corrupt_files(packed):
     run_cli("pack", data, "--out", out, "--shards", 4)  # a rerun keeps finished shards
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.tfrecord")} == before
     result = run_cli("pack", data, "--out", out, "--shards", 3, check=False)
-    assert result.returncode == 1 and "holds a pack of another dataset or with other options" in result.stderr
+    assert result.returncode == 1 and "holds a pack of other data or with other options" in result.stderr
 
 
 def test_two_multiworker_processes_train_on_packed_shards_to_identical_weights(tmp_path, packed):

@@ -4,7 +4,6 @@ Ray is an optional extra (``pip install antispoof[cluster]``); nothing imports i
 command is given ``--ray``. Every node needs antispoof installed in the same environment (with
 the Ray cluster launcher or KubeRay: in the node image), since tasks import it by name.
 """
-import os
 import socket
 
 from .errors import AntispoofError
@@ -26,7 +25,6 @@ def connect(address, num_cpus=None):
     ray = ray_module()
     if ray.is_initialized():
         return ray
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     _check_reachable(address)
     try:
         if address == LOCAL:
@@ -53,13 +51,13 @@ def _check_reachable(address, timeout=5):
                              "with `ray start --head` or pass --ray local") from None
 
 
-def map_unordered(function, items, address, num_cpus=None, in_flight=None):
+def map_unordered(function, items, address, num_cpus=None):
     """``function(item)`` for every item as Ray tasks of one CPU each; yields the results as
-    they finish. At most ``in_flight`` tasks are queued at a time (default: twice the
-    cluster's CPUs), so a list of millions of videos does not flood the scheduler."""
+    they finish. At most twice the cluster's CPUs are queued at a time, so a list of millions
+    of videos does not flood the scheduler."""
     ray = connect(address, num_cpus)
     remote = ray.remote(num_cpus=1, max_retries=2)(function)
-    limit = in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    limit = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
     pending, items = [], iter(items)
     while True:
         while len(pending) < limit:

@@ -48,3 +48,15 @@ def write_json(path, obj):
 
 def read_json(path):
     return json.loads(Path(path).read_text())
+
+
+def claim_folder(folder, record_path, record, job):
+    """Record at ``record_path`` what a resumable job writing ``folder`` is (``record``, JSON);
+    refuse a folder that holds such a job with another record."""
+    from .errors import AntispoofError
+
+    record = json.loads(json.dumps(record))  # as it reads back: tuples become lists
+    if Path(record_path).exists() and read_json(record_path) != record:
+        raise AntispoofError(f"{folder}: holds {job} of other data or with other options; use a "
+                             "new --out or delete it")
+    write_json(record_path, record)

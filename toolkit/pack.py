@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from .data import LABELS, SPLITS, FaceDataset, Images, Protocol, Sample, jitter
 from .errors import AntispoofError
-from .files import atomic_path, read_json, remove_stale_temporaries, write_json
+from .files import atomic_path, claim_folder, read_json, remove_stale_temporaries, write_json
 from .preprocess import INPUT_SIZE, read_image, to_model_input
 
 log = logging.getLogger("antispoof")
@@ -37,7 +37,9 @@ def pack(dataset_dir, out_dir, shards=8, protocol=None, subject_regex=None, seed
     dataset = FaceDataset(dataset_dir, protocol, subject_regex, seed=seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _check_resumable(out, dataset_dir, dataset.protocol.name, shards, seed)
+    claim_folder(out, out / ".shards" / "options.json",
+                 {"source": str(Path(dataset_dir).resolve()), "protocol": dataset.protocol.name,
+                  "shards": shards, "seed": seed}, "a pack")
     remove_stale_temporaries(out)
     index = {"format": FORMAT, "source": str(Path(dataset_dir).resolve()), "features": FEATURES,
              "protocol": {"name": dataset.protocol.name, "test": list(dataset.protocol.test),
@@ -63,16 +65,6 @@ def pack(dataset_dir, out_dir, shards=8, protocol=None, subject_regex=None, seed
         index["splits"][split] = {"shards": names, "records": sum(counts.values()), "counts": counts}
     write_json(out / PACK_FILE, index)
     return index
-
-
-def _check_resumable(out, dataset_dir, protocol_name, shards, seed):
-    record = {"source": str(Path(dataset_dir).resolve()), "protocol": protocol_name,
-              "shards": shards, "seed": seed}
-    path = out / ".shards" / "options.json"
-    if path.exists() and read_json(path) != record:
-        raise AntispoofError(f"{out}: holds a pack of another dataset or with other options; use a "
-                             "new --out or delete it")
-    write_json(path, record)
 
 
 def _write_shard(path, samples, root):

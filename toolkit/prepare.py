@@ -22,7 +22,8 @@ import cv2
 from .data import LABELS, hold_out
 from .errors import AntispoofError
 from .faces import CROP_SCALE, FaceDetector, crop_face, sharpness
-from .files import atomic_path, read_json, remove_stale_temporaries, write_bytes, write_json
+from .files import (atomic_path, claim_folder, read_json, remove_stale_temporaries, write_bytes,
+                    write_json)
 from .preprocess import read_image
 from .sources import list_sources
 
@@ -68,7 +69,9 @@ def prepare(source_dir, out_dir, format="auto", options=PrepareOptions(), worker
     if options.detect is None:
         options = PrepareOptions(**{**asdict(options), "detect": not listing.crops})
     parts = out_dir / ".parts"
-    _check_resumable(parts, source_dir, name, options)
+    claim_folder(out_dir, parts / "options.json", {"source": str(Path(source_dir).resolve()),
+                                                   "format": name, "options": asdict(options)},
+                 "a preparation")
     remove_stale_temporaries(out_dir)
     jobs = [(source, listing.root, out_dir, options) for source in listing.sources
             if not _part_path(parts, listing.root, source).exists()]
@@ -95,15 +98,6 @@ def prepare(source_dir, out_dir, format="auto", options=PrepareOptions(), worker
     summary["ray"] = ray_address
     write_json(out_dir / "prepare.json", summary)
     return summary
-
-
-def _check_resumable(parts, source_dir, name, options):
-    record = {"source": str(Path(source_dir).resolve()), "format": name, "options": asdict(options)}
-    path = parts / "options.json"
-    if path.exists() and read_json(path) != record:
-        raise AntispoofError(f"{path.parent.parent}: holds a preparation of other sources or with other "
-                             "options; use a new --out or delete it")
-    write_json(path, record)
 
 
 def _slug(root, source):

@@ -8,7 +8,6 @@ seeded, among those the size estimator does not rule out; a trial whose exact in
 over budget stops before training. The best trial becomes ``build-config.json`` for
 ``antispoof build --config``. The search resumes (Ray Tune's own restore) after an interruption.
 """
-import json
 import logging
 import random
 from dataclasses import asdict, dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 from .budget import candidate_model, estimate_int8_bytes, int8_size
 from .contract import Widths, source_alpha
 from .errors import AntispoofError
-from .files import read_json, write_json
+from .files import claim_folder, write_json
 
 log = logging.getLogger("antispoof")
 
@@ -78,7 +77,7 @@ def search(data_dir, out_dir, weights, options=None, protocol=None, ray_address=
     setup = {"data": str(Path(data_dir).resolve()), "weights": str(Path(weights).resolve()),
              "protocol": str(Path(protocol).resolve()) if protocol else None,
              "options": asdict(options), "trials_dir": str(out / "trials")}
-    _check_resumable(out, setup)
+    claim_folder(out, out / "search-options.json", setup, "a search")
     connect(ray_address)
     trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup), {"cpu": 1})
     if tune.Tuner.can_restore(str(out / "tune")):
@@ -114,13 +113,6 @@ def search(data_dir, out_dir, weights, options=None, protocol=None, ray_address=
 
 _REPORTED = ("fits", "size_bytes", "dev_acer", "dev_auc", "seconds")
 
-
-def _check_resumable(out, setup):
-    path = out / "search-options.json"
-    if path.exists() and read_json(path) != json.loads(json.dumps(setup)):  # tuples as lists
-        raise AntispoofError(f"{out}: holds a search of other data or with other options; use a new "
-                             "--out or delete it")
-    write_json(path, setup)
 
 
 def _name(candidate):
