@@ -11,18 +11,19 @@ from .errors import AntispoofError
 LOCAL = "local"
 
 
-def ray_module():
+def require_ray():
+    """The ray module, or a one-line error naming the extra that installs it."""
     try:
         import ray
     except ImportError:
-        raise AntispoofError("--ray needs Ray: pip install 'antispoof[cluster]'") from None
+        raise AntispoofError("this needs Ray: pip install 'antispoof[cluster]'") from None
     return ray
 
 
 def connect(address, num_cpus=None):
     """Join the cluster at ``address`` ("auto": the one this node belongs to, "host:port" or
     "ray://host:10001"), or start a private one here with ``num_cpus`` CPUs ("local")."""
-    ray = ray_module()
+    ray = require_ray()
     if ray.is_initialized():
         return ray
     _check_reachable(address)

@@ -58,9 +58,10 @@ def candidates(options, max_alpha):
 
 def search(data_dir, out_dir, weights, options=None, protocol=None, ray_address="local"):
     """Run the search under ``out_dir``; returns the build config written there."""
-    from ray import tune
+    from .cluster import connect, require_ray
 
-    from .cluster import connect
+    require_ray()
+    from ray import tune
 
     options = options or SearchOptions()
     out = Path(out_dir).resolve()
