@@ -115,7 +115,6 @@ def search(data_dir, out_dir, weights, options=None, protocol=None, ray_address=
 _REPORTED = ("fits", "size_bytes", "dev_acer", "dev_auc", "seconds")
 
 
-
 def _name(candidate):
     return (f"w{candidate['width']:g}-b{candidate['blocks']}-"
             f"{'channel' if candidate['per_channel'] else 'tensor'}")
