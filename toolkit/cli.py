@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from .distribute import STRATEGIES
 from .errors import AntispoofError
 
 log = logging.getLogger("antispoof")
@@ -63,12 +64,12 @@ _training = [
                  help="Distil from this trained run or model (e.g. the server model)."),
     click.option("--distill-alpha", type=click.FloatRange(0, 1), default=None,
                  help="Weight of the hard labels with --teacher (default 0.5)."),
+    click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="Distillation temperature (default 2)."),
     click.option("--augment/--no-augment", default=None,
                  help="Jitter training crops: brightness, contrast, saturation, zoom (default off)."),
     click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
                  help="End with an exponential moving average of the weights, e.g. 0.99 (default off)."),
-    click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
-                 help="Distillation temperature (default 2)."),
 ]
 
 
@@ -128,7 +129,7 @@ def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, c
 @click.option("--arch", type=click.Choice(["mobilenetv2", "efficientnet-b0"]), default=None,
               help="mobilenetv2 (default): the light model; efficientnet-b0: the paper's server "
                    "model (head paper-server, Rectified Adam, 2-way softmax, input 224).")
-@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default=None,
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
               help="tf.distribute: mirrored (this host's GPUs) or multiworker (the hosts in "
                    "TF_CONFIG, each running this command); --batch-size is the global batch.")
 @click.option("--out", required=True, type=click.Path(), help="Run directory to write.")
