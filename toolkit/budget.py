@@ -63,6 +63,22 @@ def estimate_int8_bytes(model, per_channel=True):
             + BYTES_FIXED)
 
 
+def estimated_fits(budget_bytes, head="linear", input_size=96, depths=SEARCH_DEPTHS,
+                   alphas=SEARCH_ALPHAS, quantizations=(True,)):
+    """Every depth × uniform width (× per-channel True/False) whose estimated int8 size fits,
+    most parameters first, per-channel before per-tensor: (parameters, depth, alpha,
+    per_channel, widths, model) each."""
+    found = []
+    for depth in depths:
+        for alpha in alphas:
+            widths = Widths.uniform(alpha, depth)
+            model = candidate_model(widths, head, input_size)
+            for per_channel in quantizations:
+                if estimate_int8_bytes(model, per_channel) <= budget_bytes:
+                    found.append((model.count_params(), depth, alpha, per_channel, widths, model))
+    return sorted(found, key=lambda c: (-c[0], not c[3]))
+
+
 def search_widths(budget_bytes, head="linear", input_size=96, depths=SEARCH_DEPTHS, max_alpha=1.0):
     """The layout with the most parameters whose int8 file fits ``budget_bytes``.
 
@@ -70,14 +86,9 @@ def search_widths(budget_bytes, head="linear", input_size=96, depths=SEARCH_DEPT
     among those whose estimated size fits; the best is converted to measure its real size,
     and the next one is tried if it does not fit. Returns (widths, bytes).
     """
-    candidates = []
-    for depth in depths:
-        for alpha in (a for a in SEARCH_ALPHAS if a <= max_alpha):
-            widths = Widths.uniform(alpha, depth)
-            model = candidate_model(widths, head, input_size)
-            if estimate_int8_bytes(model) <= budget_bytes:
-                candidates.append((model.count_params(), depth, alpha, widths, model))
-    for params, depth, alpha, widths, model in sorted(candidates, key=lambda c: -c[0]):
+    alphas = tuple(a for a in SEARCH_ALPHAS if a <= max_alpha)
+    for params, depth, alpha, _, widths, model in estimated_fits(budget_bytes, head, input_size,
+                                                                 depths, alphas):
         size = int8_size(model)
         log.info("contract: depth %d, width %.2f: %d parameters, %d bytes as int8", depth, alpha,
                  params, size)

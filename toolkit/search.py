@@ -13,7 +13,7 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .budget import candidate_model, estimate_int8_bytes, int8_size
+from .budget import candidate_model, estimated_fits, int8_size
 from .contract import Widths, source_alpha
 from .errors import AntispoofError
 from .files import claim_folder, write_json
@@ -45,15 +45,11 @@ class SearchOptions:
 
 def candidates(options, max_alpha):
     """The grid's configurations that the estimator does not rule out, largest first."""
-    found = []
-    for blocks in options.depths:
-        for width in (w for w in options.widths if w <= max_alpha):
-            model = candidate_model(Widths.uniform(width, blocks), options.head, options.input_size)
-            for per_channel in (True, False) if options.per_tensor else (True,):
-                if estimate_int8_bytes(model, per_channel) <= options.budget_bytes:
-                    found.append({"width": width, "blocks": blocks, "per_channel": per_channel,
-                                  "parameters": model.count_params()})
-    return sorted(found, key=lambda c: (-c["parameters"], not c["per_channel"]))
+    fits = estimated_fits(options.budget_bytes, options.head, options.input_size, options.depths,
+                          tuple(w for w in options.widths if w <= max_alpha),
+                          (True, False) if options.per_tensor else (True,))
+    return [{"width": alpha, "blocks": depth, "per_channel": per_channel, "parameters": params}
+            for params, depth, alpha, per_channel, _, _ in fits]
 
 
 def search(data_dir, out_dir, weights, options=None, protocol=None, ray_address="local"):
