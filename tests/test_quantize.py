@@ -88,3 +88,42 @@ def test_qat_wraps_a_group_norm_head_and_converts(small_data, tmp_path):
     floats = model.predict(pixels.astype(np.float32), verbose=0).reshape(-1)
     # untrained head, ranges from 16 crops: the int8 file still tracks the float model
     assert np.abs(classifier.predict(pixels) - floats).mean() < 0.1
+
+
+def test_flip_averaged_model_trains_quantizes_and_is_mirror_invariant(small_build, small_data,
+                                                                       tmp_path):
+    from antispoof.explain import heatmaps
+    from antispoof.model import load_model
+    from antispoof.train import MODEL_FILE
+
+    run = tmp_path / "flip"
+    run_cli("train", "--data", small_data, "--weights", WEIGHTS_035, "--init",
+            small_build / "backbone.keras", "--epochs", 1, "--limit", 60, "--flip-average",
+            "--out", run)
+    model = load_model(run / MODEL_FILE)
+    assert [layer.name for layer in model.layers][:2] == ["image", "mirror_pair"]
+    assert model.layers[-1].name == "pair_mean" and model.output_shape == (None, 1)
+    pixels = FaceDataset(small_data).load("test", 96).pixels[:24]
+    mirrored = pixels[:, :, ::-1].copy()
+    scores = model.predict(pixels.astype(np.float32), verbose=0).reshape(-1)
+    np.testing.assert_allclose(model.predict(mirrored.astype(np.float32), verbose=0).reshape(-1),
+                               scores, atol=1e-6)
+    maps, _ = heatmaps(model, pixels[:4], "gradcam")  # one map per crop, mirrored with it
+    flipped_maps, _ = heatmaps(model, mirrored[:4], "gradcam")
+    assert maps.shape == (4, 96, 96)
+    np.testing.assert_allclose(flipped_maps, maps[:, :, ::-1], atol=1e-4)
+
+    for mode in ("qat", "ptq"):
+        out = tmp_path / f"flip-{mode}.tflite"
+        run_cli("quantize", run, "--data", small_data, "--mode", mode, "--epochs", 1, "--out", out)
+        info = json.loads(run_cli("info", out).stdout)
+        assert (info["input_dtype"], info["outputs"][0]["dtype"]) == ("int8", "int8")
+        assert info["size_bytes"] <= BUDGET
+        classifier = TFLiteClassifier(out)
+        ops = {op["op_name"] for op in classifier.interpreter._get_ops_details()}
+        assert {"REVERSE_V2", "CONCATENATION", "MEAN"} <= ops  # the averaging is in the file
+        quantized = classifier.predict(pixels)
+        # the two views' int8 scores are averaged in either order: bit-identical
+        np.testing.assert_array_equal(classifier.predict(mirrored), quantized)
+    # PTQ converts this very model (QAT trained on): the int8 file tracks it
+    assert np.abs(quantized - scores).mean() < 0.05

@@ -70,6 +70,9 @@ _training = [
                  help="Jitter training crops: brightness, contrast, saturation, zoom (default off)."),
     click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
                  help="End with an exponential moving average of the weights, e.g. 0.99 (default off)."),
+    click.option("--flip-average/--no-flip-average", default=None,
+                 help="The finished model averages each crop's score with its mirror image's, "
+                      "inside the model file (twice the compute; default off)."),
 ]
 
 

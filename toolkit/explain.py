@@ -45,6 +45,8 @@ def heatmaps(model, pixels, method):
         grads = tape.gradient(score, features)
         weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
         maps = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
+        if len(maps) == 2 * len(pixels):  # a flip-averaged model: the crops, then their mirrors
+            maps = (maps[:len(pixels)] + maps[len(pixels):, :, ::-1]) / 2
         maps = np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) for m in maps])
     else:
         with tf.GradientTape() as tape:

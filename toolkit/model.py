@@ -1,6 +1,7 @@
 """Model builders: a flat tf_keras graph (no nested models, so QAT can wrap it)."""
 from pathlib import Path
 
+import tensorflow as tf
 import tf_keras as keras
 
 from .contract import mobilenet_v2
@@ -66,6 +67,51 @@ def build_model(backbone=DEFAULT_BACKBONE, head=DEFAULT_HEAD, input_size=INPUT_S
         load_pretrained(keras.Model(image, features), spec.alpha, weights)
         name = spec.name
     return keras.Model(image, add_head(features, head), name=f"antispoof_{name}_{head}")
+
+
+@keras.saving.register_keras_serializable(package="antispoof")
+class MirrorPair(keras.layers.Layer):
+    """A batch of crops followed by their mirror images: the batch doubles."""
+
+    def call(self, images):
+        return tf.concat([images, tf.reverse(images, axis=[2])], axis=0)
+
+
+@keras.saving.register_keras_serializable(package="antispoof")
+class PairMean(keras.layers.Layer):
+    """The mean of a doubled batch's two halves: each crop's score and its mirror image's."""
+
+    def call(self, scores):
+        return tf.reduce_mean(tf.reshape(scores, [2, -1, scores.shape[-1]]), axis=0)
+
+
+def flip_averaged(model):
+    """The same flat model, scoring each crop and its mirror image and averaging the two.
+
+    The layers and weights are the model's; a ``MirrorPair`` after the input and a ``PairMean``
+    on the output wrap them, so the graph stays flat (QAT can wrap it) and the converted file
+    does the averaging itself. Same input and output shapes, twice the compute.
+    """
+    config = model.get_config()
+    (image, _, _), = config["input_layers"]
+    (score, node, index), = config["output_layers"]
+    for layer in config["layers"]:
+        for inbound in layer["inbound_nodes"]:
+            for source in inbound:
+                if source[0] == image:
+                    source[0] = "mirror_pair"
+
+    def entry(layer, source):
+        return {**keras.saving.serialize_keras_object(layer), "name": layer.name,
+                "inbound_nodes": [[[*source, {}]]]}
+
+    config["layers"].insert(1, entry(MirrorPair(name="mirror_pair"), (image, 0, 0)))
+    config["layers"].append(entry(PairMean(name="pair_mean"), (score, node, index)))
+    config["output_layers"] = [["pair_mean", 0, 0]]
+    averaged = keras.Model.from_config(config)
+    for layer in model.layers:
+        averaged.get_layer(layer.name).set_weights(layer.get_weights())
+    return averaged
 
 
 def freeze_batchnorm(model):

@@ -10,6 +10,7 @@ import tf_keras as keras
 
 from .data import calibration_crops, class_weights, open_dataset, tf_dataset
 from .files import write_bytes
+from .model import MirrorPair, PairMean
 from .train import load_trained
 
 log = logging.getLogger("antispoof")
@@ -70,7 +71,7 @@ def quantize_ptq(run_dir, data_dir, out, protocol=None, calibration=300, seed=0,
 
 
 class OutputOnly(tfmot.quantization.keras.QuantizeConfig):
-    """For layers tfmot has no default for (Rescaling, GroupNormalization): their parameters
+    """For layers tfmot has no default for (Rescaling, GroupNormalization, PairMean): their parameters
     stay float through training, their output is fake-quantized to 8 bits.
 
     Autograph must not convert these methods: tfmot calls them inside the wrapper's traced
@@ -109,12 +110,15 @@ def quantization_aware(model):
     qk = tfmot.quantization.keras
 
     def annotate(layer):
-        if isinstance(layer, (keras.layers.Rescaling, keras.layers.GroupNormalization)):
+        if isinstance(layer, MirrorPair):  # moves pixels only: the input's int8 range holds
+            return layer.__class__.from_config(layer.get_config())
+        if isinstance(layer, (keras.layers.Rescaling, keras.layers.GroupNormalization, PairMean)):
             return qk.quantize_annotate_layer(layer, quantize_config=OutputOnly())
         return qk.quantize_annotate_layer(layer)
 
     annotated = keras.models.clone_model(model, clone_function=annotate)
-    with qk.quantize_scope({"OutputOnly": OutputOnly}):
+    with qk.quantize_scope({"OutputOnly": OutputOnly, "MirrorPair": MirrorPair,
+                            "PairMean": PairMean}):
         qat = qk.quantize_apply(annotated)
     for layer in qat.layers:
         inner = getattr(layer, "layer", layer)

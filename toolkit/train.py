@@ -12,7 +12,7 @@ from .data import class_weights, load_images, open_dataset, tf_dataset
 from .distribute import STRATEGIES, make_strategy, worker_dir
 from .errors import AntispoofError
 from .files import atomic_path, read_json, write_json
-from .model import build_model, freeze_batchnorm, load_model
+from .model import build_model, flip_averaged, freeze_batchnorm, load_model
 from .model_spec import DEFAULT_BACKBONE, DEFAULT_HEAD
 from .pack import PackedDataset
 from .preprocess import INPUT_SIZE
@@ -47,6 +47,7 @@ class TrainOptions:
     strategy: str = "default"  # or "mirrored", "multiworker" (see antispoof.distribute)
     augment: bool = False  # photometric and zoom jitter of training crops (data.jitter)
     ema: float = 0.0  # > 0: the light model ends with this exponential moving average of its weights
+    flip_average: bool = False  # the saved model averages each crop's score with its mirror's
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -146,6 +147,8 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
                                                  True, options.seed).take(20)]))
         history["precise_batchnorm_batches"] = precise_batchnorm(model, pixels, seed=options.seed)
     history.update(complete=True, seconds=history.get("seconds", 0) + time.time() - start)
+    if options.flip_average:  # trained on single crops (randomly flipped); scores both views
+        model = flip_averaged(model)
     with atomic_path(out / MODEL_FILE, suffix=".keras") as tmp:
         model.save(tmp)
     write_json(history_path, history)

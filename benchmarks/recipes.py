@@ -1,0 +1,88 @@
+"""Training recipes of the shipped 64×64 model, three seeds each: NUAA test and replay-webcam.
+
+Each recipe is `antispoof build --input-size 64 --seed N` plus its flags (budget 100 KB, QAT).
+NUAA test metrics come from the build (thresholds from NUAA dev). The cross-dataset column scores
+the int8 file on every crop of `replay-webcam` (screen replays; evaluation only, nothing is
+trained, tuned or thresholded on it) at the same NUAA-dev threshold. A finished run directory
+is reused (its build resumes: only the evaluation runs again). Prints a table, writes JSON.
+
+    python benchmarks/recipes.py --recipes shipped epochs-5 epochs-5-flip --seeds 0 1 2
+"""
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
+from antispoof import metrics
+from antispoof.build import build
+from antispoof.data import FaceDataset, load_images
+from antispoof.runtime import TFLiteClassifier
+from antispoof.train import TrainOptions
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+# name -> (run directory stem, TrainOptions fields besides input size and seed)
+RECIPES = {
+    "shipped": ("nuaa-64", {}),
+    "augment": ("nuaa-64-aug", {"augment": True}),
+    "ema": ("nuaa-64-ema", {"ema": 0.99}),
+    "epochs-5": ("nuaa-64-e5", {"epochs": 5}),
+    "epochs-5-flip": ("nuaa-64-e5-flip", {"epochs": 5, "flip_average": True}),
+    "flip": ("nuaa-64-flip", {"flip_average": True}),
+}
+NUAA_METRICS = ("auc", "acer", "apcer", "bpcer", "threshold")
+
+
+def cross_dataset(model, threshold, images):
+    """AUC, EER, and APCER per attack type, BPCER, ACER at ``threshold``, on loaded crops."""
+    scores, labels = model.predict(images.pixels), images.labels
+    attacks = [s.attack for s in images.samples]
+    return metrics.summary(labels, scores, threshold, attacks)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=SHARED / "data/nuaa", type=Path)
+    parser.add_argument("--protocol", default=SHARED / "data/nuaa/protocol.json", type=Path)
+    parser.add_argument("--cross", default=SHARED / "data/replay-webcam", type=Path)
+    parser.add_argument("--weights", type=Path, default=SHARED /
+                        "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--work", type=Path, default=Path("runs"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/recipes.json"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+    cross = load_images(FaceDataset(args.cross).samples, 64)
+    rows = []
+    for recipe in args.recipes:
+        stem, fields = RECIPES[recipe]
+        for seed in args.seeds:
+            run_dir = args.work / f"{stem}-seed{seed}"
+            result = build(args.data, run_dir, str(args.weights),
+                           TrainOptions(input_size=64, seed=seed, **fields), args.protocol)
+            int8 = result["int8"]
+            rows.append({
+                "recipe": recipe, "seed": seed, "run": str(run_dir), "size_bytes": int8["size_bytes"],
+                "float": {k: result["float"][k] for k in NUAA_METRICS},
+                "int8": {k: int8[k] for k in NUAA_METRICS},
+                "cross_int8": cross_dataset(TFLiteClassifier(run_dir / "antispoof_int8.tflite"),
+                                            int8["threshold"], cross),
+            })
+    print(f"{'recipe':<14} {'seed':>4} {'bytes':>6} | NUAA {'float ACER':>10} {'int8 AUC':>8} "
+          f"{'ACER':>6} {'APCER':>6} {'BPCER':>6} | replay {'AUC':>6} {'APCER':>6} {'BPCER':>6}")
+    for r in rows:
+        f, q, c = r["float"], r["int8"], r["cross_int8"]
+        print(f"{r['recipe']:<14} {r['seed']:>4} {r['size_bytes']:>6} | {100 * f['acer']:>14.2f}% "
+              f"{q['auc']:>8.5f} {100 * q['acer']:>5.2f}% {100 * q['apcer']:>5.2f}% "
+              f"{100 * q['bpcer']:>5.2f}% | {c['auc']:>13.3f} {100 * c['apcer']:>5.1f}% "
+              f"{100 * c['bpcer']:>5.1f}%")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"cross_dataset": str(args.cross), "rows": rows}, indent=2))
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
