@@ -3,6 +3,8 @@
 the end-to-end frame latency of ``antispoof predict`` (detect + crop + classify, 640×480).
 
     python benchmarks/latency.py --out benchmarks/results/latency.json
+    # candidates for the shipped model, timed in the same rounds (LiteRT, 1 thread)
+    python benchmarks/latency.py --candidate NAME=MODEL.tflite ... --out OTHER.json
 """
 import argparse
 import json
@@ -36,16 +38,15 @@ def reference_model(path):
     return path
 
 
-def interleaved(models, runtimes, runs, rounds):
-    """Median p50 over ``rounds`` rounds; each round times every configuration once, in turn,
-    so that a busy machine slows all of them alike."""
+def interleaved(configurations, runs, rounds):
+    """Median p50 over ``rounds`` rounds of each (model name, path, runtime, threads); each
+    round times every configuration once, in turn, so that a busy machine slows all alike."""
     rows = {}
     for _ in range(rounds):
-        for name, path in models.items():
-            for runtime, threads in runtimes:
-                result = bench(path, BenchOptions(threads, runs, warmup=50, runtime=runtime))
-                key = (name, result["runtime"], threads)
-                rows.setdefault(key, {**result, "model": name, "p50s": []})["p50s"].append(p50_ms(result))
+        for name, path, runtime, threads in configurations:
+            result = bench(path, BenchOptions(threads, runs, warmup=50, runtime=runtime))
+            key = (name, result["runtime"], threads)
+            rows.setdefault(key, {**result, "model": name, "p50s": []})["p50s"].append(p50_ms(result))
     for row in rows.values():
         row["p50_ms"] = float(np.median(row["p50s"]))
     return list(rows.values())
@@ -79,14 +80,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--candidate", action="append", default=[], metavar="NAME=MODEL",
+                        help="Also time this model (LiteRT, 1 thread), e.g. another recipe's file.")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/latency.json")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
         reference = reference_model(Path(scratch) / "reference.tflite")
-        models = {"shipped": SHIPPED, "reference-mnv2-0.35-1280": reference}
         runtimes = [("litert", 1), ("litert", 2), ("tflite-runtime", 1)]
-        rows = interleaved(models, runtimes, args.runs, args.rounds)
+        rows = interleaved(
+            [(name, path, runtime, threads)
+             for name, path in (("shipped", SHIPPED), ("reference-mnv2-0.35-1280", reference))
+             for runtime, threads in runtimes]
+            + [(*c.split("=", 1), "litert", 1) for c in args.candidate], args.runs, args.rounds)
+    one_thread = {r["model"]: r["p50_ms"] for r in rows if (r["runtime"], r["threads"]) == ("litert", 1)}
+    for name, p50 in one_thread.items():
+        print(f"{name}: {p50 / one_thread['reference-mnv2-0.35-1280']:.2f}× the reference "
+              "(LiteRT, 1 thread)")
     e2e = end_to_end()
     machine = f"{platform.machine()}, {cpu_model()}"
     args.out.parent.mkdir(parents=True, exist_ok=True)

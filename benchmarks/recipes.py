@@ -1,12 +1,13 @@
-"""Training recipes of the shipped 64×64 model, three seeds each: NUAA test and replay-webcam.
+"""Training recipes of the shipped model, three seeds each: NUAA test and replay-webcam.
 
-Each recipe is `antispoof build --input-size 64 --seed N` plus its flags (budget 100 KB, QAT).
+Each recipe is `antispoof build --input-size 64 --seed N` plus its flags (budget 100 KB, QAT
+unless `--mode ptq`).
 NUAA test metrics come from the build (thresholds from NUAA dev). The cross-dataset column scores
 the int8 file on every crop of `replay-webcam` (screen replays; evaluation only, nothing is
 trained, tuned or thresholded on it) at the same NUAA-dev threshold. A finished run directory
 is reused (its build resumes: only the evaluation runs again). Prints a table, writes JSON.
 
-    python benchmarks/recipes.py --recipes shipped epochs-5 epochs-5-flip --seeds 0 1 2
+    python benchmarks/recipes.py  # every recipe; --recipes NAME ... for some
 """
 import argparse
 import json
@@ -16,20 +17,25 @@ from pathlib import Path
 
 import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
 from antispoof import metrics
-from antispoof.build import build
+from antispoof.build import BuildOptions, build
 from antispoof.data import FaceDataset, load_images
 from antispoof.runtime import TFLiteClassifier
 from antispoof.train import TrainOptions
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-# name -> (run directory stem, TrainOptions fields besides input size and seed)
+# name -> (run directory stem, TrainOptions fields besides the seed (input size 64 unless
+# given)[, BuildOptions fields])
 RECIPES = {
-    "shipped": ("nuaa-64", {}),
+    "epochs-3": ("nuaa-64", {}),  # the model shipped before the flip-averaged one
     "augment": ("nuaa-64-aug", {"augment": True}),
     "ema": ("nuaa-64-ema", {"ema": 0.99}),
     "epochs-5": ("nuaa-64-e5", {"epochs": 5}),
+    "epochs-8": ("nuaa-64-e8", {"epochs": 8}),
     "epochs-5-flip": ("nuaa-64-e5-flip", {"epochs": 5, "flip_average": True}),
-    "flip": ("nuaa-64-flip", {"flip_average": True}),
+    "epochs-5-flip-48": ("nuaa-48-e5-flip", {"epochs": 5, "flip_average": True, "input_size": 48}),
+    "epochs-8-flip-48": ("nuaa-48-e8-flip", {"epochs": 8, "flip_average": True, "input_size": 48}),
+    "epochs-8-flip-48-ptq": ("nuaa-48-e8-flip-ptq",  # the recipe of models/antispoof_int8.tflite
+                             {"epochs": 8, "flip_average": True, "input_size": 48}, {"mode": "ptq"}),
 }
 NUAA_METRICS = ("auc", "acer", "apcer", "bpcer", "threshold")
 
@@ -55,27 +61,32 @@ def main():
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
-    cross = load_images(FaceDataset(args.cross).samples, 64)
+    cross_samples, cross = FaceDataset(args.cross).samples, {}  # input size -> loaded crops
     rows = []
     for recipe in args.recipes:
-        stem, fields = RECIPES[recipe]
+        stem, fields, *plan = RECIPES[recipe]
+        options = {"input_size": 64, **fields}
+        size = options["input_size"]
+        if size not in cross:
+            cross[size] = load_images(cross_samples, size)
         for seed in args.seeds:
             run_dir = args.work / f"{stem}-seed{seed}"
             result = build(args.data, run_dir, str(args.weights),
-                           TrainOptions(input_size=64, seed=seed, **fields), args.protocol)
+                           TrainOptions(seed=seed, **options), args.protocol,
+                           build_options=BuildOptions(**(plan[0] if plan else {})))
             int8 = result["int8"]
             rows.append({
                 "recipe": recipe, "seed": seed, "run": str(run_dir), "size_bytes": int8["size_bytes"],
                 "float": {k: result["float"][k] for k in NUAA_METRICS},
                 "int8": {k: int8[k] for k in NUAA_METRICS},
                 "cross_int8": cross_dataset(TFLiteClassifier(run_dir / "antispoof_int8.tflite"),
-                                            int8["threshold"], cross),
+                                            int8["threshold"], cross[size]),
             })
-    print(f"{'recipe':<14} {'seed':>4} {'bytes':>6} | NUAA {'float ACER':>10} {'int8 AUC':>8} "
+    print(f"{'recipe':<20} {'seed':>4} {'bytes':>6} | NUAA {'float ACER':>10} {'int8 AUC':>8} "
           f"{'ACER':>6} {'APCER':>6} {'BPCER':>6} | replay {'AUC':>6} {'APCER':>6} {'BPCER':>6}")
     for r in rows:
         f, q, c = r["float"], r["int8"], r["cross_int8"]
-        print(f"{r['recipe']:<14} {r['seed']:>4} {r['size_bytes']:>6} | {100 * f['acer']:>14.2f}% "
+        print(f"{r['recipe']:<20} {r['seed']:>4} {r['size_bytes']:>6} | {100 * f['acer']:>14.2f}% "
               f"{q['auc']:>8.5f} {100 * q['acer']:>5.2f}% {100 * q['apcer']:>5.2f}% "
               f"{100 * q['bpcer']:>5.2f}% | {c['auc']:>13.3f} {100 * c['apcer']:>5.1f}% "
               f"{100 * c['bpcer']:>5.1f}%")

@@ -11,7 +11,7 @@ import pytest
 from antispoof.bench import BenchOptions, bench, parse_benchmark_model
 from antispoof.errors import AntispoofError
 from antispoof.parity import DEFAULT_SYSROOT, compare_outputs, nuaa_test_crops
-from antispoof.runtime import DEFAULT_MODEL
+from antispoof.runtime import DEFAULT_MODEL, TFLiteClassifier
 
 import loopback
 from conftest import NUAA, run_cli
@@ -211,7 +211,7 @@ def test_benchmark_model_failure_is_reported():
 @pytest.mark.parametrize("kernels", ["builtin", "xnnpack"])
 def test_arm_parity_on_nuaa_test_crops(kernels):
     assert (DEFAULT_SYSROOT / ".ready").exists(), "`make arm64-sysroot` builds the aarch64 Python"
-    crops = nuaa_test_crops(NUAA, 64, limit=32)
+    crops = nuaa_test_crops(NUAA, TFLiteClassifier(DEFAULT_MODEL).input_size, limit=32)
     result = compare_outputs(DEFAULT_MODEL, crops, kernels)
     assert result["arm"]["machine"] == "aarch64" and result["x86"]["machine"] == "x86_64"
     assert result["arm"]["runtime"] == result["x86"]["runtime"] == "litert"
