@@ -71,8 +71,8 @@ def quantize_ptq(run_dir, data_dir, out, protocol=None, calibration=300, seed=0,
 
 
 class OutputOnly(tfmot.quantization.keras.QuantizeConfig):
-    """For layers tfmot has no default for (Rescaling, GroupNormalization, PairMean): their parameters
-    stay float through training, their output is fake-quantized to 8 bits.
+    """For layers tfmot has no default for (Rescaling, GroupNormalization, PairMean): their
+    parameters stay float through training, their output is fake-quantized to 8 bits.
 
     Autograph must not convert these methods: tfmot calls them inside the wrapper's traced
     ``call``, and conversions of look-alike bodies were seen to get mixed up.
@@ -111,7 +111,7 @@ def quantization_aware(model):
 
     def annotate(layer):
         if isinstance(layer, MirrorPair):  # moves pixels only: the input's int8 range holds
-            return layer.__class__.from_config(layer.get_config())
+            return MirrorPair.from_config(layer.get_config())
         if isinstance(layer, (keras.layers.Rescaling, keras.layers.GroupNormalization, PairMean)):
             return qk.quantize_annotate_layer(layer, quantize_config=OutputOnly())
         return qk.quantize_annotate_layer(layer)
