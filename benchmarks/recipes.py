@@ -26,7 +26,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 # name -> (run directory stem, TrainOptions fields besides the seed (input size 64 unless
 # given)[, BuildOptions fields])
 RECIPES = {
-    "epochs-3": ("nuaa-64", {}),  # the model shipped before the flip-averaged one
+    "epochs-3": ("nuaa-64", {}),  # the recipe of models/antispoof_int8.tflite (seed 0)
     "augment": ("nuaa-64-aug", {"augment": True}),
     "ema": ("nuaa-64-ema", {"ema": 0.99}),
     "epochs-5": ("nuaa-64-e5", {"epochs": 5}),
@@ -34,7 +34,7 @@ RECIPES = {
     "epochs-5-flip": ("nuaa-64-e5-flip", {"epochs": 5, "flip_average": True}),
     "epochs-5-flip-48": ("nuaa-48-e5-flip", {"epochs": 5, "flip_average": True, "input_size": 48}),
     "epochs-8-flip-48": ("nuaa-48-e8-flip", {"epochs": 8, "flip_average": True, "input_size": 48}),
-    "epochs-8-flip-48-ptq": ("nuaa-48-e8-flip-ptq",  # the recipe of models/antispoof_int8.tflite
+    "epochs-8-flip-48-ptq": ("nuaa-48-e8-flip-ptq",
                              {"epochs": 8, "flip_average": True, "input_size": 48}, {"mode": "ptq"}),
 }
 NUAA_METRICS = ("auc", "acer", "apcer", "bpcer", "threshold")
