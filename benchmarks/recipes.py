@@ -36,6 +36,8 @@ RECIPES = {
     "epochs-8-flip-48": ("nuaa-48-e8-flip", {"epochs": 8, "flip_average": True, "input_size": 48}),
     "epochs-8-flip-48-ptq": ("nuaa-48-e8-flip-ptq",
                              {"epochs": 8, "flip_average": True, "input_size": 48}, {"mode": "ptq"}),
+    "epochs-8-flip-48-qat-4": ("nuaa-48-e8-flip-q4",
+                               {"epochs": 8, "flip_average": True, "input_size": 48}, {"qat_epochs": 4}),
 }
 NUAA_METRICS = ("auc", "acer", "apcer", "bpcer", "threshold")
 
