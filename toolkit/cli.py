@@ -65,6 +65,8 @@ _training = [
                  help="Weight of the hard labels with --teacher (default 0.5)."),
     click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
                  help="Distillation temperature (default 2)."),
+    click.option("--synth-spoof", type=click.FloatRange(0, 1), default=None,
+                 help="Share of real training crops turned into synthetic screen/print attacks."),
 ]
 
 

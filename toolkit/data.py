@@ -242,7 +242,32 @@ def class_weights(labels):
     return {c: float(len(labels) / (2 * counts[c])) for c in range(2)}
 
 
-def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=None):
+def _synthetic_attacks(rate, seed):
+    """A tf.data map that turns each real crop, with probability ``rate``, into a synthetic
+    screen or print attack (``antispoof.synth``) labelled spoof."""
+    import tensorflow as tf
+
+    from .synth import synthesize
+
+    rng = np.random.default_rng(seed)
+
+    def convert(pixels, label):
+        if label == 0 and rng.random() < rate:
+            return np.clip(synthesize(pixels.astype(np.float32), rng), 0, 255).astype(np.uint8), \
+                np.float32(1)
+        return pixels, label
+
+    def apply(pixels, label, *rest):
+        x, y = tf.numpy_function(convert, [pixels, label], [pixels.dtype, label.dtype])
+        x.set_shape(pixels.shape)
+        y.set_shape(label.shape)
+        return (x, y, *rest)
+
+    return apply
+
+
+def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=None,
+               synth_spoof=0.0):
     """A tf.data pipeline over decoded crops: shuffle and flip when training, prefetch always.
 
     With ``teacher`` (its P(spoof) per crop) the targets are [label, teacher score] rows and,
@@ -260,6 +285,10 @@ def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=
     ds = tf.data.Dataset.from_tensor_slices(columns)
     if training:
         ds = ds.shuffle(len(images.labels), seed=seed, reshuffle_each_iteration=True)
+    if training and synth_spoof > 0:
+        if teacher is not None:
+            raise ValueError("synthetic attacks and distillation do not mix yet")
+        ds = ds.map(_synthetic_attacks(synth_spoof, seed))
     ds = ds.batch(batch_size)
 
     def to_float(x, *rest):

@@ -41,6 +41,7 @@ class TrainOptions:
     teacher: str | None = None  # a trained run or model to distil from (e.g. the server model)
     distill_alpha: float = 0.5  # weight of the hard labels; 1 - alpha goes to the teacher
     temperature: float = 2.0
+    synth_spoof: float = 0.0  # share of real training crops turned into synthetic attacks
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -102,7 +103,8 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
                             teacher=teacher.scores(dev_images))
         weights_per_class = None  # in the samples' weights instead
     else:
-        train_ds = tf_dataset(train_images, options.batch_size, training=True, seed=options.seed)
+        train_ds = tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
+                              synth_spoof=options.synth_spoof)
         dev_ds = tf_dataset(dev_images, options.batch_size, training=False)
 
     start = time.time()
