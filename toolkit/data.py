@@ -243,19 +243,22 @@ def class_weights(labels):
 
 
 def _synthetic_attacks(rate, seed):
-    """A tf.data map that turns each real crop, with probability ``rate``, into a synthetic
-    screen or print attack (``antispoof.synth``) labelled spoof."""
+    """A tf.data map: with probability ``rate`` a crop goes through a webcam's blur, noise and
+    JPEG (``antispoof.synth.camera``), and half of the real ones so chosen first become a
+    synthetic screen or print attack labelled spoof."""
     import tensorflow as tf
 
-    from .synth import synthesize
+    from .synth import camera, synthesize
 
     rng = np.random.default_rng(seed)
 
     def convert(pixels, label):
-        if label == 0 and rng.random() < rate:
-            return np.clip(synthesize(pixels.astype(np.float32), rng), 0, 255).astype(np.uint8), \
-                np.float32(1)
-        return pixels, label
+        if rng.random() >= rate:
+            return pixels, label
+        image = pixels.astype(np.float32)
+        if label == 0 and rng.random() < 0.5:
+            image, label = synthesize(image, rng), np.float32(1)
+        return np.clip(camera(image, rng), 0, 255).astype(np.uint8), label
 
     def apply(pixels, label, *rest):
         x, y = tf.numpy_function(convert, [pixels, label], [pixels.dtype, label.dtype])

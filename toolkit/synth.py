@@ -119,6 +119,14 @@ def bend(image, amount, axis):
     return _clip(image * (1 - amount * (1 - np.cos(np.pi * t)) / 2)[..., None])
 
 
+def camera(image, rng):
+    """What any webcam does to any face, live or not: some blur, noise and JPEG. Applied to
+    real crops too, so that a model cannot take these for signs of an attack."""
+    out = recapture(image, rng.uniform(0, 1.0) * image.shape[0] / 64, rng.uniform(0, 5),
+                    rng.integers(2**31))
+    return jpeg(out, rng.integers(40, 95)) if rng.random() < 0.7 else out
+
+
 SCREEN = ("moire", "stripes", "gamut", "bloom", "glare", "border", "banding", "recapture", "jpeg")
 PRINT = ("halftone", "paper", "gamut", "bend", "border", "recapture", "jpeg")
 
