@@ -2,9 +2,9 @@
 
 Each recipe is `antispoof build --input-size 64 --seed N` plus its flags (budget 100 KB, QAT
 unless `--mode ptq`).
-NUAA test metrics come from the build (thresholds from NUAA dev). The cross-dataset column scores
-the int8 file on every crop of `replay-webcam` (screen replays; evaluation only, nothing is
-trained, tuned or thresholded on it) at the same NUAA-dev threshold. A finished run directory
+NUAA test metrics come from the build (thresholds from NUAA dev). The cross-dataset columns score
+the int8 file and its float model on every crop of `replay-webcam` (screen replays; evaluation
+only, nothing is trained, tuned or thresholded on it) at their NUAA-dev thresholds. A finished run directory
 is reused (its build resumes: only the evaluation runs again). Prints a table, writes JSON.
 
     python benchmarks/recipes.py  # every recipe; --recipes NAME ... for some
@@ -19,7 +19,7 @@ import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
 from antispoof import metrics
 from antispoof.build import BuildOptions, build
 from antispoof.data import FaceDataset, load_images
-from antispoof.runtime import TFLiteClassifier
+from antispoof.runtime import open_classifier
 from antispoof.train import TrainOptions
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -38,6 +38,10 @@ RECIPES = {
                              {"epochs": 8, "flip_average": True, "input_size": 48}, {"mode": "ptq"}),
     "epochs-8-flip-48-qat-4": ("nuaa-48-e8-flip-q4",
                                {"epochs": 8, "flip_average": True, "input_size": 48}, {"qat_epochs": 4}),
+    # synthetic attacks (#13): webcam effects on half the crops, half of those reals made attacks
+    "synth": ("nuaa-64-synth", {"synth_spoof": 0.5}),
+    "synth-screen": ("nuaa-64-synth-screen", {"synth_spoof": 0.5, "synth_families": ("screen",)}),
+    "synth-print": ("nuaa-64-synth-print", {"synth_spoof": 0.5, "synth_families": ("print",)}),
 }
 NUAA_METRICS = ("auc", "acer", "apcer", "bpcer", "threshold")
 
@@ -49,7 +53,7 @@ def cross_dataset(model, threshold, images):
     return metrics.summary(labels, scores, threshold, attacks)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=SHARED / "data/nuaa", type=Path)
     parser.add_argument("--protocol", default=SHARED / "data/nuaa/protocol.json", type=Path)
@@ -60,7 +64,7 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--work", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/recipes.json"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
     cross_samples, cross = FaceDataset(args.cross).samples, {}  # input size -> loaded crops
@@ -81,17 +85,20 @@ def main():
                 "recipe": recipe, "seed": seed, "run": str(run_dir), "size_bytes": int8["size_bytes"],
                 "float": {k: result["float"][k] for k in NUAA_METRICS},
                 "int8": {k: int8[k] for k in NUAA_METRICS},
-                "cross_int8": cross_dataset(TFLiteClassifier(run_dir / "antispoof_int8.tflite"),
+                "cross_int8": cross_dataset(open_classifier(run_dir / "antispoof_int8.tflite"),
                                             int8["threshold"], cross[size]),
+                "cross_float": cross_dataset(open_classifier(run_dir / "model.keras"),
+                                             result["float"]["threshold"], cross[size]),
             })
-    print(f"{'recipe':<20} {'seed':>4} {'bytes':>6} | NUAA {'float ACER':>10} {'int8 AUC':>8} "
-          f"{'ACER':>6} {'APCER':>6} {'BPCER':>6} | replay {'AUC':>6} {'APCER':>6} {'BPCER':>6}")
+    print(f"{'recipe':<22} {'seed':>4} {'bytes':>6} | NUAA {'float ACER':>10} {'int8 AUC':>8} "
+          f"{'ACER':>6} {'APCER':>6} {'BPCER':>6} | replay float {'AUC':>6} | int8 {'AUC':>6} "
+          f"{'APCER':>6} {'BPCER':>6}")
     for r in rows:
         f, q, c = r["float"], r["int8"], r["cross_int8"]
-        print(f"{r['recipe']:<20} {r['seed']:>4} {r['size_bytes']:>6} | {100 * f['acer']:>14.2f}% "
+        print(f"{r['recipe']:<22} {r['seed']:>4} {r['size_bytes']:>6} | {100 * f['acer']:>14.2f}% "
               f"{q['auc']:>8.5f} {100 * q['acer']:>5.2f}% {100 * q['apcer']:>5.2f}% "
-              f"{100 * q['bpcer']:>5.2f}% | {c['auc']:>13.3f} {100 * c['apcer']:>5.1f}% "
-              f"{100 * c['bpcer']:>5.1f}%")
+              f"{100 * q['bpcer']:>5.2f}% | {r['cross_float']['auc']:>19.3f} | {c['auc']:>11.3f} "
+              f"{100 * c['apcer']:>5.1f}% {100 * c['bpcer']:>5.1f}%")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"cross_dataset": str(args.cross), "rows": rows}, indent=2))
     print(f"wrote {args.out}", file=sys.stderr)

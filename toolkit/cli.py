@@ -73,6 +73,12 @@ _training = [
     click.option("--flip-average/--no-flip-average", default=None,
                  help="The finished model averages each crop's score with its mirror image's, "
                       "inside the model file (twice the compute; default off)."),
+    click.option("--synth-spoof", type=click.FloatRange(0, 1), default=None, metavar="RATE",
+                 help="Share of training crops given webcam blur/noise/JPEG; half of those that "
+                      "are real become synthetic screen or print attacks (default 0: off)."),
+    click.option("--synth-families", default=None, metavar="LIST",
+                 callback=lambda ctx, param, value: tuple(value.split(",")) if value else None,
+                 help="Attack families --synth-spoof draws from: screen,print (default both)."),
 ]
 
 

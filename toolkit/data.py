@@ -23,6 +23,7 @@ import numpy as np
 from .errors import AntispoofError
 from .files import read_json
 from .preprocess import IMAGE_SUFFIXES, INPUT_SIZE, load_face_crop
+from .synth import FAMILIES, camera, synthesize
 
 log = logging.getLogger("antispoof")
 
@@ -277,10 +278,36 @@ def jitter(x, seed=0):
     return tf.clip_by_value(x, 0.0, 255.0)
 
 
+def _synthetic_attacks(rate, seed, families):
+    """A tf.data map: with probability ``rate`` a crop goes through a webcam's blur, noise and
+    JPEG (``antispoof.synth.camera``), and half of the real ones so chosen first become a
+    synthetic attack of one of ``families`` (``antispoof.synth.FAMILIES``), labelled spoof."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def convert(pixels, label):
+        if rng.random() >= rate:
+            return pixels, label
+        image = pixels.astype(np.float32)
+        if label == 0 and rng.random() < 0.5:
+            image, label = synthesize(image, rng, families), np.float32(1)
+        return np.clip(camera(image, rng), 0, 255).astype(np.uint8), label
+
+    def apply(pixels, label, *rest):
+        x, y = tf.numpy_function(convert, [pixels, label], [pixels.dtype, label.dtype])
+        x.set_shape(pixels.shape)
+        y.set_shape(label.shape)
+        return (x, y, *rest)
+
+    return apply
+
+
 def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=None,
-               augment=False):
+               augment=False, synth_spoof=0.0, synth_families=None):
     """A tf.data pipeline over decoded crops: shuffle and flip when training (and ``jitter``
-    with ``augment``), prefetch always.
+    with ``augment``; with ``synth_spoof``, ``_synthetic_attacks`` at that rate), prefetch
+    always.
 
     With ``teacher`` (its P(spoof) per crop) the targets are [label, teacher score] rows and,
     with ``class_weight``, each crop carries its class's weight (Keras' ``class_weight`` only
@@ -297,6 +324,8 @@ def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=
     ds = tf.data.Dataset.from_tensor_slices(columns)
     if training:
         ds = ds.shuffle(len(images.labels), seed=seed, reshuffle_each_iteration=True)
+    if training and synth_spoof > 0:
+        ds = ds.map(_synthetic_attacks(synth_spoof, seed, synth_families or FAMILIES))
     ds = ds.batch(batch_size)
 
     def to_float(x, *rest):

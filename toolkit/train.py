@@ -19,6 +19,7 @@ from .preprocess import INPUT_SIZE
 from .runtime import spoof_scores
 from .server import (ARCHS, SERVER_HEAD, SERVER_INPUT_SIZE, DistillationLoss, LabelAUC,
                      RectifiedAdam, build_server_model, precise_batchnorm)
+from .synth import FAMILIES
 
 log = logging.getLogger("antispoof")
 
@@ -48,6 +49,9 @@ class TrainOptions:
     augment: bool = False  # photometric and zoom jitter of training crops (data.jitter)
     ema: float = 0.0  # > 0: the light model ends with this exponential moving average of its weights
     flip_average: bool = False  # the saved model averages each crop's score with its mirror's
+    synth_spoof: float = 0.0  # share of crops through webcam effects, half of those reals turned
+    # into synthetic screen/print attacks (data._synthetic_attacks)
+    synth_families: tuple = FAMILIES  # which attack families the synthesis draws from
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -65,6 +69,13 @@ class TrainOptions:
             raise AntispoofError(f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
         if not 0 <= self.distill_alpha <= 1 or not self.temperature > 0:
             raise AntispoofError("distillation needs 0 ≤ alpha ≤ 1 and temperature > 0")
+        self.synth_families = tuple(self.synth_families)
+        if not self.synth_families or set(self.synth_families) - set(FAMILIES):
+            raise AntispoofError(f"synthetic attack families are {', '.join(FAMILIES)}, not "
+                                 f"{', '.join(self.synth_families) or 'none'}")
+        if self.synth_spoof and self.teacher:
+            raise AntispoofError("--synth-spoof and --teacher do not mix: the teacher has no score "
+                                 "for a synthetic attack")
 
 
 def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, subject_regex=None):
@@ -87,6 +98,9 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     streaming = isinstance(dataset, PackedDataset) and options.limit is None
     if isinstance(dataset, PackedDataset) and options.teacher:
         raise AntispoofError(f"{data_dir}: --teacher reads crop files; give the unpacked dataset")
+    if streaming and options.synth_spoof:
+        raise AntispoofError(f"{data_dir}: --synth-spoof works on decoded crops; give the unpacked "
+                             "dataset (or --limit)")
     train_images = None if streaming else dataset.load("train", options.input_size, options.limit,
                                                        options.seed)
     train_counts = dataset.counts("train") if streaming else train_images.counts
@@ -126,7 +140,8 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     else:
         train_ds = (_stream(strategy, dataset, options, weights_per_class) if streaming else
                     tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
-                               augment=options.augment))
+                               augment=options.augment, synth_spoof=options.synth_spoof,
+                               synth_families=options.synth_families))
         weights_per_class = None if streaming else weights_per_class  # in the stream's weights
         dev_ds = tf_dataset(dev_images, options.batch_size, training=False)
 
