@@ -98,6 +98,11 @@ def test_pack_keeps_the_protocol_the_pixels_and_names_corrupt_files(packed):
     for key in ("auc", "acer", "apcer", "bpcer", "threshold", "confusion_matrix"):
         assert packed_metrics[key] == folder_metrics[key]
 
+    result = run_cli("train", "--data", out, "--out", out.parent / "synth", "--synth-spoof", 0.5,
+                     "--weights", "none", check=False)  # synthesis needs decoded crops
+    assert result.returncode == 1 and "--synth-spoof works on decoded crops" in result.stderr
+    assert not (out.parent / "synth" / "model.keras").exists()
+
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.tfrecord")}
     run_cli("pack", data, "--out", out, "--shards", 4)  # a rerun keeps finished shards
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.tfrecord")} == before
