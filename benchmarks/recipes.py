@@ -4,8 +4,9 @@ Each recipe is `antispoof build --input-size 64 --seed N` plus its flags (budget
 unless `--mode ptq`).
 NUAA test metrics come from the build (thresholds from NUAA dev). The cross-dataset columns score
 the int8 file and its float model on every crop of `replay-webcam` (screen replays; evaluation
-only, nothing is trained, tuned or thresholded on it) at their NUAA-dev thresholds. A finished run directory
-is reused (its build resumes: only the evaluation runs again). Prints a table, writes JSON.
+only, nothing is trained, tuned or thresholded on it) at their NUAA-dev thresholds. A finished
+run directory is reused (its build resumes: only the evaluation runs again). Prints a table,
+writes JSON.
 
     python benchmarks/recipes.py  # every recipe; --recipes NAME ... for some
 """

@@ -304,7 +304,7 @@ def _synthetic_attacks(rate, seed, families):
 
 
 def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=None,
-               augment=False, synth_spoof=0.0, synth_families=None):
+               augment=False, synth_spoof=0.0, synth_families=FAMILIES):
     """A tf.data pipeline over decoded crops: shuffle and flip when training (and ``jitter``
     with ``augment``; with ``synth_spoof``, ``_synthetic_attacks`` at that rate), prefetch
     always.
@@ -325,7 +325,7 @@ def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=
     if training:
         ds = ds.shuffle(len(images.labels), seed=seed, reshuffle_each_iteration=True)
     if training and synth_spoof > 0:
-        ds = ds.map(_synthetic_attacks(synth_spoof, seed, synth_families or FAMILIES))
+        ds = ds.map(_synthetic_attacks(synth_spoof, seed, synth_families))
     ds = ds.batch(batch_size)
 
     def to_float(x, *rest):
