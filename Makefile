@@ -23,7 +23,8 @@ system-deps:
 # An aarch64 Python (Debian bookworm, extracted, nothing ARM runs) and aarch64 wheels of the
 # runtime pinned in pyproject.toml, for the ARM parity check under qemu-aarch64.
 ARM64 := $(CACHE)/arm64
-DEBIAN_MIRROR ?= http://deb.debian.org/debian
+# The Debian archive this machine's apt already uses (no host is named here).
+DEBIAN_MIRROR ?= $(shell bash tests/debian_mirror.sh)
 ARM_WHEELS = $(shell grep -oE '"(numpy|ai-edge-litert)==[^"]+"' pyproject.toml | tr -d '"')
 ARM_PLATFORMS := manylinux_2_28_aarch64 manylinux_2_27_aarch64 manylinux2014_aarch64 manylinux_2_17_aarch64
 $(ARM64)/.ready: pyproject.toml | $(STAMP) system-deps

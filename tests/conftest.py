@@ -51,9 +51,37 @@ def small_build(tmp_path_factory, small_data):
     """A real default `antispoof build` (contract to 100 KB, train, QAT) on the small subset,
     one epoch of each."""
     out = tmp_path_factory.mktemp("build") / "run"
-    run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--out", out, "--epochs", 1,
-            "--qat-epochs", 1)
+    proc = run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--out", out,
+                   "--epochs", 1, "--qat-epochs", 1)
+    (out / "build-stderr.txt").write_text(proc.stderr)  # what a user saw (test_first_use)
     return out
 
 
 WEIGHTS_100 = SHARED / "weights" / "mobilenet_v2_weights_1.0_224_no_top_from_int8_tflite.h5"
+
+
+def run_cli_on_terminal(*args, timeout=600):
+    """Run the console script with a pseudo-terminal as its stderr (as a person at a terminal
+    sees it); return (exit status, what it wrote to stderr, stdout)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # rows, columns
+    proc = subprocess.Popen([str(ANTISPOOF), *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=slave, text=False)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the terminal closed: every writer has exited
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    out, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, b"".join(chunks).decode(errors="replace"), out.decode()

@@ -8,10 +8,15 @@
 # adbd daemon from bookworm-backports, extracted into $1 rather than installed (it conflicts
 # with bookworm's adb packages).
 set -euo pipefail
-ADBD_DIR=${1:?usage: system_tools.sh ADBD_DIR}
+# usage: system_tools.sh ADBD_DIR [--dry-run]   (--dry-run: print what is missing, change nothing)
+ADBD_DIR=${1:?usage: system_tools.sh ADBD_DIR [--dry-run]}
+DRY_RUN=${2:-}
 export DEBIAN_FRONTEND=noninteractive
 BACKPORTS=/etc/apt/sources.list.d/antispoof-backports.sources
+BULLSEYE=/etc/apt/sources.list.d/antispoof-bullseye.sources
+MIRROR=$(bash "$(dirname "$0")/debian_mirror.sh")  # the archive this machine's apt already uses
 
+# What is missing, decided before anything is written.
 missing=()
 for tool in chromium:chromium sshd:openssh-server ssh:openssh-client adb:adb mmdebstrap:mmdebstrap \
         kotlinc:kotlin; do
@@ -21,25 +26,33 @@ done
 for tool in aapt2:aapt zipalign:zipalign apksigner:apksigner zip:zip; do
     command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
 done
-BULLSEYE=/etc/apt/sources.list.d/antispoof-bullseye.sources
 if ! command -v dalvik-exchange >/dev/null || [ ! -f /usr/lib/android-sdk/platforms/android-23/android.jar ]; then
-    if [ ! -f "$BULLSEYE" ]; then
-        printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bullseye\n%s\n%s\n' \
-            "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" > "$BULLSEYE"
-        printf 'Package: *\nPin: release n=bullseye\nPin-Priority: 100\n' \
-            > /etc/apt/preferences.d/antispoof-bullseye
-    fi
     need_bullseye=1
 fi
-qemu_major=$(qemu-aarch64 --version 2>/dev/null | sed -n 's/^qemu-aarch64 version \([0-9]*\).*/\1/p')
-if [ "${qemu_major:-0}" -lt 10 ] || [ ! -x "$ADBD_DIR/usr/lib/android-sdk/platform-tools/adbd" ]; then
-    if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\n%s\n%s\n' \
-            "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" > "$BACKPORTS"
-    fi
-    need_backports=1
+# no qemu yet: the version is empty (not an error that would stop the script here)
+qemu_major=$( { qemu-aarch64 --version 2>/dev/null || true; } |
+    sed -n 's/^qemu-aarch64 version \([0-9]*\).*/\1/p')
+[ "${qemu_major:-0}" -ge 10 ] || need_qemu=1
+[ -x "$ADBD_DIR/usr/lib/android-sdk/platform-tools/adbd" ] || need_adbd=1
+
+if [ "$DRY_RUN" = --dry-run ]; then
+    echo "mirror: $MIRROR"
+    echo "missing: ${missing[*]}${need_bullseye:+ libandroid-23-java dalvik-exchange}${need_qemu:+ qemu-user}${need_adbd:+ adbd}"
+    exit 0
 fi
-if [ ${#missing[@]} -gt 0 ] || [ -n "${need_backports:-}" ] || [ -n "${need_bullseye:-}" ]; then
+
+if [ -n "${need_bullseye:-}" ] && [ ! -f "$BULLSEYE" ]; then
+    printf 'Types: deb\nURIs: %s\nSuites: bullseye\n%s\n%s\n' "$MIRROR" \
+        "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" > "$BULLSEYE"
+    printf 'Package: *\nPin: release n=bullseye\nPin-Priority: 100\n' \
+        > /etc/apt/preferences.d/antispoof-bullseye
+fi
+if { [ -n "${need_qemu:-}" ] || [ -n "${need_adbd:-}" ]; } &&
+        ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\n%s\n%s\n' "$MIRROR" \
+        "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" > "$BACKPORTS"
+fi
+if [ ${#missing[@]} -gt 0 ] || [ -n "${need_bullseye:-}${need_qemu:-}${need_adbd:-}" ]; then
     apt-get update -qq
     # adbd's own shared-library dependencies (regular bookworm packages)
     apt-get install -y -qq --no-install-recommends "${missing[@]}" \
@@ -48,10 +61,10 @@ fi
 if [ -n "${need_bullseye:-}" ]; then
     apt-get install -y -qq --no-install-recommends libandroid-23-java dalvik-exchange >/dev/null
 fi
-if [ "${qemu_major:-0}" -lt 10 ]; then
+if [ -n "${need_qemu:-}" ]; then
     apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-user >/dev/null
 fi
-if [ ! -x "$ADBD_DIR/usr/lib/android-sdk/platform-tools/adbd" ]; then
+if [ -n "${need_adbd:-}" ]; then
     debs=$(mktemp -d)
     chmod 777 "$debs"
     (cd "$debs" && apt-get download -qq -t bookworm-backports adbd android-libbase \

@@ -32,3 +32,31 @@ def test_demo_benchmarks_and_classifies():
     assert timing["runtime"] == "litert" and timing["inference"]["p50"] > 0
     assert len(rows) == 8 and {r["truth"] for r in rows} == {"real", "spoof"}
     assert any("correct" in line for line in lines)
+
+
+def _shell_block_after(text, marker):
+    """The first ```sh block after ``marker`` in a Markdown text, as one line per command."""
+    block = text.split(marker, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [" ".join(command.split()) for command in block.replace("\\\n", " ").splitlines()]
+
+
+def test_the_readmes_give_the_command_that_built_the_shipped_model():
+    contract = json.loads(CONTRACT.read_text())
+    readme = _shell_block_after((DEFAULT_MODEL.parents[1] / "README.md").read_text(),
+                                "The NUAA build that produced `models/antispoof_int8.tflite`")
+    shipped = _shell_block_after(DEFAULT_MODEL.with_name("README.md").read_text(), "Built with")
+    assert readme == shipped
+    build = readme[0].split()
+    assert build[build.index("--input-size") + 1] == str(contract["input_size"])
+    assert "--seed" in build and readme[1].startswith("antispoof export ")
+
+
+def test_the_model_card_and_the_models_readme_give_one_latency():
+    import re
+
+    card = DEFAULT_MODEL.with_name("MODEL_CARD.md").read_text()
+    readme = DEFAULT_MODEL.with_name("README.md").read_text()
+    card_p50 = re.search(r"Latency: p50 ([\d.]+) ms", card)[1]
+    readme_p50 = re.search(r"Latency \(`python benchmarks/latency.py`\).*?p50\s+([\d.]+) ms", readme,
+                           re.S)[1]
+    assert card_p50 == readme_p50

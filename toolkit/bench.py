@@ -5,6 +5,7 @@ an Android device without Python runs TFLite's ``benchmark_model`` binary instea
 output is parsed into the same fields.
 """
 import json
+import logging
 import re
 import shlex
 import tempfile
@@ -14,8 +15,10 @@ from pathlib import Path
 
 from .device_runner import NO_NUMPY, NO_RUNTIME
 from .errors import AntispoofError
-from .runtime import check_tflite_file
+from .runtime import TFLiteClassifier, check_tflite_file
 from .targets import AdbTarget, parse_target
+
+log = logging.getLogger("antispoof")
 
 RUNNER = Path(__file__).with_name("device_runner.py")
 BENCHMARK_BINARY_DIR = "/data/local/tmp"
@@ -94,6 +97,11 @@ def compare(models, options=None, target="local", **target_options):
 
 def _measure(models, options, target, setup=False, benchmark_binary=None, app=False,
              **target_options):
+    for model in models:  # any TFLite file can be timed; say so when it is no antispoof model
+        try:
+            TFLiteClassifier(model)
+        except AntispoofError as exc:
+            log.warning("warning: %s (timed all the same)", exc)
     if isinstance(target, str) or target is None:
         target = parse_target(target, **target_options)
     if setup:

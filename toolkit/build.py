@@ -54,6 +54,8 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     plan = build_options or BuildOptions()
     out = Path(out_dir)
     start = time.time()
+    dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)
+    dataset.check()  # a folder without both classes in every split fails now, not after contraction
     if plan.budget_kb is not None and options.init is None:
         backbone = out / BACKBONE_FILE
         if backbone.exists():
@@ -78,18 +80,19 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         log.info("[3/4] quantize (%s) → %s", plan.mode, int8)
         if plan.mode == "qat":
             reference = quantize_qat(out, data_dir, int8, protocol, plan.qat_epochs,
-                                     plan.qat_learning_rate, options.batch_size, seed=options.seed)
+                                     plan.qat_learning_rate, options.batch_size, seed=options.seed,
+                                     limit=options.limit)
         else:
             quantize_ptq(out, data_dir, int8, protocol, seed=options.seed,
                          per_channel=plan.per_channel)
             reference = load_trained(out)
-        parity = int8_parity(reference, int8, data_dir, protocol, subject_regex)
+        parity = int8_parity(reference, int8, data_dir, protocol, subject_regex, options.limit)
         write_json(out / PARITY_FILE, {"reference": f"{plan.mode} Keras model", **parity})
 
     log.info("[4/4] evaluate float and int8 on the test split (threshold from dev)")
-    dataset = open_dataset(data_dir, protocol, subject_regex)
     paths = {"float": out / MODEL_FILE, "int8": int8}
-    assessed = {name: assess(open_classifier(path), dataset) for name, path in paths.items()}
+    assessed = {name: assess(open_classifier(path), dataset, limit=options.limit)
+                for name, path in paths.items()}
     results = {name: {"model": str(path), "data": str(data_dir), **assessed[name][0]}
                for name, path in paths.items()}
     size = int8.stat().st_size
@@ -100,7 +103,9 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     results["build_seconds"] = time.time() - start  # this invocation; a resumed run skips stages
     results["train_seconds"] = read_json(out / HISTORY_FILE)["seconds"]  # across resumes
     write_json(out / METRICS_FILE, results)
-    write_json(out / CONTRACT_FILE, model_contract(int8, results["int8"]))
+    write_json(out / CONTRACT_FILE, {**model_contract(int8, results["int8"]),
+                                     "thresholds": {path.name: results[name]["threshold"]
+                                                    for name, path in paths.items()}})
     for name in ("float", "int8"):
         r = results[name]
         log.info("%-5s test: AUC %.4f  APCER %.2f%%  BPCER %.2f%%  ACER %.2f%%  (threshold %.4f, %s)",
@@ -131,11 +136,12 @@ def read_build_config(path):
         raise AntispoofError(f"{path}: not a valid build config ({exc})") from None
 
 
-def int8_parity(reference, int8_path, data_dir, protocol=None, subject_regex=None):
+def int8_parity(reference, int8_path, data_dir, protocol=None, subject_regex=None, limit=None):
     """How closely the int8 file follows the Keras model it came from (QAT or float), on the
     test split: decisions at the int8 model's dev threshold, and score differences."""
     int8_metrics, test = assess(TFLiteClassifier(int8_path),
-                                open_dataset(data_dir, protocol, subject_regex), resamples=0)
+                                open_dataset(data_dir, protocol, subject_regex), resamples=0,
+                                limit=limit)
     threshold, quantized = int8_metrics["threshold"], test.scores
     keras_scores = reference.predict(test.images.pixels.astype(np.float32), batch_size=256,
                                      verbose=0).reshape(-1)

@@ -1,10 +1,10 @@
 """The ``antispoof`` command line: each command is a thin shell over a plain function."""
 import json
 import logging
-import sys
 
 import click
 
+from .console import configure
 from .distribute import STRATEGIES
 from .errors import AntispoofError
 
@@ -17,12 +17,30 @@ _protocol = click.option("--protocol", type=click.Path(), default=None,
                               "else a seeded subject split).")
 _subject_regex = click.option("--subject-regex", default=None,
                               help="Regex on the path under the class folder; group 1 is the subject.")
+_threads = click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+                        help="CPU threads of the TFLite interpreter.")
 _json_out = click.option("--json", "json_out", type=click.Path(), default=None,
                          help="Write the result as JSON to this file.")
 
 
+def _console(ctx, param, verbose):
+    configure(verbose or ctx.find_root().params.get("verbose", False))
+
+
+class _Command(click.Command):
+    """Every command takes --verbose (the libraries' own log lines, hidden by default)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.append(click.Option(["--verbose", "-v"], is_flag=True, expose_value=False,
+                                        is_eager=True, callback=_console,
+                                        help="Show TensorFlow's, TFLite's and MediaPipe's logs."))
+
+
 class _Group(click.Group):
     """Turns user errors into one line on stderr and exit status 1, with no traceback."""
+
+    command_class = _Command
 
     def invoke(self, ctx):
         try:
@@ -33,9 +51,9 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="antispoof")
-def main():
+@click.option("--verbose", "-v", is_flag=True, help="Show the libraries' logs (any command).")
+def main(verbose):
     """Build, quantize, evaluate and benchmark tiny face anti-spoofing models."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
 
 def _train_options(**kwargs):
@@ -207,13 +225,14 @@ def contract(weights, width, budget_kb, input_size, criterion, calibration_data,
               help="Quantization-aware fine-tuning, or post-training quantization only.")
 @click.option("--epochs", type=int, default=2, show_default=True, help="QAT epochs.")
 @click.option("--learning-rate", type=float, default=1e-5, show_default=True, help="QAT learning rate.")
+@click.option("--limit", type=int, default=None, help="QAT: at most N images per split (quick runs).")
 @click.option("--out", required=True, type=click.Path(), help="The .tflite file to write.")
-def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, out):
+def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, limit, out):
     """Full-integer int8 model (int8 in and out) of a run's (or a .keras file's) model."""
     from .quantize import quantize_ptq, quantize_qat
 
     if mode == "qat":
-        quantize_qat(run_dir, data_dir, out, protocol, epochs, learning_rate)
+        quantize_qat(run_dir, data_dir, out, protocol, epochs, learning_rate, limit=limit)
     else:
         quantize_ptq(run_dir, data_dir, out, protocol)
     click.echo(out)
@@ -224,24 +243,31 @@ def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, out):
 @_data
 @_protocol
 @_subject_regex
-@click.option("--split", type=click.Choice(["train", "dev", "test"]), default="test", show_default=True)
+@click.option("--split", type=click.Choice(["train", "dev", "test", "all"]), default="test",
+              show_default=True, help="all: every image of the folder (needs a threshold: "
+                                      "--threshold, or the model's model.json).")
 @click.option("--threshold", type=float, default=None,
-              help="Decision threshold on P(spoof) (default: chosen on dev, see --operating-point).")
-@click.option("--operating-point", default="eer", show_default=True,
+              help="Decision threshold on P(spoof) (default: the one model.json records for the "
+                   "model, else chosen on dev, see --operating-point).")
+@click.option("--operating-point", default=None,
               type=click.Choice(["eer", "bpcer@apcer=1%", "bpcer@apcer=5%", "bpcer@apcer=10%",
                                  "apcer@bpcer=1%"]),
-              help="Where on the dev split the threshold is chosen.")
-@click.option("--threads", type=int, default=1, show_default=True)
+              help="Choose the threshold on the dev split at this point (default without "
+                   "model.json: eer).")
+@_threads
+@click.option("--scores", "scores_out", type=click.Path(), default=None,
+              help="Write every image's score as CSV: file, label, subject, attack, score.")
 @_json_out
 def evaluate(model, data_dir, protocol, subject_regex, split, threshold, operating_point, threads,
-             json_out):
+             scores_out, json_out):
     """ISO/IEC 30107-3 metrics of a .tflite or .keras model over a split: AUC, EER, APCER per
-    attack type, BPCER, ACER, HTER, F1, operating points, 95 % intervals over subjects."""
+    attack type, BPCER, ACER, HTER, F1, operating points, 95 % intervals over subjects, and
+    per-subject figures in the JSON."""
     from .evaluate import evaluate as run
     from .files import write_json
 
     result = run(model, data_dir, split, protocol, threshold, threads, subject_regex,
-                 operating_point=operating_point)
+                 operating_point=operating_point, scores_out=scores_out)
     if json_out:
         write_json(json_out, result)
     (auc_low, auc_high), (acer_low, acer_high) = result["ci95"]["auc"], result["ci95"]["acer"]
@@ -390,7 +416,7 @@ def info(model, arch, head, input_size, json_out):
 @click.option("--target", default="local", show_default=True,
               help="local, ssh://USER@HOST[:PORT] or adb[://SERIAL].")
 @click.option("--compare", is_flag=True, help="Time several models interleaved; print their ratios.")
-@click.option("--threads", type=int, default=1, show_default=True)
+@_threads
 @click.option("--runs", type=int, default=200, show_default=True)
 @click.option("--warmup", type=int, default=20, show_default=True)
 @click.option("--rounds", type=int, default=10, show_default=True,
@@ -438,27 +464,40 @@ def bench(models, target, compare, threads, runs, warmup, rounds, kernels, runti
 @click.argument("model", type=click.Path(), required=False)
 @click.argument("inputs", nargs=-1, type=click.Path())
 @click.option("--camera", type=int, default=None, help="Camera index to read instead of files.")
-@click.option("--threshold", type=float, default=None, help="Default: model.json beside the model.")
-@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--threshold", type=float, default=None,
+              help="Default: the one model.json beside the model records for it.")
+@_threads
 @click.option("--smooth", type=float, default=0.0, show_default=True,
               help="Video: weight of the past in an exponential average of the largest face's score.")
 @click.option("--max-frames", type=int, default=0, show_default=True, help="Per video or camera; 0: all.")
 @click.option("--annotate", type=click.Path(), default=None,
-              help="Write the image, video or (several inputs) folder with boxes and labels.")
+              help="Write the image (.jpg, .png), video (.mp4) or, for several inputs, folder "
+                   "with boxes and labels.")
+@click.option("--detect/--no-detect", default=True, show_default=True,
+              help="--no-detect: each image already is a face crop and is scored whole.")
+@click.option("--crop-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Crop side over the face box's longer side (default: model.json's, else 1.1).")
 @_json_out
-def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annotate, json_out):
+def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annotate, detect,
+            crop_scale, json_out):
     """Find faces (BlazeFace) in images, folders, videos or a camera and call each real or
     spoof. MODEL defaults to models/antispoof_int8.tflite; a first argument that is not a
     model file is taken as an input."""
+    from .console import plural
     from .files import write_json
     from .predict import PredictOptions, predict as run
-    from .runtime import DEFAULT_MODEL
+    from .runtime import DEFAULT_MODEL, check_tflite_file
 
     if model and not model.endswith((".tflite", ".keras", ".h5")):
         model, inputs = None, (model, *inputs)
     if not inputs and camera is None:
         raise click.UsageError("give images, folders or videos, or --camera N")
-    options = PredictOptions(threshold, threads, smooth, max_frames, annotate)
+    if model and model.endswith(".tflite"):
+        check_tflite_file(model)  # before anything heavy loads
+    if crop_scale and not detect:
+        raise click.UsageError("--crop-scale sets the crop around a detected face: drop it with "
+                               "--no-detect")
+    options = PredictOptions(threshold, threads, smooth, max_frames, annotate, detect, crop_scale)
     result = run(model or DEFAULT_MODEL, inputs, options, camera)
     if json_out:
         write_json(json_out, result)
@@ -468,9 +507,11 @@ def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annot
                               f"{','.join(map(str, f['box']))}" for f in frame["faces"]) or "no face"
             click.echo(f"{item['input']}[{frame['frame']}]: {faces}  "
                        f"(detect {frame['detect_ms']:.2f} ms, classify {frame['classify_ms']:.2f} ms)")
-    click.echo(f"{result['faces']} faces in {result['frames']} frames: {result['real']} real, "
-               f"{result['spoof']} spoof (threshold {result['threshold']:.4f}; {result['runtime']}); "
-               f"{len(result['problems'])} problems")
+    problems = result["problems"]
+    click.echo(f"{plural(result['faces'], 'face')} in {plural(result['frames'], 'frame')}: "
+               f"{result['real']} real, {result['spoof']} spoof (threshold {result['threshold']:.4f}; "
+               f"{result['runtime']}); {plural(len(problems), 'problem')}"
+               + (": " + "; ".join(f"{p['input']}: {p['problem']}" for p in problems) if problems else ""))
 
 
 @main.command()
@@ -491,9 +532,13 @@ def export(run_dir, out):
 @click.option("--model", type=click.Path(), default=None, help="Default: models/antispoof_int8.tflite.")
 @click.option("--data", "data_dir", type=click.Path(), default=None,
               help="NUAA folder (default: ../shared/data/nuaa beside the checkout).")
-@click.option("--threads", type=int, default=1, show_default=True)
+@_threads
 def demo(model, data_dir, threads):
     """Benchmark the shipped model and classify a few NUAA test crops."""
     from .demo import DEFAULT_MODEL, DEFAULT_NUAA, demo as run
 
     run(model or DEFAULT_MODEL, data_dir or DEFAULT_NUAA, threads=threads)
+
+
+if __name__ == "__main__":
+    main()

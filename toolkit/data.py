@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .console import progress
 from .errors import AntispoofError
 from .files import read_json
 from .preprocess import IMAGE_SUFFIXES, INPUT_SIZE, load_face_crop
@@ -29,6 +30,7 @@ log = logging.getLogger("antispoof")
 
 LABELS = ("real", "spoof")
 SPLITS = ("train", "dev", "test")
+ALL = "all"  # every image of a folder, whatever its protocol says
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,11 @@ class FaceDataset:
         return sorted({s.subject for s in self.samples})
 
     def split(self, name, limit=None, seed=0):
-        """The samples of one split; ``limit`` keeps a seeded random subset of that size."""
-        if name not in SPLITS:
-            raise AntispoofError(f"unknown split {name!r}: choose one of {', '.join(SPLITS)}")
-        samples = [s for s in self.samples if self.protocol.split_of(s.subject) == name]
+        """The samples of one split (``"all"``: every sample); ``limit`` keeps a seeded random
+        subset of that size."""
+        if name not in SPLITS + (ALL,):
+            raise AntispoofError(f"unknown split {name!r}: choose one of {', '.join(SPLITS)} or {ALL}")
+        samples = [s for s in self.samples if name == ALL or self.protocol.split_of(s.subject) == name]
         if limit is not None and len(samples) > limit:
             samples = sorted(random.Random(seed).sample(samples, limit), key=lambda s: s.path)
         present = {s.label for s in samples}
@@ -123,6 +126,11 @@ class FaceDataset:
 
     def load(self, name, size=INPUT_SIZE, limit=None, seed=0, workers=4):
         return load_images(self.split(name, limit, seed), size, workers)
+
+    def check(self):
+        """Raise, in one line, unless every split holds both classes (before any long job)."""
+        for name in SPLITS:
+            self.split(name)
 
 
 def open_dataset(root, protocol=None, subject_regex=None, seed=0):
@@ -216,7 +224,8 @@ def load_images(samples, size=INPUT_SIZE, workers=4):
 @lru_cache(maxsize=6)
 def _decode(samples, size, workers):
     with ThreadPoolExecutor(workers) as pool:
-        crops = list(pool.map(lambda s: load_face_crop(s.path, size), samples, chunksize=64))
+        crops = list(progress(pool.map(lambda s: load_face_crop(s.path, size), samples, chunksize=64),
+                              total=len(samples), desc="reading crops", unit="crop"))
     kept, pixels, skipped = [], [], []
     for sample, crop in zip(samples, crops):
         if crop is None:

@@ -4,13 +4,14 @@ from pathlib import Path
 
 from .bench import BenchOptions, bench, p50_ms
 from .data import FaceDataset, load_images
-from .runtime import DEFAULT_MODEL, TFLiteClassifier, model_contract
+from .runtime import DEFAULT_MODEL, FALLBACK_THRESHOLD, TFLiteClassifier, contract_threshold
 
 DEFAULT_NUAA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nuaa"
 
 
 def demo(model=DEFAULT_MODEL, data=DEFAULT_NUAA, per_class=4, threads=1, echo=print):
     model = Path(model)
+    classifier = TFLiteClassifier(model, threads)  # a model that breaks the contract stops here
     timing = bench(model, BenchOptions(threads=threads, runs=300, warmup=30))
     inference = timing["inference"]
     echo(f"model    {model} ({timing['model_bytes']:,} bytes)")
@@ -21,11 +22,11 @@ def demo(model=DEFAULT_MODEL, data=DEFAULT_NUAA, per_class=4, threads=1, echo=pr
     if not Path(data).is_dir():
         echo(f"({data} not found: skipping the classification demo)")
         return timing, []
-    threshold = model_contract(model).get("threshold", 0.5)
+    threshold, _ = contract_threshold(model)
+    threshold = FALLBACK_THRESHOLD if threshold is None else threshold
     test = FaceDataset(data).split("test")
     picks = [s for label in (0, 1)
              for s in random.Random(0).sample([t for t in test if t.label == label], per_class)]
-    classifier = TFLiteClassifier(model, threads)
     images = load_images(picks, classifier.input_size)
     scores = classifier.predict(images.pixels)
     echo(f"\nNUAA test crops (threshold {threshold:.4f} on P(spoof))")

@@ -1,10 +1,16 @@
 """Score a model over a split; thresholds come from the dev split (EER point unless given)."""
+import csv
+import logging
+
 import numpy as np
 
 from . import metrics
-from .data import open_dataset
+from .data import ALL, SPLITS, open_dataset
 from .errors import AntispoofError
-from .runtime import open_classifier
+from .files import atomic_path
+from .runtime import contract_threshold, open_classifier
+
+log = logging.getLogger("antispoof")
 
 # name -> (function choosing a threshold on dev, target rate)
 OPERATING_POINTS = {
@@ -18,8 +24,8 @@ OPERATING_POINTS = {
 class Scored:
     """A split's crops, their labels, subjects and attack types, and the model's scores."""
 
-    def __init__(self, classifier, dataset, split):
-        self.images = dataset.load(split, classifier.input_size)
+    def __init__(self, classifier, dataset, split, limit=None):
+        self.images = dataset.load(split, classifier.input_size, limit)
         self.labels = self.images.labels
         self.subjects = np.array([s.subject for s in self.images.samples])
         self.attacks = np.array([s.attack for s in self.images.samples])
@@ -27,27 +33,67 @@ class Scored:
 
 
 def evaluate(model_path, data_dir, split="test", protocol=None, threshold=None, threads=1,
-             subject_regex=None, resamples=1000, operating_point="eer"):
-    """Metrics of ``model_path`` on ``split`` at a threshold from the dev split.
+             subject_regex=None, resamples=1000, operating_point=None, scores_out=None):
+    """Metrics of ``model_path`` on ``split`` (``"all"``: every image) at one threshold.
 
-    ``operating_point``: ``"eer"`` or a name in ``OPERATING_POINTS``, where the dev split sets
-    the threshold (ignored when ``threshold`` is given). ``resamples``: bootstrap resamples of
-    the split's subjects for 95 % intervals (0: none).
+    The threshold is ``threshold`` if given; else, with ``operating_point`` (``"eer"`` or a name
+    in ``OPERATING_POINTS``), the one the dev split sets there; else the one the model's
+    ``model.json`` records for this file; else the dev split's EER point. ``resamples``:
+    bootstrap resamples of the split's subjects for 95 % intervals (0: none). ``scores_out``:
+    a CSV of every scored image (file, label, subject, attack, score).
     """
+    if split not in SPLITS + (ALL,):
+        raise AntispoofError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)} or {ALL}")
+    source = "given"
+    if threshold is None and operating_point is None:
+        threshold, recorded = contract_threshold(model_path)
+        source = f"model.json: {recorded}" if threshold is not None else source
+    if split == ALL and threshold is None:
+        raise AntispoofError(f"{model_path}: --split all scores every image, so no dev split is "
+                             "left to choose a threshold: give --threshold (or a model with its "
+                             "model.json)")
     classifier = open_classifier(model_path, threads)
     dataset = open_dataset(data_dir, protocol, subject_regex)
-    result, _ = assess(classifier, dataset, split, threshold, resamples, operating_point)
+    if split == ALL and not hasattr(dataset, "samples"):
+        raise AntispoofError(f"{data_dir}: a packed dataset holds its train/dev/test splits only; "
+                             "--split all reads a folder of crops")
+    if dataset.protocol.name.startswith("auto") and split != ALL:
+        log.warning("warning: %s has no protocol.json: the %s split is a seeded choice of "
+                    "subjects (%s); --split all scores every image", data_dir, split,
+                    dataset.protocol.name)
+    result, scored = assess(classifier, dataset, split, threshold, resamples,
+                            operating_point or "eer", threshold_source=source)
+    if scores_out:
+        write_scores(scores_out, scored)
     return {"model": str(model_path), "data": str(data_dir), **result}
 
 
-def assess(classifier, dataset, split="test", threshold=None, resamples=1000, operating_point="eer"):
-    """(metrics, the scored split) of a classifier on a dataset's split."""
+def write_scores(path, scored):
+    """One CSV row per scored image: file, label, subject, attack, score."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "label", "subject", "attack", "score"])
+        for sample, score in zip(scored.images.samples, scored.scores):
+            writer.writerow([sample.path, ("real", "spoof")[sample.label], sample.subject,
+                             sample.attack, f"{score:.6f}"])
+
+
+def assess(classifier, dataset, split="test", threshold=None, resamples=1000, operating_point="eer",
+           limit=None, threshold_source="given"):
+    """(metrics, the scored split) of a classifier on a dataset's split (at most ``limit`` images
+    of each split read). Without a ``threshold``, the dev split chooses one; with one, a dataset
+    without a dev split is scored all the same (no operating points then)."""
     if operating_point != "eer" and operating_point not in OPERATING_POINTS:
         raise AntispoofError(f"unknown operating point {operating_point!r}: choose eer or "
                              f"{', '.join(OPERATING_POINTS)}")
-    dev = Scored(classifier, dataset, "dev")
-    scored = dev if split == "dev" else Scored(classifier, dataset, split)
-    source = "given"
+    try:
+        dev = Scored(classifier, dataset, "dev", limit) if split != ALL or threshold is None else None
+    except AntispoofError:
+        if threshold is None or split == "dev":
+            raise
+        dev = None  # every subject is in the scored split: the given threshold is all it needs
+    scored = dev if split == "dev" else Scored(classifier, dataset, split, limit)
+    source = threshold_source
     if threshold is None and operating_point == "eer":
         _, threshold = metrics.eer(dev.labels, dev.scores)
         source = "dev EER"
@@ -64,7 +110,7 @@ def assess(classifier, dataset, split="test", threshold=None, resamples=1000, op
         "operating_points": {},
         "runtime": classifier.runtime,
     }
-    for name, (choose, target) in OPERATING_POINTS.items():
+    for name, (choose, target) in OPERATING_POINTS.items() if dev else ():
         t = choose(dev.labels, dev.scores, target)
         result["operating_points"][name] = {
             "threshold": t, "apcer": metrics.apcer(labels, scores, t),
@@ -79,7 +125,8 @@ def assess(classifier, dataset, split="test", threshold=None, resamples=1000, op
                 lambda i: metrics.acer(labels[i], scores[i], attacks[i], threshold), resamples),
             "resampled": f"{len(set(scored.subjects))} {split} subjects, {resamples} times",
         }
-    skipped = dev.images.skipped + (scored.images.skipped if scored is not dev else [])
+    result["subjects"] = metrics.per_group(labels, scores, scored.subjects, threshold)
+    skipped = (dev.images.skipped if dev else []) + (scored.images.skipped if scored is not dev else [])
     result["skipped_images"] = len(skipped)
     result["skipped"] = [{"file": f, "reason": r} for f, r in skipped]
     return result, scored

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .bench import BenchOptions, bench, p50_ms
 from .data import LABELS
 from .errors import AntispoofError
 from .faces import CROP_SCALE
@@ -29,6 +30,7 @@ def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", 
     metrics, contract = read_json(run_dir / "metrics.json"), read_json(run_dir / "model.json")
     flatbuffer = model.read_bytes()
     write_bytes(out_dir / INT8_FILE, flatbuffer)
+    contract.pop("thresholds", None)  # of the run's other files; the two exported share one
     contract = {**contract, "model": INT8_FILE, "mediapipe_model": MEDIAPIPE_FILE,
                 "crop_scale": contract.get("crop_scale", CROP_SCALE), "version": __version__,
                 "size_bytes": len(flatbuffer)}
@@ -38,8 +40,11 @@ def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", 
     with atomic_path(out_dir / "labels.txt") as tmp:
         tmp.write_text("\n".join(LABELS) + "\n")
     write_json(out_dir / "model.json", contract)
+    timing = bench(out_dir / INT8_FILE, BenchOptions(runs=300, warmup=30))
+    latency = (f"p50 {p50_ms(timing):.3f} ms, one thread, {timing['runtime']} "
+               f"{timing['runtime_version']}, {timing['cpu'] or timing['machine']}")
     with atomic_path(out_dir / "MODEL_CARD.md") as tmp:
-        tmp.write_text(model_card(metrics, contract, read_json(run_dir / "config.json")))
+        tmp.write_text(model_card(metrics, contract, read_json(run_dir / "config.json"), latency))
     return [INT8_FILE, MEDIAPIPE_FILE, "labels.txt", "model.json", "MODEL_CARD.md"]
 
 
@@ -124,7 +129,7 @@ def with_metadata(flatbuffer, name, author, licence, crop_scale=CROP_SCALE):
     return populated
 
 
-def model_card(metrics, contract, config):
+def model_card(metrics, contract, config, latency):
     int8, flt = metrics["int8"], metrics.get("float", {})
     protocol = int8.get("protocol", config.get("protocol", ""))
     lines = [
@@ -156,8 +161,8 @@ def model_card(metrics, contract, config):
                          f"{100 * m['apcer']:.2f} % | {100 * m['bpcer']:.2f} % | "
                          f"{100 * m['acer']:.2f} % | {size} |")
     lines += [
-        "", f"Size: {contract['size_bytes']:,} bytes (int8). Latency: see `benchmarks/README.md` "
-        "(about 0.3 ms, one thread, LiteRT, x86).", "",
+        "", f"Size: {contract['size_bytes']:,} bytes (int8). Latency: {latency} (measured by "
+        "`antispoof export`; other machines and models side by side: `benchmarks/README.md`).", "",
         "## Limits",
         "- Attack types: learned only from those in the training data. A model trained on NUAA "
         "(printed photographs) has seen no screen replay and no mask; on screen replays it does "

@@ -157,3 +157,20 @@ def summary(labels, scores, threshold, attacks=None):
         "accuracy": (tn + tp) / len(labels),
         "confusion_matrix": matrix,
     }
+
+
+def per_group(labels, scores, groups, threshold):
+    """Counts and error rates per group (subject, source) at one threshold; AUC where a group
+    holds both classes, APCER where it holds attacks, BPCER where it holds bona fide faces."""
+    labels, scores, groups = np.asarray(labels), np.asarray(scores), np.asarray(groups)
+    result = {}
+    for group in sorted(set(groups.tolist())):
+        mine = groups == group
+        n_real, n_spoof = int((labels[mine] == 0).sum()), int((labels[mine] == 1).sum())
+        result[group] = {
+            "n_real": n_real, "n_spoof": n_spoof,
+            "auc": roc_auc(labels[mine], scores[mine]) if n_real and n_spoof else None,
+            "apcer": apcer(labels[mine], scores[mine], threshold) if n_spoof else None,
+            "bpcer": bpcer(labels[mine], scores[mine], threshold) if n_real else None,
+        }
+    return result

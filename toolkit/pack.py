@@ -163,6 +163,14 @@ class PackedDataset:
     def counts(self, name):
         return dict(self.index["splits"][name]["counts"])
 
+    def check(self):
+        """Raise, in one line, unless every split holds both classes (before any long job)."""
+        for name in SPLITS:
+            counts = self.counts(name) if name in self.index["splits"] else {}
+            for label in LABELS:
+                if not counts.get(label):
+                    raise AntispoofError(f"{self.root}: the {name} split has no {label} images")
+
     def _records(self, name):
         ds = tf.data.TFRecordDataset([str(p) for p in self.shards(name)])
         return ds.map(_parse, num_parallel_calls=tf.data.AUTOTUNE)

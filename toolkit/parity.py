@@ -22,7 +22,7 @@ import numpy as np
 from .bench import RUNNER
 from .errors import AntispoofError
 from .files import read_json, write_json
-from .runtime import DEFAULT_MODEL, TFLiteClassifier, model_contract
+from .runtime import DEFAULT_MODEL, FALLBACK_THRESHOLD, TFLiteClassifier, contract_threshold
 
 DEFAULT_SYSROOT = Path(__file__).resolve().parent.parent / ".cache" / "arm64"
 QEMU = "qemu-aarch64"
@@ -60,7 +60,8 @@ def compare_outputs(model, crops, kernels="builtin", threshold=None, sysroot=DEF
     compare raw outputs, scores and decisions."""
     classifier = TFLiteClassifier(model)
     if threshold is None:
-        threshold = model_contract(model).get("threshold", 0.5)
+        threshold, _ = contract_threshold(model)
+        threshold = FALLBACK_THRESHOLD if threshold is None else threshold
     prefix, env = arm_python(sysroot)
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)

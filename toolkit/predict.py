@@ -9,46 +9,57 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from .console import progress
 from .errors import AntispoofError
 from .faces import CROP_SCALE, FaceDetector, crop_face
 from .files import atomic_path
-from .preprocess import IMAGE_SUFFIXES, read_image
-from .runtime import DEFAULT_MODEL, model_contract, open_classifier
+from .preprocess import IMAGE_SUFFIXES, read_image, to_model_input
+from .runtime import (DEFAULT_MODEL, FALLBACK_THRESHOLD, contract_threshold, model_contract,
+                      open_classifier)
 from .sources import VIDEO_SUFFIXES
 
 log = logging.getLogger("antispoof")
 
 @dataclass(frozen=True)
 class PredictOptions:
-    threshold: float = None  # None: model.json beside the model, else 0.5
+    threshold: float = None  # None: the one model.json records for the model file, else 0.5
     threads: int = 1
     smoothing: float = 0.0  # weight of the past in an exponential average over video frames
     max_frames: int = 0  # 0: all (a camera runs until interrupted)
     annotate: str = None  # output image, folder or video with boxes and labels drawn
+    detect: bool = True  # False: each input image already is a face crop (scored whole)
+    crop_scale: float = None  # crop side over the face box's; None: model.json's, else 1.1
 
 
 class Predictor:
     """Detector + classifier over RGB frames."""
 
-    def __init__(self, model=DEFAULT_MODEL, threshold=None, threads=1):
+    def __init__(self, model=DEFAULT_MODEL, threshold=None, threads=1, detect=True, crop_scale=None):
         self.classifier = open_classifier(model, threads)
-        contract = model_contract(model)
-        if threshold is None and "threshold" not in contract:
-            log.warning("warning: no model.json beside %s: threshold 0.5", model)
-        self.threshold = threshold if threshold is not None else contract.get("threshold", 0.5)
-        self.crop_scale = contract.get("crop_scale", CROP_SCALE)
-        self.detector = FaceDetector()
+        recorded, _ = contract_threshold(model)
+        if threshold is None and recorded is None:
+            log.warning("warning: model.json beside %s records no threshold for it: %g",
+                        model, FALLBACK_THRESHOLD)
+        self.threshold = next(t for t in (threshold, recorded, FALLBACK_THRESHOLD) if t is not None)
+        self.crop_scale = crop_scale or model_contract(model).get("crop_scale", CROP_SCALE)
+        self.detector = FaceDetector() if detect else None
 
     def frame(self, rgb):
-        """Every face in the frame: box, score, label; and the detection/classification times."""
+        """Every face in the frame: box, score, label; and the detection/classification times.
+        Without a detector the frame is the face crop."""
         start = time.perf_counter()
-        faces = self.detector.detect(rgb)
-        detected = time.perf_counter()
         size = self.classifier.input_size
-        scores = self.classifier.predict(np.stack([crop_face(rgb, f.box, size, self.crop_scale)
-                                                   for f in faces])) if faces else []
+        if self.detector is None:
+            faces, crops = [_WholeFrame((0, 0, rgb.shape[1], rgb.shape[0]))], [to_model_input(rgb, size)]
+        else:
+            faces = self.detector.detect(rgb)
+            crops = [crop_face(rgb, f.box, size, self.crop_scale) for f in faces]
+        detected = time.perf_counter()
+        scores = self.classifier.predict(np.stack(crops)) if faces else []
         done = time.perf_counter()
-        return {"faces": [{"box": list(f.box), "detector_score": round(f.score, 3),
+        return {"faces": [{"box": list(f.box), "detector_score": f.score and round(f.score, 3),
                            "score": float(s), "label": self.label(s)}
                           for f, s in zip(faces, scores)],
                 "detect_ms": 1000 * (detected - start), "classify_ms": 1000 * (done - detected)}
@@ -57,27 +68,37 @@ class Predictor:
         return "spoof" if score >= self.threshold else "real"
 
 
+@dataclass(frozen=True)
+class _WholeFrame:
+    box: tuple
+    score: float = None
+
+
 def predict(model, inputs, options=PredictOptions(), camera=None):
     """Results for image files, folders (their images and videos), video files or a camera."""
-    predictor = Predictor(model, options.threshold, options.threads)
     files, problems = _expand(inputs)
+    if not files and camera is None:
+        raise AntispoofError("nothing to classify (" + "; ".join(f"{p['input']}: {p['problem']}"
+                                                                for p in problems) + ")")
+    targets = _annotation_targets(files, options.annotate, camera)
+    predictor = Predictor(model, options.threshold, options.threads, options.detect,
+                          options.crop_scale)
     results = []
-    annotate = Path(options.annotate) if options.annotate else None
     if camera is not None:
         results.append(_stream(predictor, cv2.VideoCapture(camera), f"camera {camera}", options,
-                               annotate, camera=True))
+                               targets.get(None), camera=True))
         if results[-1].get("problem"):
             problems.append({"input": f"camera {camera}", "problem": results[-1]["problem"]})
-    for path in files:
-        target = annotate / path.name if annotate and (len(files) > 1 or annotate.is_dir()) else annotate
-        if path.suffix.lower() in VIDEO_SUFFIXES:
-            result = _stream(predictor, cv2.VideoCapture(str(path)), str(path), options,
-                             target and target.with_suffix(".mp4"))
-        else:
-            result = _image(predictor, path, target)
-        if result.get("problem"):
-            problems.append({"input": str(path), "problem": result["problem"]})
-        results.append(result)
+    with logging_redirect_tqdm([log]):
+        for path in progress(files, desc="predict", unit="file", enabled=len(files) > 1):
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                result = _stream(predictor, cv2.VideoCapture(str(path)), str(path), options,
+                                 targets.get(path))
+            else:
+                result = _image(predictor, path, targets.get(path))
+            if result.get("problem"):
+                problems.append({"input": str(path), "problem": result["problem"]})
+            results.append(result)
     frames = [f for r in results for f in r.get("frames", [])]
     faces = [face for f in frames for face in f["faces"]]
     summary = {
@@ -94,6 +115,31 @@ def predict(model, inputs, options=PredictOptions(), camera=None):
         what = "; ".join(f"{p['input']}: {p['problem']}" for p in problems) or "no face found"
         raise AntispoofError(f"nothing to classify ({what})")
     return summary
+
+
+def _annotation_targets(files, annotate, camera):
+    """Where ``--annotate`` writes each input's drawing ({path or None for the camera: target}),
+    checked before any work: one image → an image file of a type OpenCV writes; one video or
+    the camera → an .mp4 file; several inputs or an existing folder → that folder."""
+    if not annotate:
+        return {}
+    annotate = Path(annotate)
+    inputs = files + ([None] if camera is not None else [])
+    if len(inputs) > 1 or annotate.is_dir():
+        if annotate.exists() and not annotate.is_dir():
+            raise AntispoofError(f"{annotate}: --annotate for several inputs takes a folder, and "
+                                 "this is a file")
+        return {path: annotate / ("camera.mp4" if path is None else path.name if
+                                  path.suffix.lower() not in VIDEO_SUFFIXES else f"{path.stem}.mp4")
+                for path in inputs}
+    (only,) = inputs
+    if only is None or only.suffix.lower() in VIDEO_SUFFIXES:
+        if annotate.suffix.lower() != ".mp4":
+            raise AntispoofError(f"{annotate}: a video is annotated as a video: give a .mp4 path")
+    elif not annotate.suffix or not cv2.haveImageWriter(str(annotate)):
+        raise AntispoofError(f"{annotate}: cannot write an image of type "
+                             f"'{annotate.suffix or '(none)'}': give a .jpg or .png path, or a folder")
+    return {only: annotate}
 
 
 def _median(values):
@@ -123,12 +169,13 @@ def _expand(inputs):
 def _image(predictor, path, annotate):
     bgr = read_image(path)
     if bgr is None:
+        log.warning("warning: %s: cannot decode image", path)
         return {"input": str(path), "problem": "cannot decode image"}
     frame = predictor.frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     if not frame["faces"]:
         log.warning("warning: %s: no face found", path)
     if annotate:
-        ok, encoded = cv2.imencode(annotate.suffix or ".jpg", draw(bgr, frame["faces"]))
+        ok, encoded = cv2.imencode(annotate.suffix, draw(bgr, frame["faces"]))
         with atomic_path(annotate) as tmp:
             tmp.write_bytes(encoded.tobytes())
     return {"input": str(path), "frames": [{"frame": 0, **frame}]}
@@ -141,7 +188,10 @@ def _stream(predictor, capture, name, options, annotate, camera=False):
         log.warning("warning: %s: %s", name, kind)
         return {"input": name, "problem": kind}
     frames, writer, smoothed = [], None, None
-    with atomic_path(annotate, ".mp4") if annotate else nullcontext() as tmp:
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if not camera else 0
+    total = min(count, options.max_frames or count) or None
+    bar = progress(total=total, desc=Path(name).name, unit="frame")
+    with atomic_path(annotate, ".mp4") if annotate else nullcontext() as tmp, bar:
         try:
             while not options.max_frames or len(frames) < options.max_frames:
                 ok, bgr = capture.read()
@@ -157,6 +207,7 @@ def _stream(predictor, capture, name, options, annotate, camera=False):
                 elif not frame["faces"]:
                     smoothed = None
                 frames.append({"frame": len(frames), **frame})
+                bar.update()
                 if tmp:
                     if writer is None:
                         fps = capture.get(cv2.CAP_PROP_FPS) or 15

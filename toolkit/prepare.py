@@ -11,7 +11,6 @@ import io
 import logging
 import multiprocessing
 import re
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import cv2
 
+from .console import progress
 from .data import LABELS, hold_out
 from .errors import AntispoofError
 from .faces import CROP_SCALE, FaceDetector, crop_face, sharpness
@@ -292,25 +292,21 @@ def _protocol(name, sources, rows, seed):
 
 
 class Meter:
-    """One progress line on stderr: sources done, crops, sources/s and crops/s."""
+    """A progress bar on stderr (a terminal only): sources done, crops, frames/s and crops/s."""
 
     def __init__(self, total, done, enabled):
-        self.total, self.done, self.resumed, self.crops, self.frames = total, done, done, 0, 0
-        self.enabled, self.start, self.shown = enabled, time.perf_counter(), 0.0
+        self.crops, self.frames, self.start = 0, 0, time.perf_counter()
         if done and enabled:
-            print(f"prepare: resuming, {done} of {total} sources already done", file=sys.stderr)
+            log.info("prepare: resuming, %d of %d sources already done", done, total)
+        self.bar = progress(total=total, desc="prepare", unit="source", enabled=enabled)
+        self.bar.update(done)
 
     def update(self, crops, frames):
-        self.done, self.crops, self.frames = self.done + 1, self.crops + crops, self.frames + frames
-        now = time.perf_counter()
-        if self.enabled and (now - self.shown > 1 or self.done == self.total):
-            elapsed = max(now - self.start, 1e-9)
-            print(f"\rprepare: {self.done}/{self.total} sources, {self.crops} crops, "
-                  f"{(self.done - self.resumed) / elapsed:.1f} sources/s, "
-                  f"{self.frames / elapsed:.0f} frames/s, {self.crops / elapsed:.0f} crops/s",
-                  end="", file=sys.stderr, flush=True)
-            self.shown = now
+        self.crops, self.frames = self.crops + crops, self.frames + frames
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        self.bar.set_postfix_str(f"{self.crops} crops, {self.frames / elapsed:.0f} frames/s, "
+                                 f"{self.crops / elapsed:.0f} crops/s", refresh=False)
+        self.bar.update()
 
     def close(self):
-        if self.enabled and self.shown:
-            print(file=sys.stderr)
+        self.bar.close()

@@ -161,22 +161,24 @@ def init_quantization_ranges(qat, model, calibration):
 
 
 def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=2, learning_rate=1e-5,
-                 batch_size=64, calibration=300, seed=0):
+                 batch_size=64, calibration=300, seed=0, limit=None):
     """Fine-tune the run's model with fake quantization, then convert to full-integer int8.
 
-    Returns the QAT Keras model (for parity checks against the file written to ``out``).
+    ``limit``: at most that many images of each split (quick runs). Returns the QAT Keras
+    model (for parity checks against the file written to ``out``).
     """
     model = load_trained(run_dir)
     size = int(model.input_shape[1])
     keras.utils.set_random_seed(seed)
     dataset = open_dataset(data_dir, protocol, seed=seed)
-    train, dev = dataset.load("train", size, seed=seed), dataset.load("dev", size, seed=seed)
+    train, dev = dataset.load("train", size, limit, seed), dataset.load("dev", size, limit, seed)
     representative = calibration_images(data_dir, size, calibration, protocol, seed)
     qat = quantization_aware(model)
     init_quantization_ranges(qat, model, representative)
     qat.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
                 metrics=[keras.metrics.AUC(name="auc")])
-    log.info("quantize: quantization-aware training, %d epochs at lr %g", epochs, learning_rate)
+    log.info("quantize: quantization-aware training on %d train and %d dev crops, %d epochs at "
+             "lr %g", len(train.labels), len(dev.labels), epochs, learning_rate)
     qat.fit(tf_dataset(train, batch_size, training=True, seed=seed),
             validation_data=tf_dataset(dev, batch_size, training=False), epochs=epochs,
             class_weight=class_weights(train.counts), verbose=2)

@@ -12,6 +12,7 @@ from .errors import AntispoofError
 from .files import read_json
 
 BATCH = 64
+FALLBACK_THRESHOLD = 0.5  # for a model whose model.json records no threshold of its own
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "antispoof_int8.tflite"
 
 
@@ -28,6 +29,20 @@ def model_contract(model):
     """The ``model.json`` that build and export write beside a model, or {} where there is none."""
     path = Path(model).with_name("model.json")
     return read_json(path) if path.is_file() else {}
+
+
+def contract_threshold(model):
+    """(threshold, where it came from) that ``model.json`` records for this very file, or
+    (None, None): the int8 model and its MediaPipe variant share ``threshold``; other files of
+    a run (the float ``model.keras``) have their own under ``thresholds``."""
+    contract, name = model_contract(model), Path(model).name
+    thresholds = dict(contract.get("thresholds", {}))
+    for shared in ("model", "mediapipe_model"):
+        if contract.get(shared) and "threshold" in contract:
+            thresholds.setdefault(contract[shared], contract["threshold"])
+    if name not in thresholds:
+        return None, None
+    return thresholds[name], contract.get("threshold_source", "model.json")
 
 
 def check_tflite_file(path):
@@ -48,6 +63,8 @@ def make_interpreter(path, threads=1, runtime=None, default_delegates=True):
     op list shows the model's own ops rather than one delegate node.
     """
     path = check_tflite_file(path)
+    if threads < 1:
+        raise AntispoofError(f"threads must be at least 1, not {threads}")
     module, name, version = runtime_module(runtime)
     kernels = "xnnpack" if default_delegates else "builtin"
     try:
@@ -67,6 +84,36 @@ def spoof_scores(outputs):
     return outputs.reshape(-1).astype(np.float32)
 
 
+INPUT_DTYPES = (np.int8, np.uint8, np.float32)
+
+
+def check_io(path, inputs, outputs):
+    """Refuse, in one line, a TFLite model whose tensors the antispoof contract cannot feed or
+    read: one N×S×S×3 input (batch 1 or dynamic; int8, uint8 or float32) and one output of
+    P(spoof) or [P(real), P(spoof)] per crop. ``inputs``/``outputs``: the interpreter's details."""
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise AntispoofError(f"{path}: model has {len(inputs)} inputs and {len(outputs)} outputs; "
+                             "an anti-spoofing model has one of each")
+    (tensor,), (output,) = inputs, outputs
+    shape = [int(d) for d in tensor.get("shape_signature", tensor["shape"])]
+    described = "×".join("N" if d < 0 else str(d) for d in shape)
+    if len(shape) != 4 or shape[3] != 3 or shape[1] != shape[2]:
+        layout = (" (channels first?)" if len(shape) == 4 and shape[1] in (1, 3) and shape[3] not in (1, 3)
+                  else "")
+        raise AntispoofError(f"{path}: model input is {described}{layout}; antispoof models take "
+                             "N×S×S×3 RGB face crops")
+    if shape[0] not in (-1, 1):
+        raise AntispoofError(f"{path}: model input has a fixed batch of {shape[0]}; it needs "
+                             "batch 1 or a dynamic batch")
+    if tensor["dtype"] not in INPUT_DTYPES:
+        raise AntispoofError(f"{path}: model input is {np.dtype(tensor['dtype']).name}; antispoof "
+                             "models take int8, uint8 or float32 pixels")
+    per_crop = int(np.prod(output["shape"][1:])) if len(output["shape"]) > 1 else 1
+    if per_crop not in (1, 2):
+        raise AntispoofError(f"{path}: model outputs {per_crop} values per crop; antispoof models "
+                             "output P(spoof), or [P(real), P(spoof)]")
+
+
 class TFLiteClassifier:
     """A ``.tflite`` anti-spoofing model: uint8 RGB crops in, P(spoof) out."""
 
@@ -74,6 +121,8 @@ class TFLiteClassifier:
         self.path = Path(path)
         self.interpreter, self.runtime_name, self.runtime_version = make_interpreter(
             path, threads, runtime)
+        check_io(self.path, self.interpreter.get_input_details(),
+                 self.interpreter.get_output_details())
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.batch = 1

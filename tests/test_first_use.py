@@ -1,0 +1,248 @@
+"""What a new user meets first: models that break the contract, quiet logs, progress bars,
+per-model thresholds, crops without detection, whole-folder evaluation, early data checks."""
+import csv
+import json
+import re
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from antispoof.data import FaceDataset
+from antispoof.runtime import TFLiteClassifier
+from conftest import NUAA, REPO, WEIGHTS_035, make_subset, run_cli, run_cli_on_terminal
+
+SHIPPED = REPO / "models" / "antispoof_int8.tflite"
+CROP = sorted((NUAA / "ClientFace" / "0010").glob("*.jpg"))[0]
+
+
+def _tflite(path, inputs, outputs):
+    """A tiny real TFLite model of the given input shape (batch included) and output width."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    batch, *shape = inputs
+    x = keras.Input(shape=shape, batch_size=batch)
+    y = keras.layers.Dense(outputs, activation="sigmoid")(keras.layers.Flatten()(x))
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(keras.Model(x, y)).convert())
+    return path
+
+
+BROKEN = {  # name: (input shape, outputs, what the one-line error says)
+    "nchw": ((None, 3, 32, 32), 1, r"model input is N×3×32×32 \(channels first\?\)"),
+    "grey": ((None, 32, 32, 1), 1, r"model input is N×32×32×1; antispoof models take N×S×S×3"),
+    "batch4": ((4, 32, 32, 3), 1, r"model input has a fixed batch of 4"),
+    "three_outputs": ((None, 32, 32, 3), 3, r"model outputs 3 values per crop"),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("broken")
+    return {name: _tflite(folder / f"{name}.tflite", shape, outputs)
+            for name, (shape, outputs, _) in BROKEN.items()}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_a_model_that_breaks_the_contract_is_one_line(name, broken_models, small_data):
+    model, expected = broken_models[name], BROKEN[name][2]
+    for args in (["predict", model, CROP], ["evaluate", model, "--data", small_data],
+                 ["demo", "--model", model]):
+        proc = run_cli(*args, check=False)
+        assert proc.returncode == 1, args
+        assert "Traceback" not in proc.stderr, args
+        (line,) = proc.stderr.strip().splitlines()
+        assert line.startswith(f"Error: {model}: ") and re.search(expected, line), line
+    # bench times any TFLite file, but says that this one is no anti-spoofing model
+    proc = run_cli("bench", model, "--runs", 5, "--warmup", 1)
+    assert any(line.startswith(f"warning: {model}: ") and "timed all the same" in line
+               for line in proc.stderr.splitlines())
+
+
+def test_commands_are_quiet_unless_verbose(tmp_path):
+    proc = run_cli("predict", SHIPPED, CROP)
+    assert proc.stderr == ""  # no cuFFT/cuDNN/EGL/XNNPACK/feedback-manager lines
+    assert proc.stdout.strip().splitlines()[-1].endswith("; 0 problems")
+    loud = run_cli("predict", "--verbose", SHIPPED, CROP)
+    assert "XNNPACK" in loud.stderr
+    assert loud.stdout.splitlines()[-1] == proc.stdout.splitlines()[-1]
+    assert "XNNPACK" in run_cli("--verbose", "predict", SHIPPED, CROP).stderr
+
+
+def test_a_build_prints_only_its_own_lines(small_build):
+    stderr = (small_build / "build-stderr.txt").read_text()
+    lines = stderr.splitlines()
+    assert all(len(line) < 300 for line in lines), max(lines, key=len)[:300]
+    assert not any("scale out of expressed type range" in line or "E0000" in line or
+                   "W0000" in line for line in lines)
+
+
+def test_predict_names_every_problem_and_counts_in_words(tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 truncated")
+    proc = run_cli("predict", SHIPPED, CROP, broken)
+    assert f"warning: {broken}: cannot decode image" in proc.stderr
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert summary.startswith("1 face in 1 frame: ")
+    assert summary.endswith(f"; 1 problem: {broken}: cannot decode image")
+
+
+def test_annotate_targets_are_checked_before_any_work(tmp_path):
+    from test_prepare import nuaa_frames, write_video
+
+    proc = run_cli("predict", SHIPPED, CROP, "--annotate", tmp_path / "out.xyz", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (f"Error: {tmp_path / 'out.xyz'}: cannot write an image of type "
+                                   "'.xyz': give a .jpg or .png path, or a folder")
+    video = write_video(tmp_path / "clip.avi", nuaa_frames("ClientFace", "0005", 3))
+    proc = run_cli("predict", SHIPPED, video, "--annotate", tmp_path / "x.jpg", check=False)
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        f"Error: {tmp_path / 'x.jpg'}: a video is annotated as a video: give a .mp4 path")
+    assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "x.jpg").exists()
+    run_cli("predict", SHIPPED, CROP, "--annotate", tmp_path / "out.png")
+    assert cv2.imread(str(tmp_path / "out.png")) is not None
+
+
+def test_each_model_file_gets_its_own_threshold(small_build, tmp_path):
+    contract = json.loads((small_build / "model.json").read_text())
+    thresholds = contract["thresholds"]
+    assert thresholds["antispoof_int8.tflite"] == contract["threshold"]
+    metrics = json.loads((small_build / "metrics.json").read_text())
+    assert thresholds["model.keras"] == metrics["float"]["threshold"]
+    for name in ("model.keras", "antispoof_int8.tflite"):
+        out = tmp_path / f"{name}.json"
+        proc = run_cli("predict", small_build / name, CROP, "--json", out)
+        assert json.loads(out.read_text())["threshold"] == pytest.approx(thresholds[name])
+        assert "records no threshold" not in proc.stderr
+
+
+def test_predict_scores_face_crops_whole_with_no_detect(tmp_path):
+    # a tight crop: the detector's 1.1x square leaves the image and fills with black
+    tight = tmp_path / "tight.jpg"
+    image = cv2.imread(str(CROP))
+    height, width = image.shape[:2]
+    cv2.imwrite(str(tight), image[height // 8:-height // 8, width // 8:-width // 8])
+    out = tmp_path / "crop.json"
+    run_cli("predict", SHIPPED, tight, "--no-detect", "--json", out)
+    face = json.loads(out.read_text())["results"][0]["frames"][0]["faces"][0]
+    h, w = cv2.imread(str(tight)).shape[:2]
+    assert face["box"] == [0, 0, w, h] and face["detector_score"] is None
+    classifier = TFLiteClassifier(SHIPPED)
+    from antispoof.preprocess import load_face_crop
+
+    expected = classifier.predict(load_face_crop(tight, classifier.input_size)[None])[0]
+    assert face["score"] == pytest.approx(float(expected), abs=1e-7)
+    run_cli("predict", SHIPPED, CROP, "--crop-scale", 1.3, "--json", out)
+    assert json.loads(out.read_text())["crop_scale"] == 1.3
+    proc = run_cli("predict", SHIPPED, CROP, "--no-detect", "--crop-scale", 1.3, check=False)
+    assert proc.returncode == 2 and "--crop-scale" in proc.stderr
+
+
+def test_threads_and_missing_inputs_fail_fast(tmp_path):
+    proc = run_cli("predict", SHIPPED, CROP, "--threads", 0, check=False)
+    assert proc.returncode == 2 and "'--threads': 0 is not in the range x>=1" in proc.stderr
+    start = time.perf_counter()
+    proc = run_cli("predict", SHIPPED, tmp_path / "missing.jpg", check=False)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"Error: nothing to classify ({tmp_path / 'missing.jpg'}: not found)")
+    # reported before TensorFlow or MediaPipe load (each alone takes seconds here)
+    assert "tensorflow" not in _imported_by("predict", SHIPPED, tmp_path / "missing.jpg")
+    assert elapsed < 30
+
+
+def _imported_by(command, *args):
+    """The modules a CLI run imported (python -X importtime; --verbose keeps its stderr)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "antispoof.cli", command,
+                           "--verbose", *map(str, args)], capture_output=True, text=True, timeout=300)
+    assert "Error: " in proc.stderr
+    return " ".join(line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+                    if line.startswith("import time:"))
+
+
+def test_progress_bars_on_a_terminal_only(tmp_path, small_data):
+    folder = make_subset(tmp_path / "crops", ["0010"], 4) / "real" / "0010"
+    status, terminal, stdout = run_cli_on_terminal("predict", SHIPPED, folder)
+    assert status == 0 and re.search(r"predict: +\d+%", terminal), terminal
+    assert "4 faces in 4 frames" in stdout
+    assert "predict:" not in run_cli("predict", SHIPPED, folder).stderr  # a pipe: no bar
+    status, terminal, _ = run_cli_on_terminal("evaluate", SHIPPED, "--data", small_data)
+    assert status == 0 and re.search(r"reading crops: +\d+%", terminal), terminal
+    source = tmp_path / "nuaa"  # NUAA's layout, two crops per subject and class
+    for folder in ("ClientFace", "ImposterFace"):
+        for subject in ("0001", "0002", "0003"):
+            (source / folder / subject).mkdir(parents=True)
+            for f in sorted((NUAA / folder / subject).glob("*.jpg"))[:2]:
+                (source / folder / subject / f.name).symlink_to(f)
+    status, terminal, _ = run_cli_on_terminal("prepare", source, "--out", tmp_path / "prepared")
+    assert status == 0 and re.search(r"prepare: +\d+%", terminal), terminal
+
+
+def test_evaluate_scores_every_image_with_the_models_threshold(tmp_path, small_data):
+    contract = json.loads(SHIPPED.with_name("model.json").read_text())
+    # a protocol that puts every subject in test: there is no dev split
+    subjects = FaceDataset(small_data).subjects
+    protocol = tmp_path / "all-test.json"
+    protocol.write_text(json.dumps({"name": "all-test", "classes": {"real": "real", "spoof": "spoof"},
+                                    "splits": {"test": subjects, "dev": []}}))
+    out, scores = tmp_path / "eval.json", tmp_path / "scores.csv"
+    proc = run_cli("evaluate", SHIPPED, "--data", small_data, "--protocol", protocol, "--json", out,
+                   "--scores", scores)
+    result = json.loads(out.read_text())
+    assert result["threshold"] == contract["threshold"]
+    assert result["threshold_source"].startswith("model.json")
+    assert "from model.json" in proc.stdout
+    assert result["n_real"] + result["n_spoof"] == len(FaceDataset(small_data).samples)
+    rows = list(csv.DictReader(scores.open()))
+    assert list(rows[0]) == ["file", "label", "subject", "attack", "score"]
+    assert len(rows) == result["n_real"] + result["n_spoof"]
+    assert set(result["subjects"]) == set(subjects)
+    for subject, figures in result["subjects"].items():
+        mine = [r for r in rows if r["subject"] == subject]
+        spoof = [float(r["score"]) for r in mine if r["label"] == "spoof"]
+        assert figures["n_spoof"] == len(spoof)
+        assert figures["apcer"] == pytest.approx(np.mean(np.array(spoof) < result["threshold"]),
+                                                 abs=1e-9)
+
+    # without a protocol: --split all scores every image; a seeded split is announced
+    bare = make_subset(tmp_path / "bare", ["0001", "0002", "0003", "0004"], 3)
+    (bare / "protocol.json").unlink(missing_ok=True)
+    run_cli("evaluate", SHIPPED, "--data", bare, "--split", "all", "--json", out)
+    assert json.loads(out.read_text())["n_real"] == 12
+    proc = run_cli("evaluate", SHIPPED, "--data", bare)
+    assert "has no protocol.json: the test split is a seeded choice of subjects" in proc.stderr
+    # --split all with no threshold anywhere is refused in one line
+    loose = tmp_path / "loose.tflite"
+    loose.write_bytes(SHIPPED.read_bytes())
+    proc = run_cli("evaluate", loose, "--data", bare, "--split", "all", check=False)
+    assert proc.returncode == 1 and "--split all" in proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("layout", ["empty", "real-only"])
+def test_build_checks_the_data_before_any_work(layout, tmp_path, small_data):
+    data = tmp_path / "data"
+    data.mkdir()
+    if layout == "real-only":
+        (data / "real").symlink_to(small_data / "real")
+    out = tmp_path / "run"
+    start = time.perf_counter()
+    proc = run_cli("build", "--data", data, "--weights", WEIGHTS_035, "--out", out, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "not found" in proc.stderr
+    assert not out.exists() or not any(out.iterdir())  # no backbone.keras left behind
+    assert time.perf_counter() - start < 30  # before contraction (35 s here)
+
+
+def test_limit_reaches_qat_and_the_final_evaluation(tmp_path, small_data, small_build):
+    out = tmp_path / "quick"
+    proc = run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--init",
+                   small_build / "backbone.keras", "--budget-kb", 0, "--epochs", 1,
+                   "--qat-epochs", 1, "--limit", 40, "--out", out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    for model in ("float", "int8"):
+        assert metrics[model]["n_real"] + metrics[model]["n_spoof"] == 40
+    assert "quantize: quantization-aware training on 40 train and 40 dev crops" in proc.stderr

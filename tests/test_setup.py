@@ -1,0 +1,71 @@
+"""The set-up `make test` runs on a new machine: it plans the system tools it lacks, and takes
+the package mirror from the machine's own apt configuration instead of naming a host."""
+import os
+import re
+import shutil
+import subprocess
+
+from conftest import REPO
+
+SYSTEM_TOOLS = REPO / "tests" / "system_tools.sh"
+MIRROR = REPO / "tests" / "debian_mirror.sh"
+# what the set-up scripts themselves call, and nothing of what they install
+BASICS = ("bash", "sh", "env", "sed", "awk", "grep", "cat", "head", "dirname", "mkdir", "rm", "printf")
+
+
+def _bare_path(tmp_path):
+    """A PATH with the shell basics only: a machine where none of the tools is installed yet."""
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for name in BASICS:
+        (bare / name).symlink_to(shutil.which(name))
+    return str(bare)
+
+
+def test_system_tools_plans_every_missing_tool_on_a_bare_machine(tmp_path):
+    env = {**os.environ, "PATH": _bare_path(tmp_path)}
+    proc = subprocess.run(["bash", str(SYSTEM_TOOLS), str(tmp_path / "adbd"), "--dry-run"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr  # no qemu: not an error before anything is installed
+    missing = proc.stdout.split("missing:", 1)[1].split()
+    for package in ("chromium", "openssh-client", "adb", "mmdebstrap", "kotlin",
+                    "qemu-user", "adbd"):
+        assert package in missing, proc.stdout
+
+
+def _apt_etc(tmp_path, deb822=None, one_line=None):
+    etc = tmp_path / "apt"
+    (etc / "sources.list.d").mkdir(parents=True)
+    if deb822:
+        (etc / "sources.list.d" / "debian.sources").write_text(deb822)
+    if one_line:
+        (etc / "sources.list").write_text(one_line)
+    return etc
+
+
+def _mirror(etc):
+    return subprocess.run(["bash", str(MIRROR)], capture_output=True, text=True,
+                          env={**os.environ, "APT_ETC": str(etc)})
+
+
+def test_the_mirror_comes_from_the_machines_apt_sources(tmp_path):
+    codename = re.search(r"^VERSION_CODENAME=(\w+)", open("/etc/os-release").read(), re.M)[1]
+    deb822 = (f"Types: deb\nURIs: http://mirror.invalid/debian-security\nSuites: {codename}-security\n"
+              "Components: main\n\n"
+              f"Types: deb deb-src\nURIs: http://mirror.invalid/debian/ http://other.invalid/debian\n"
+              f"Suites: {codename} {codename}-updates\nComponents: main\n")
+    assert _mirror(_apt_etc(tmp_path / "a", deb822=deb822)).stdout == "http://mirror.invalid/debian\n"
+    one_line = (f"# deb http://commented.invalid/debian {codename} main\n"
+                f"deb [arch=amd64 signed-by=/k.gpg] http://local.invalid:3142/debian {codename} main\n")
+    assert _mirror(_apt_etc(tmp_path / "b", one_line=one_line)).stdout == "http://local.invalid:3142/debian\n"
+    nothing = _mirror(_apt_etc(tmp_path / "c"))
+    assert nothing.returncode == 1 and nothing.stdout == ""
+    assert nothing.stderr.strip().endswith("add one first")
+
+
+def test_no_set_up_file_names_a_host():
+    files = ["Makefile", ".ci/run", "pyproject.toml", *(p.relative_to(REPO).as_posix()
+                                                       for p in (REPO / "tests").glob("*.sh"))]
+    for name in files:
+        text = (REPO / name).read_text()
+        assert not re.search(r"\w+://", text), f"{name} names an address"
