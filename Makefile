@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev,cluster]'
+	$(VENV)/bin/pip install --quiet -e '.[dev,cluster,bench]'
 	touch $@
 
 demo: $(STAMP)

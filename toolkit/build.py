@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .contract import contract
-from .data import open_dataset
+from .data import describe_data, open_dataset
 from .errors import AntispoofError
 from .evaluate import assess
 from .files import read_json, write_json
@@ -93,7 +93,7 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     paths = {"float": out / MODEL_FILE, "int8": int8}
     assessed = {name: assess(open_classifier(path), dataset, limit=options.limit)
                 for name, path in paths.items()}
-    results = {name: {"model": str(path), "data": str(data_dir), **assessed[name][0]}
+    results = {name: {"model": str(path), "data": describe_data(data_dir), **assessed[name][0]}
                for name, path in paths.items()}
     size = int8.stat().st_size
     results["int8"]["size_bytes"] = size

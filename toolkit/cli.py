@@ -1,4 +1,5 @@
 """The ``antispoof`` command line: each command is a thin shell over a plain function."""
+import functools
 import json
 import logging
 
@@ -10,8 +11,38 @@ from .errors import AntispoofError
 
 log = logging.getLogger("antispoof")
 
-_data = click.option("--data", "data_dir", required=True, type=click.Path(),
-                     help="Face-crop folder: real/ and spoof/ per subject, or a protocol.json layout.")
+def _datasets(f):
+    """--data (repeatable), with a --protocol and a --data-weight per --data: the command gets
+    ``data_dir`` and ``protocol`` (one folder and its protocol, or a list of datasets)."""
+    @functools.wraps(f)
+    def wrapper(data_dir, protocol, data_weight, **kwargs):
+        for option, values in (("--protocol", protocol), ("--data-weight", data_weight)):
+            if values and len(values) != len(data_dir):
+                raise click.UsageError(f"give {option} once per --data, in the same order "
+                                       f"({len(data_dir)} --data, {len(values)} {option})")
+        if len(data_dir) == 1 and not data_weight:
+            return f(data_dir=data_dir[0], protocol=protocol[0] if protocol else None, **kwargs)
+        sources = [{"data": d, "protocol": protocol[i] if protocol else None,
+                    "weight": data_weight[i] if data_weight else None}
+                   for i, d in enumerate(data_dir)]
+        return f(data_dir=sources, protocol=None, **kwargs)
+
+    for option in reversed([
+        click.option("--data", "data_dir", required=True, multiple=True, type=click.Path(),
+                     help="Face-crop folder: real/ and spoof/ per subject, or a protocol.json "
+                          "layout; repeat for several datasets (splits are their unions), or a "
+                          "multi-dataset .json file."),
+        click.option("--protocol", multiple=True, type=click.Path(),
+                     help="protocol.json giving test/dev subjects, once per --data (default: "
+                          "DATA/protocol.json, else a seeded subject split)."),
+        click.option("--data-weight", multiple=True, type=click.FloatRange(min=0),
+                     help="Share of the train split each --data gives, once per --data "
+                          "(default: their sizes)."),
+    ]):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 _protocol = click.option("--protocol", type=click.Path(), default=None,
                          help="protocol.json giving test/dev subjects (default: DATA/protocol.json, "
                               "else a seeded subject split).")
@@ -79,7 +110,8 @@ _training = [
     click.option("--seed", type=int, default=None, help="Random seed (default 0)."),
     click.option("--limit", type=int, default=None, help="At most N images per split (quick runs)."),
     click.option("--teacher", type=click.Path(), default=None,
-                 help="Distil from this trained run or model (e.g. the server model)."),
+                 help="Distil from this trained run or model (e.g. the server model), or the "
+                      "peer's MiniFASNet .onnx file."),
     click.option("--distill-alpha", type=click.FloatRange(0, 1), default=None,
                  help="Weight of the hard labels with --teacher (default 0.5)."),
     click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -97,6 +129,14 @@ _training = [
     click.option("--synth-families", default=None, metavar="LIST",
                  callback=lambda ctx, param, value: tuple(value.split(",")) if value else None,
                  help="Attack families --synth-spoof draws from: screen,print (default both)."),
+    click.option("--degrade", type=click.FloatRange(0, 1), default=None, metavar="RATE",
+                 help="Share of training crops, real and spoof alike, given a webcam's white "
+                      "balance, blur, noise and JPEG (default 0: off)."),
+    click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None,
+                 help="Pull the hard labels towards 0.5 by this much: less saturated scores "
+                      "(default 0)."),
+    click.option("--select-epoch/--last-epoch", default=None,
+                 help="Keep the epoch with the best dev AUC instead of the last (default last)."),
 ]
 
 
@@ -149,8 +189,7 @@ def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, c
 
 
 @main.command()
-@_data
-@_protocol
+@_datasets
 @_subject_regex
 @_with(_training)
 @click.option("--arch", type=click.Choice(["mobilenetv2", "efficientnet-b0"]), default=None,
@@ -219,8 +258,7 @@ def contract(weights, width, budget_kb, input_size, criterion, calibration_data,
 
 @main.command()
 @click.argument("run_dir", type=click.Path())
-@_data
-@_protocol
+@_datasets
 @click.option("--mode", type=click.Choice(["qat", "ptq"]), default="qat", show_default=True,
               help="Quantization-aware fine-tuning, or post-training quantization only.")
 @click.option("--epochs", type=int, default=2, show_default=True, help="QAT epochs.")
@@ -240,8 +278,7 @@ def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, limit, ou
 
 @main.command()
 @click.argument("model", type=click.Path())
-@_data
-@_protocol
+@_datasets
 @_subject_regex
 @click.option("--split", type=click.Choice(["train", "dev", "test", "all"]), default="test",
               show_default=True, help="all: every image of the folder (needs a threshold: "
@@ -281,8 +318,7 @@ def evaluate(model, data_dir, protocol, subject_regex, split, threshold, operati
 
 
 @main.command()
-@_data
-@_protocol
+@_datasets
 @_subject_regex
 @_with(_training)
 @click.option("--budget-kb", type=float, default=None,
@@ -313,8 +349,7 @@ def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode
 
 
 @main.command()
-@_data
-@_protocol
+@_datasets
 @click.option("--weights", required=True, type=click.Path(),
               help="MobileNetV2 no-top .h5 to contract (a path every Ray node can read).")
 @click.option("--budget-kb", type=float, default=100, show_default=True)

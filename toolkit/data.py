@@ -11,6 +11,7 @@ Labels: 0 = real (bona fide), 1 = spoof (attack). Subjects never cross splits.
 """
 import csv
 import logging
+import os
 import random
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ class Sample:
     label: int
     subject: str
     attack: str = ""  # attack type of a spoof (protocol's attack_types, else its class folder)
+    dataset: str = ""  # which dataset of a multi-dataset run it comes from
 
 
 @dataclass
@@ -134,7 +136,15 @@ class FaceDataset:
 
 
 def open_dataset(root, protocol=None, subject_regex=None, seed=0):
-    """A folder of crops (``FaceDataset``) or a packed one (``antispoof pack``: ``pack.json``)."""
+    """A folder of crops (``FaceDataset``), a packed one (``antispoof pack``: ``pack.json``), or
+    several datasets as one (``MultiDataset``): a list of ``{"data", "protocol", "weight"}``
+    entries, or a JSON file holding such a list under ``"datasets"``."""
+    sources = data_sources(root)
+    if sources is not None:
+        if protocol:
+            raise AntispoofError("several datasets: each takes its own protocol (--protocol once "
+                                 "per --data), not one for all")
+        return MultiDataset(sources, subject_regex, seed)
     if (Path(root) / "pack.json").is_file():
         from .pack import PackedDataset
 
@@ -143,6 +153,79 @@ def open_dataset(root, protocol=None, subject_regex=None, seed=0):
                                  "and --subject-regex (or pack again with them)")
         return PackedDataset(root)
     return FaceDataset(root, protocol, subject_regex, seed)
+
+
+def data_sources(data):
+    """The dataset entries [{"data", "protocol", "weight"}] of a multi-dataset ``data`` (a list
+    of entries, or a JSON file listing them under "datasets"), or None for one dataset folder."""
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if path.suffix != ".json" or not path.is_file():
+            return None
+        try:
+            entries = read_json(path)["datasets"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AntispoofError(f"{path}: not a multi-dataset file ({exc})") from None
+        resolve = lambda p: p and str(path.parent / p)  # noqa: E731  relative to the file
+        data = [{**e, "data": resolve(e.get("data")), "protocol": resolve(e.get("protocol"))}
+                for e in entries]
+    entries = [{"data": str(e["data"]), "protocol": e.get("protocol") and str(e["protocol"]),
+                "weight": e.get("weight")} for e in data]
+    if not entries:
+        raise AntispoofError("no dataset given")
+    return entries
+
+
+def describe_data(data):
+    """``data`` as JSON: a folder's path, or the list of dataset entries."""
+    sources = data_sources(data)
+    return sources if sources is not None else str(data)
+
+
+class MultiDataset(FaceDataset):
+    """Several crop datasets as one: each split is the union of theirs (subjects are prefixed
+    with their dataset's name), each dataset keeping its own protocol. With weights, the train
+    split is resampled so that dataset *i* gives a share wᵢ / Σw of its crops."""
+
+    def __init__(self, sources, subject_regex=None, seed=0):
+        names, self.parts, self.samples = [], [], []
+        test, dev = [], []
+        for entry in sources:
+            part = FaceDataset(entry["data"], entry["protocol"], subject_regex, seed)
+            name = part.root.name if part.root.name not in names else f"{part.root.name}-{len(names)}"
+            names.append(name)
+            self.parts.append((name, part, entry["weight"]))
+            self.samples += [Sample(s.path, s.label, f"{name}/{s.subject}", s.attack, name)
+                             for s in part.samples]
+            test += [f"{name}/{s}" for s in part.protocol.test]
+            dev += [f"{name}/{s}" for s in part.protocol.dev]
+        self.root = Path("+".join(names))
+        self.protocol = Protocol("+".join(part.protocol.name for _, part, _ in self.parts),
+                                 test=tuple(test), dev=tuple(dev))
+        weights = [w for _, _, w in self.parts]
+        if any(w is not None for w in weights) and (None in weights or min(weights) < 0 or
+                                                     sum(weights) <= 0):
+            raise AntispoofError("dataset weights: give one non-negative weight per dataset, "
+                                 "not all zero")
+        self.weights = weights if None not in weights else None
+
+    @property
+    def names(self):
+        return [name for name, _, _ in self.parts]
+
+    def split(self, name, limit=None, seed=0):
+        samples = super().split(name, None, seed)
+        if name == "train" and self.weights:
+            rng, total, resampled = random.Random(seed), len(samples), []
+            for dataset, weight in zip(self.names, self.weights):
+                mine = [s for s in samples if s.dataset == dataset]
+                want = round(total * weight / sum(self.weights))
+                copies, extra = divmod(want, len(mine)) if mine else (0, 0)
+                resampled += mine * copies + rng.sample(mine, extra)
+            samples = sorted(resampled, key=lambda s: s.path)
+        if limit is not None and len(samples) > limit:
+            samples = sorted(random.Random(seed).sample(samples, limit), key=lambda s: s.path)
+        return samples
 
 
 def _discover(root, protocol, subject_regex):
@@ -155,7 +238,7 @@ def _discover(root, protocol, subject_regex):
         attack = protocol.attack_types.get(folder, folder) if label else ""
         if not class_dir.is_dir():
             raise AntispoofError(f"{class_dir}: class folder for {class_name!r} not found")
-        files = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in _walk(class_dir) if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise AntispoofError(f"{class_dir}: no images in the {class_name!r} class folder")
         for path in files:
@@ -168,6 +251,14 @@ def _discover(root, protocol, subject_regex):
                     "own subject. Put them in per-subject folders or pass --subject-regex.",
                     len(flat), root)
     return samples
+
+
+def _walk(folder):
+    """Every file under ``folder``, following symbolic links to folders (a dataset assembled
+    from links to other datasets' folders reads like a real one)."""
+    for parent, _, names in os.walk(folder, followlinks=True):
+        for name in names:
+            yield Path(parent) / name
 
 
 def _manifest_attacks(root):
@@ -249,7 +340,7 @@ def calibration_crops(folder, size=INPUT_SIZE, count=256, protocol=None, seed=0)
     try:
         return open_dataset(folder, protocol, seed=seed).load("train", size, limit=count, seed=seed).pixels
     except AntispoofError:
-        if protocol is not None or not Path(folder).is_dir():
+        if protocol is not None or data_sources(folder) is not None or not Path(folder).is_dir():
             raise
     files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
@@ -312,8 +403,29 @@ def _synthetic_attacks(rate, seed, families):
     return apply
 
 
+def _degrade(rate, seed):
+    """A tf.data map: with probability ``rate`` a crop, real or spoof, goes through a webcam's
+    white balance, blur, noise and JPEG (``antispoof.synth.camera``); labels are kept."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed + 1)
+
+    def convert(pixels):
+        if rng.random() >= rate:
+            return pixels
+        image = pixels.astype(np.float32) * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+        return np.clip(camera(image, rng), 0, 255).astype(np.uint8)
+
+    def apply(pixels, *rest):
+        x = tf.numpy_function(convert, [pixels], pixels.dtype)
+        x.set_shape(pixels.shape)
+        return (x, *rest)
+
+    return apply
+
+
 def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=None,
-               augment=False, synth_spoof=0.0, synth_families=FAMILIES):
+               augment=False, synth_spoof=0.0, synth_families=FAMILIES, degrade=0.0):
     """A tf.data pipeline over decoded crops: shuffle and flip when training (and ``jitter``
     with ``augment``; with ``synth_spoof``, ``_synthetic_attacks`` at that rate), prefetch
     always.
@@ -335,6 +447,8 @@ def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=
         ds = ds.shuffle(len(images.labels), seed=seed, reshuffle_each_iteration=True)
     if training and synth_spoof > 0:
         ds = ds.map(_synthetic_attacks(synth_spoof, seed, synth_families))
+    if training and degrade > 0:
+        ds = ds.map(_degrade(degrade, seed), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size)
 
     def to_float(x, *rest):

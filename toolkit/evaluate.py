@@ -5,7 +5,7 @@ import logging
 import numpy as np
 
 from . import metrics
-from .data import ALL, SPLITS, open_dataset
+from .data import ALL, SPLITS, describe_data, open_dataset
 from .errors import AntispoofError
 from .files import atomic_path
 from .runtime import contract_threshold, open_classifier
@@ -24,11 +24,14 @@ OPERATING_POINTS = {
 class Scored:
     """A split's crops, their labels, subjects and attack types, and the model's scores."""
 
-    def __init__(self, classifier, dataset, split, limit=None):
-        self.images = dataset.load(split, classifier.input_size, limit)
+    def __init__(self, classifier, dataset, split, limit=None, images=None):
+        """``images``: the split's crops, decoded already at the classifier's input size."""
+        self.images = images if images is not None else dataset.load(split, classifier.input_size,
+                                                                        limit)
         self.labels = self.images.labels
         self.subjects = np.array([s.subject for s in self.images.samples])
         self.attacks = np.array([s.attack for s in self.images.samples])
+        self.datasets = np.array([s.dataset for s in self.images.samples])
         self.scores = classifier.predict(self.images.pixels)
 
 
@@ -65,7 +68,7 @@ def evaluate(model_path, data_dir, split="test", protocol=None, threshold=None, 
                             operating_point or "eer", threshold_source=source)
     if scores_out:
         write_scores(scores_out, scored)
-    return {"model": str(model_path), "data": str(data_dir), **result}
+    return {"model": str(model_path), "data": describe_data(data_dir), **result}
 
 
 def write_scores(path, scored):
@@ -126,6 +129,13 @@ def assess(classifier, dataset, split="test", threshold=None, resamples=1000, op
             "resampled": f"{len(set(scored.subjects))} {split} subjects, {resamples} times",
         }
     result["subjects"] = metrics.per_group(labels, scores, scored.subjects, threshold)
+    if len(set(scored.datasets)) > 1:  # several datasets: each one's figures at the same threshold
+        result["datasets"] = {}
+        for name in sorted(set(scored.datasets)):
+            mine = scored.datasets == name
+            if len(set(labels[mine])) == 2:
+                result["datasets"][name] = metrics.summary(labels[mine], scores[mine], threshold,
+                                                           scored.attacks[mine])
     skipped = (dev.images.skipped if dev else []) + (scored.images.skipped if scored is not dev else [])
     result["skipped_images"] = len(skipped)
     result["skipped"] = [{"file": f, "reason": r} for f, r in skipped]

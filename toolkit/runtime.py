@@ -10,6 +10,7 @@ import numpy as np
 from .device_runner import TFLITE_RUNTIMES, find_runtime, interpreter_options
 from .errors import AntispoofError
 from .files import read_json
+from .peer import PEER_SUFFIX, PeerClassifier
 
 BATCH = 64
 FALLBACK_THRESHOLD = 0.5  # for a model whose model.json records no threshold of its own
@@ -203,8 +204,10 @@ def _check_pixels(pixels, size, path):
 
 
 def open_classifier(path, threads=1, runtime=None):
-    """A TFLite or Keras classifier for ``path``, chosen by the file's content and suffix."""
+    """A TFLite, Keras or (the peer) ONNX classifier for ``path``, chosen by its suffix."""
     path = Path(path)
     if path.suffix in (".keras", ".h5") or path.is_dir():
         return KerasClassifier(path)
+    if path.suffix == PEER_SUFFIX:
+        return PeerClassifier(path, threads)
     return TFLiteClassifier(path, threads, runtime)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .budget import candidate_model, estimated_fits, int8_size
 from .contract import Widths, source_alpha
+from .data import data_sources
 from .errors import AntispoofError
 from .files import claim_folder, write_json
 
@@ -71,6 +72,9 @@ def search(data_dir, out_dir, weights, options=None, protocol=None, ray_address=
                     key=pool.index)
     log.info("search: %d of %d candidates: %s", len(picked), len(pool),
              ", ".join(_name(c) for c in picked))
+    if data_sources(data_dir) is not None:
+        raise AntispoofError("search takes one dataset (--data once); several: run build with "
+                             "the configuration search chose")
     setup = {"data": str(Path(data_dir).resolve()), "weights": str(Path(weights).resolve()),
              "protocol": str(Path(protocol).resolve()) if protocol else None,
              "options": asdict(options), "trials_dir": str(out / "trials")}

@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from .data import class_weights, load_images, open_dataset, tf_dataset
+from .data import class_weights, describe_data, load_images, open_dataset, tf_dataset
 from .distribute import STRATEGIES, make_strategy, worker_dir
 from .errors import AntispoofError
 from .files import atomic_path, read_json, write_json
 from .model import build_model, flip_averaged, freeze_batchnorm, load_model
 from .model_spec import DEFAULT_BACKBONE, DEFAULT_HEAD
 from .pack import PackedDataset
+from .peer import PEER_SUFFIX, PeerClassifier
 from .preprocess import INPUT_SIZE
 from .runtime import spoof_scores
 from .server import (ARCHS, SERVER_HEAD, SERVER_INPUT_SIZE, DistillationLoss, LabelAUC,
@@ -25,6 +26,7 @@ log = logging.getLogger("antispoof")
 
 MODEL_FILE = "model.keras"
 CHECKPOINT_GLOB = "checkpoint-epoch*.keras"
+BEST_FILE = "best-epoch.keras"  # with select_epoch: the epoch with the best dev AUC so far
 HISTORY_FILE = "history.json"
 CONFIG_FILE = "config.json"
 
@@ -52,6 +54,10 @@ class TrainOptions:
     synth_spoof: float = 0.0  # share of crops through webcam effects, half of those reals turned
     # into synthetic screen/print attacks (data._synthetic_attacks)
     synth_families: tuple = FAMILIES  # which attack families the synthesis draws from
+    degrade: float = 0.0  # share of crops (both classes) given a webcam's blur, noise, JPEG and
+    # white balance (data._degrade)
+    label_smoothing: float = 0.0  # hard labels pulled towards 0.5 by this much (less saturated scores)
+    select_epoch: bool = False  # keep the epoch with the best dev AUC instead of the last one
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -59,6 +65,8 @@ class TrainOptions:
         server = self.arch == "efficientnet-b0"
         if server and self.head not in (DEFAULT_HEAD, SERVER_HEAD):
             raise AntispoofError(f"efficientnet-b0 takes the {SERVER_HEAD} head, not {self.head!r}")
+        if server and self.select_epoch:
+            raise AntispoofError("--select-epoch picks by dev AUC, which the light model reports")
         if server and self.teacher:
             raise AntispoofError("--teacher distils into the light model, not into efficientnet-b0")
         if server:
@@ -73,6 +81,8 @@ class TrainOptions:
         if not self.synth_families or set(self.synth_families) - set(FAMILIES):
             raise AntispoofError(f"synthetic attack families are {', '.join(FAMILIES)}, not "
                                  f"{', '.join(self.synth_families) or 'none'}")
+        if not 0 <= self.label_smoothing < 1 or not 0 <= self.degrade <= 1:
+            raise AntispoofError("label smoothing takes 0 ≤ ε < 1 and degrade a rate 0 ≤ r ≤ 1")
         if self.synth_spoof and self.teacher:
             raise AntispoofError("--synth-spoof and --teacher do not mix: the teacher has no score "
                                  "for a synthetic attack")
@@ -110,7 +120,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
              options.strategy != "default" else "")
     skipped = [] if streaming else train_images.skipped
     write_json(out / CONFIG_FILE, {
-        "data": str(data_dir), "protocol": dataset.protocol.name,
+        "data": describe_data(data_dir), "protocol": dataset.protocol.name,
         "protocol_file": str(protocol) if protocol else None, "weights": str(weights),
         "options": asdict(options), "counts": {"train": train_counts, "dev": dev_images.counts},
         "replicas": strategy.num_replicas_in_sync,
@@ -133,7 +143,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         teacher = _Teacher(options.teacher)
         train_ds = tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
                               teacher=teacher.scores(train_images), class_weight=weights_per_class,
-                              augment=options.augment)
+                              augment=options.augment, degrade=options.degrade)
         dev_ds = tf_dataset(dev_images, options.batch_size, training=False,
                             teacher=teacher.scores(dev_images))
         weights_per_class = None  # in the samples' weights instead
@@ -141,7 +151,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         train_ds = (_stream(strategy, dataset, options, weights_per_class) if streaming else
                     tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
                                augment=options.augment, synth_spoof=options.synth_spoof,
-                               synth_families=options.synth_families))
+                               synth_families=options.synth_families, degrade=options.degrade))
         weights_per_class = None if streaming else weights_per_class  # in the stream's weights
         dev_ds = tf_dataset(dev_images, options.batch_size, training=False)
 
@@ -153,7 +163,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         steps_per_epoch=-(-sum(train_counts.values()) // options.batch_size) if streaming else None,
         initial_epoch=len(history["epochs"]),
         class_weight=weights_per_class,
-        callbacks=[_EpochCheckpoint(out, history)],
+        callbacks=[_EpochCheckpoint(out, history, options.select_epoch)],
         verbose=1 if sys.stderr.isatty() else 2,
     )
     if options.arch == "efficientnet-b0":
@@ -162,13 +172,18 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
                                                  True, options.seed).take(20)]))
         history["precise_batchnorm_batches"] = precise_batchnorm(model, pixels, seed=options.seed)
     history.update(complete=True, seconds=history.get("seconds", 0) + time.time() - start)
+    if options.select_epoch:  # the epoch dev liked best, not the last one
+        best = max(history["epochs"], key=lambda e: e.get("val_auc", 0))
+        history["selected_epoch"] = best["epoch"]
+        model = keras.models.load_model(out / BEST_FILE)
+        log.info("train: epoch %d has the best dev AUC (%.4f): kept", best["epoch"], best["val_auc"])
     if options.flip_average:  # trained on single crops (randomly flipped); scores both views
         model = flip_averaged(model)
     with atomic_path(out / MODEL_FILE, suffix=".keras") as tmp:
         model.save(tmp)
     write_json(history_path, history)
-    for stale in out.glob(CHECKPOINT_GLOB):
-        stale.unlink()
+    for stale in [*out.glob(CHECKPOINT_GLOB), out / BEST_FILE]:
+        stale.unlink(missing_ok=True)
     return out / MODEL_FILE
 
 
@@ -203,7 +218,7 @@ def _compiled_model(options, weights):
         return model
     model.compile(optimizer=keras.optimizers.Adam(options.learning_rate, use_ema=options.ema > 0,
                                                   ema_momentum=options.ema or 0.99),
-                  loss="binary_crossentropy",
+                  loss=keras.losses.BinaryCrossentropy(label_smoothing=options.label_smoothing),
                   metrics=["accuracy", keras.metrics.AUC(name="auc"),
                            keras.metrics.Precision(name="precision"),
                            keras.metrics.Recall(name="recall")])
@@ -211,20 +226,29 @@ def _compiled_model(options, weights):
 
 
 class _Teacher:
-    """A trained model's P(spoof) on a split's crops, decoded at the teacher's input size."""
+    """A trained model's (or the ONNX peer's) P(spoof) on a split's crops, decoded at the
+    teacher's input size."""
 
     def __init__(self, path):
-        self.model = load_trained(path)
-        self.size = int(self.model.input_shape[1])
+        if Path(path).suffix == PEER_SUFFIX:
+            self.model = PeerClassifier(path)
+            self.size = self.model.input_size
+        else:
+            self.model = load_trained(path)
+            self.size = int(self.model.input_shape[1])
 
     def scores(self, images):
         """P(spoof) for the same crops as ``images`` (decoded again at the teacher's size)."""
         again = load_images(images.samples, self.size)
         if len(again.samples) != len(images.samples):
             raise AntispoofError("the teacher could not decode every crop the student uses")
-        raw = self.model.predict(again.pixels.astype("float32"), batch_size=128, verbose=0)
-        log.info("train: teacher scored %d crops", len(raw))
-        return spoof_scores(raw)
+        if isinstance(self.model, PeerClassifier):
+            scores = self.model.predict(again.pixels)
+        else:
+            scores = spoof_scores(self.model.predict(again.pixels.astype("float32"),
+                                                     batch_size=128, verbose=0))
+        log.info("train: teacher scored %d crops", len(scores))
+        return scores
 
 
 def _last_checkpoint(out):
@@ -240,9 +264,9 @@ class _EpochCheckpoint(keras.callbacks.Callback):
     which resuming truncates; the previous checkpoint goes once the new one is in place.
     """
 
-    def __init__(self, out, history):
+    def __init__(self, out, history, keep_best=False):
         super().__init__()
-        self.out, self.history, self.started = out, history, time.time()
+        self.out, self.history, self.started, self.keep_best = out, history, time.time(), keep_best
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.time()
@@ -250,6 +274,10 @@ class _EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.history["epochs"].append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()},
                                        "seconds": time.time() - self.started})
+        if self.keep_best and logs.get("val_auc", 0) >= max(
+                e.get("val_auc", 0) for e in self.history["epochs"]):
+            with atomic_path(self.out / BEST_FILE, suffix=".keras") as tmp:
+                self.model.save(tmp)  # before the history that names it the best
         write_json(self.out / HISTORY_FILE, self.history)
         previous, _ = _last_checkpoint(self.out)
         with atomic_path(self.out / f"checkpoint-epoch{epoch + 1}.keras", suffix=".keras") as tmp:

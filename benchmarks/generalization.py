@@ -1,0 +1,176 @@
+"""How models generalize: recipes trained on NUAA + webcam-multi, three seeds each, float and
+int8, beside the peer (Silent-Face MiniFASNetV2 and V1SE, ONNX) on the same crops in one run.
+
+Every recipe is `antispoof build --data NUAA --data WEBCAM-MULTI --input-size 64 --seed N`
+plus its flags: trained on the union of the two train splits; epochs (with --select-epoch) and
+the threshold chosen on the union of the two dev splits. Scored at that dev threshold on:
+NUAA test, webcam-multi test (4 held-out source repositories) and every crop of replay-webcam
+(evaluation only: nothing is trained, tuned, selected or thresholded on it). Per set: AUC, EER,
+APCER per attack type, BPCER, ACER, BPCER at APCER 5 % (on the set's own curve), per-subject
+AUC, and how many distinct int8 scores occur. The peer's threshold is its EER point on the same
+dev union. Size, and the latency ratio to the reference MobileNetV2 0.35 96×96 in one
+interleaved run (LiteRT, one thread). A finished run directory is reused. Prints a table,
+writes JSON (rates are fractions).
+
+    python benchmarks/generalization.py                      # every recipe, seeds 0 1 2
+    python benchmarks/generalization.py --recipes multi-64 --seeds 0
+"""
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
+from antispoof import metrics
+from antispoof.bench import BenchOptions, compare
+from antispoof.build import BuildOptions, build
+from antispoof.data import ALL, FaceDataset, MultiDataset, load_images
+from antispoof.evaluate import Scored
+from antispoof.runtime import contract_threshold, open_classifier
+from antispoof.train import TrainOptions
+from latency import reference_model
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATA = SHARED / "data"
+WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+PEERS = {"peer MiniFASNetV2": SHARED / "weights/silentface/minifasnetv2_scale2.7_80x80.onnx",
+         "peer MiniFASNetV1SE": SHARED / "weights/silentface/minifasnetv1se_scale4.0_80x80.onnx"}
+TRAINING = [{"data": str(DATA / "nuaa"), "protocol": None, "weight": None},
+            {"data": str(DATA / "webcam-multi"), "protocol": None, "weight": None}]
+# name -> (run directory stem, TrainOptions fields besides the seed (input size 64 unless
+# given)[, BuildOptions fields])
+RECIPES = {
+    "multi-64": ("multi-64", {}),
+    "multi-64-e8-select": ("multi-64-e8sel", {"epochs": 8, "select_epoch": True}),
+    "multi-64-degrade": ("multi-64-deg", {"augment": True, "degrade": 0.5}),
+    "multi-64-smooth": ("multi-64-ls", {"label_smoothing": 0.1}),
+    "multi-64-peer": ("multi-64-peer", {"teacher": str(PEERS["peer MiniFASNetV2"])}),
+    "multi-96": ("multi-96", {"input_size": 96}),
+    "multi-64-50kb": ("multi-64-50kb", {}, {"budget_kb": 50}),
+    "multi-64-400kb": ("multi-64-400kb", {}, {"budget_kb": 400}),
+}
+SETS = {  # name -> (folder, split)
+    "nuaa-test": (DATA / "nuaa", "test"),
+    "webcam-multi-test": (DATA / "webcam-multi", "test"),
+    "replay-webcam": (DATA / "replay-webcam", ALL),
+}
+
+
+def bpcer_at_apcer(labels, scores, target=0.05):
+    """BPCER where the set's own APCER is ``target`` (a threshold-free point of its curve)."""
+    threshold = metrics.threshold_at_apcer(labels, scores, target)
+    return metrics.bpcer(labels, scores, threshold)
+
+
+def figures(scored, threshold):
+    """The reported metrics of one scored set at one threshold."""
+    labels, scores = scored.labels, scored.scores
+    summary = metrics.summary(labels, scores, threshold, scored.attacks)
+    keep = ("n_real", "n_spoof", "auc", "eer", "threshold", "apcer_per_attack", "bpcer", "acer")
+    return {**{k: summary[k] for k in keep},
+            "bpcer_at_apcer_5": bpcer_at_apcer(labels, scores),
+            "subject_auc": {k: v["auc"] for k, v in
+                            metrics.per_group(labels, scores, scored.subjects, threshold).items()},
+            "distinct_scores": int(len(np.unique(scores)))}
+
+
+class Sets:
+    """The evaluation sets and the dev union, decoded once per input size."""
+
+    def __init__(self):
+        self.datasets = {name: FaceDataset(folder) for name, (folder, _) in SETS.items()}
+        self.dev = MultiDataset(TRAINING)
+        self.cache = {}
+
+    def scored(self, classifier):
+        """{set or "dev": Scored} for one classifier."""
+        out = {}
+        for name, dataset in [("dev", self.dev), *self.datasets.items()]:
+            split = "dev" if name == "dev" else SETS[name][1]
+            key = (name, classifier.input_size)
+            if key not in self.cache:
+                self.cache[key] = load_images(dataset.split(split), classifier.input_size)
+            out[name] = Scored(classifier, dataset, split, images=self.cache[key])
+        return out
+
+
+def evaluate_model(sets, classifier, threshold=None):
+    """Dev AUC and the sets' figures; without ``threshold``, the dev EER point."""
+    scored = sets.scored(classifier)
+    dev = scored.pop("dev")
+    if threshold is None:
+        _, threshold = metrics.eer(dev.labels, dev.scores)
+    return {"dev_auc": metrics.roc_auc(dev.labels, dev.scores), "threshold": float(threshold),
+            **{name: figures(s, threshold) for name, s in scored.items()}}
+
+
+def build_run(recipe, seed, work, weights):
+    stem, fields, *plan = RECIPES[recipe]
+    run_dir = work / f"{stem}-seed{seed}"
+    options = TrainOptions(**{"input_size": 64, **fields, "seed": seed})
+    build(TRAINING, run_dir, str(weights), options,
+          build_options=replace(BuildOptions(), **(plan[0] if plan else {})))
+    return run_dir
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--weights", type=Path, default=WEIGHTS)
+    parser.add_argument("--work", type=Path, default=Path("runs"))
+    parser.add_argument("--rounds", type=int, default=5, help="Latency: interleaved rounds.")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/generalization.json"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("antispoof").setLevel(logging.INFO)
+
+    sets, rows = Sets(), []
+    for name, path in PEERS.items():
+        peer = open_classifier(path)
+        rows.append({"recipe": name, "seed": None, "model": "float", "size_bytes": path.stat().st_size,
+                     "runtime": peer.runtime, **evaluate_model(sets, peer)})
+    latency_models = {}
+    for recipe in args.recipes:
+        for seed in args.seeds:
+            run_dir = build_run(recipe, seed, args.work, args.weights)
+            for kind, file in (("float", "model.keras"), ("int8", "antispoof_int8.tflite")):
+                threshold, _ = contract_threshold(run_dir / file)
+                rows.append({"recipe": recipe, "seed": seed, "model": kind, "run": str(run_dir),
+                             "size_bytes": (run_dir / file).stat().st_size,
+                             **evaluate_model(sets, open_classifier(run_dir / file), threshold)})
+            latency_models.setdefault(recipe, run_dir / "antispoof_int8.tflite")
+    with tempfile.TemporaryDirectory() as scratch:
+        reference = reference_model(Path(scratch) / "reference.tflite")
+        timing = compare([reference, *latency_models.values()], BenchOptions(runs=200, rounds=args.rounds))
+    ratios = dict(zip(latency_models, timing["p50_ratios"][1:]))
+    for row in rows:
+        row["latency_ratio"] = ratios.get(row["recipe"]) if row["model"] == "int8" else None
+    result = {"sets": {k: f"{v[0].name} {v[1]}" for k, v in SETS.items()},
+              "training": TRAINING, "reference_p50_ms": timing["results"][0]["inference"]["p50"] / 1000,
+              "cpu": timing["results"][0]["cpu"], "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print_table(rows)
+
+
+def print_table(rows):
+    print(f"{'recipe':<22} {'seed':>4} {'model':<5} {'dev AUC':>7} {'NUAA AUC':>8} {'ACER':>6} "
+          f"{'webcam AUC':>10} {'replay AUC':>10} {'replay APCER':>12} {'BPCER':>6} "
+          f"{'distinct':>8} {'bytes':>9} {'latency':>7}")
+    for r in rows:
+        nuaa, web, replay = r["nuaa-test"], r["webcam-multi-test"], r["replay-webcam"]
+        ratio = f"{r['latency_ratio']:.2f}×" if r.get("latency_ratio") else ""
+        print(f"{r['recipe']:<22} {'' if r['seed'] is None else r['seed']:>4} {r['model']:<5} "
+              f"{r['dev_auc']:7.3f} {nuaa['auc']:8.3f} {100 * nuaa['acer']:5.2f}% {web['auc']:10.3f} "
+              f"{replay['auc']:10.3f} {100 * max(replay['apcer_per_attack'].values()):11.1f}% "
+              f"{100 * replay['bpcer']:5.1f}% {replay['distinct_scores']:8d} {r['size_bytes']:9,d} {ratio:>7}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Several datasets in one run: splits are unions, each dataset keeps its protocol, the train
+split can be weighted, test is reported per dataset and per subject; the peer (ONNX) is scored
+and distilled from like our own models."""
+import json
+
+import numpy as np
+import pytest
+
+from antispoof.data import FaceDataset, MultiDataset, open_dataset
+from antispoof.errors import AntispoofError
+from antispoof.evaluate import evaluate
+from antispoof.peer import PeerClassifier
+from antispoof.preprocess import load_face_crop
+from conftest import NUAA, SHARED, run_cli
+
+WEBCAM = SHARED / "data" / "webcam-multi"
+PEER = SHARED / "weights" / "silentface" / "minifasnetv2_scale2.7_80x80.onnx"
+
+
+def linked_webcam_subset(root):
+    """A webcam-multi subset whose subject folders are symbolic links to the real ones, with
+    the dataset's protocol (two of its train sources, one dev and one test source)."""
+    protocol = json.loads((WEBCAM / "protocol.json").read_text())
+    picks = {"train": ["gh_afzal91004", "gh_ahmedooode"], "dev": protocol["splits"]["dev"][:1],
+             "test": protocol["splits"]["test"][:1]}
+    for label in ("real", "spoof"):
+        (root / label).mkdir(parents=True)
+        for subject in sum(picks.values(), []):
+            if (WEBCAM / label / subject).is_dir():
+                (root / label / subject).symlink_to(WEBCAM / label / subject, target_is_directory=True)
+    (root / "protocol.json").write_text(json.dumps(
+        {"name": "webcam-subset", "splits": {"test": picks["test"], "dev": picks["dev"]}}))
+    return root
+
+
+def test_symlinked_subject_folders_are_followed(tmp_path):
+    data = linked_webcam_subset(tmp_path / "webcam")
+    dataset = FaceDataset(data)
+    expected = sum(1 for label in ("real", "spoof") for link in (data / label).iterdir()
+                   for _ in link.glob("*.jpg"))
+    assert len(dataset.samples) == expected > 0
+    # no manifest.csv in the subset: a spoof's attack type is its class folder's name
+    assert {s.attack for s in dataset.samples if s.label} == {"spoof"}
+
+
+def test_splits_are_unions_with_prefixed_subjects_and_weights_resample_train(tmp_path):
+    webcam = linked_webcam_subset(tmp_path / "webcam")
+    sources = [{"data": str(NUAA), "protocol": None, "weight": None},
+               {"data": str(webcam), "protocol": None, "weight": None}]
+    union = open_dataset(sources)
+    nuaa, web = FaceDataset(NUAA), FaceDataset(webcam)
+    for split in ("train", "dev", "test"):
+        assert len(union.split(split)) == len(nuaa.split(split)) + len(web.split(split))
+    assert set(union.protocol.test) == {f"nuaa/{s}" for s in nuaa.protocol.test} | {
+        f"webcam/{s}" for s in web.protocol.test}
+    assert {s.dataset for s in union.split("dev")} == {"nuaa", "webcam"}
+
+    weighted = MultiDataset([{**sources[0], "weight": 1}, {**sources[1], "weight": 3}])
+    train = weighted.split("train", seed=0)
+    shares = {name: sum(s.dataset == name for s in train) / len(train) for name in ("nuaa", "webcam")}
+    assert len(train) == len(union.split("train"))
+    assert shares["nuaa"] == pytest.approx(0.25, abs=1e-3) and shares["webcam"] == pytest.approx(0.75, abs=1e-3)
+    assert weighted.split("dev") == union.split("dev")  # weights touch train only
+    with pytest.raises(AntispoofError, match="each takes its own protocol"):
+        open_dataset(sources, protocol=NUAA / "protocol.json")
+    with pytest.raises(AntispoofError, match="one non-negative weight per dataset"):
+        MultiDataset([{**sources[0], "weight": 1}, sources[1]])
+
+
+def test_train_and_evaluate_take_several_datasets(tmp_path, small_build):
+    webcam = linked_webcam_subset(tmp_path / "webcam")
+    run = tmp_path / "run"
+    data = ["--data", NUAA, "--data", webcam]
+    run_cli("train", *data, "--data-weight", 1, "--data-weight", 1, "--init",
+            small_build / "backbone.keras", "--epochs", 1, "--limit", 200, "--out", run)
+    config = json.loads((run / "config.json").read_text())
+    assert [d["data"] for d in config["data"]] == [str(NUAA), str(webcam)]
+    assert config["protocol"] == "nuaa-subject-holdout-v1+webcam-subset"
+    out = tmp_path / "eval.json"
+    run_cli("evaluate", run / "model.keras", *data, "--operating-point", "eer", "--json", out)
+    result = json.loads(out.read_text())
+    assert set(result["datasets"]) == {"nuaa", "webcam"}
+    n_test = len(FaceDataset(NUAA).split("test")) + len(FaceDataset(webcam).split("test"))
+    assert result["n_real"] + result["n_spoof"] == n_test
+    assert sum(d["n_real"] + d["n_spoof"] for d in result["datasets"].values()) == n_test
+    assert {s.split("/")[0] for s in result["subjects"]} == {"nuaa", "webcam"}
+    proc = run_cli("evaluate", run / "model.keras", *data, "--protocol", NUAA / "protocol.json",
+                   check=False)
+    assert proc.returncode == 2 and "give --protocol once per --data" in proc.stderr
+
+
+def test_the_peer_scores_like_its_onnx_graph(tmp_path):
+    import onnxruntime
+
+    crops = [p for folder in ("ClientFace", "ImposterFace")
+             for p in sorted((NUAA / folder / "0010").glob("*.jpg"))[:4]]
+    peer = PeerClassifier(PEER)
+    assert peer.input_size == 80 and peer.runtime.startswith("onnxruntime")
+    pixels = np.stack([load_face_crop(p, 80) for p in crops])
+    session = onnxruntime.InferenceSession(str(PEER), providers=["CPUExecutionProvider"])
+    bgr = pixels[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32)
+    logits = session.run(None, {"bgr_0_255": np.ascontiguousarray(bgr)})[0]
+    p_real = np.exp(logits[:, 1]) / np.exp(logits).sum(axis=1)
+    np.testing.assert_allclose(peer.predict(pixels), 1 - p_real, atol=1e-6)
+    result = evaluate(PEER, NUAA, "test", resamples=0)  # the dev split sets its threshold
+    assert result["runtime"].startswith("onnxruntime") and result["auc"] > 0.8
+
+
+def test_distillation_from_the_peer(tmp_path, small_data, small_build):
+    run = tmp_path / "student"
+    proc = run_cli("train", "--data", small_data, "--init", small_build / "backbone.keras",
+                   "--teacher", PEER, "--epochs", 1, "--limit", 60, "--out", run)
+    assert "train: teacher scored 60 crops" in proc.stderr
+    assert (run / "model.keras").exists()
+
+
+def test_select_epoch_keeps_the_epoch_dev_liked_best(tmp_path, small_data, small_build):
+    run = tmp_path / "run"
+    run_cli("train", "--data", small_data, "--init", small_build / "backbone.keras", "--epochs", 3,
+            "--select-epoch", "--limit", 80, "--learning-rate", 3e-3, "--out", run)
+    history = json.loads((run / "history.json").read_text())
+    aucs = [e["val_auc"] for e in history["epochs"]]
+    assert history["selected_epoch"] == 1 + max(range(3), key=lambda i: (aucs[i], i))
+    assert not (run / "best-epoch.keras").exists()
+
+
+def test_label_smoothing_and_degradation_reach_training(small_data):
+    import tensorflow as tf
+
+    from antispoof.data import tf_dataset
+    from antispoof.train import TrainOptions, _compiled_model
+
+    model = _compiled_model(TrainOptions(label_smoothing=0.2, input_size=32), None)
+    assert model.loss.get_config()["label_smoothing"] == 0.2
+    images = FaceDataset(small_data).load("test", 32, limit=16)
+    tf.random.set_seed(0)
+    plain = next(iter(tf_dataset(images, 16, training=True, seed=0)))
+    tf.random.set_seed(0)
+    degraded = next(iter(tf_dataset(images, 16, training=True, seed=0, degrade=1.0)))
+    # same shuffle and flips, labels kept; every crop's pixels changed by the webcam effects
+    np.testing.assert_array_equal(plain[1].numpy(), degraded[1].numpy())
+    changed = np.abs(plain[0].numpy() - degraded[0].numpy()).reshape(16, -1).mean(axis=1)
+    assert (changed > 1.0).all()
