@@ -30,8 +30,10 @@ def test_demo_benchmarks_and_classifies():
     lines = []
     timing, rows = demo(echo=lines.append)
     assert timing["runtime"] == "litert" and timing["inference"]["p50"] > 0
-    assert len(rows) == 8 and {r["truth"] for r in rows} == {"real", "spoof"}
+    assert len(rows) == 16 and {r["truth"] for r in rows} == {"real", "spoof"}
     assert any("correct" in line for line in lines)
+    screen = [r for r in rows if "webcam-multi" in r["file"] and r["truth"] == "spoof"]
+    assert len(screen) == 4 and any("screen replays" in line for line in lines)
 
 
 def _shell_block_after(text, marker):

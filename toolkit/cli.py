@@ -552,14 +552,21 @@ def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annot
 @main.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--out", required=True, type=click.Path(), help="Folder for the artifacts.")
-def export(run_dir, out):
+@click.option("--peer", "peers", multiple=True, type=click.Path(),
+              help="An ONNX peer model (Silent-Face MiniFASNet) to score on the same test crops "
+                   "for the model card; repeatable.")
+def export(run_dir, out, peers):
     """A build's artifacts for apps: the int8 model, a MediaPipe Tasks ImageClassifier variant
     with TFLite metadata, labels.txt, model.json and MODEL_CARD.md. For a server-model run
     (train --arch efficientnet-b0): a SavedModel and a float16 .tflite."""
     from .export import export as run
     from .server import export_server, is_server_run
 
-    for name in (export_server if is_server_run(run_dir) else run)(run_dir, out):
+    if is_server_run(run_dir):
+        names = export_server(run_dir, out)
+    else:
+        names = run(run_dir, out, peers=peers)
+    for name in names:
         click.echo(f"{out}/{name}")
 
 
@@ -567,12 +574,16 @@ def export(run_dir, out):
 @click.option("--model", type=click.Path(), default=None, help="Default: models/antispoof_int8.tflite.")
 @click.option("--data", "data_dir", type=click.Path(), default=None,
               help="NUAA folder (default: ../shared/data/nuaa beside the checkout).")
+@click.option("--webcam", "webcam_dir", type=click.Path(), default=None,
+              help="webcam-multi folder (default: ../shared/data/webcam-multi beside the checkout).")
 @_threads
-def demo(model, data_dir, threads):
-    """Benchmark the shipped model and classify a few NUAA test crops."""
-    from .demo import DEFAULT_MODEL, DEFAULT_NUAA, demo as run
+def demo(model, data_dir, webcam_dir, threads):
+    """Benchmark the shipped model and classify a few test crops: NUAA's printed photographs
+    and webcam-multi's screen replays."""
+    from .demo import DEFAULT_MODEL, DEFAULT_NUAA, DEFAULT_WEBCAM, demo as run
 
-    run(model or DEFAULT_MODEL, data_dir or DEFAULT_NUAA, threads=threads)
+    run(model or DEFAULT_MODEL, data_dir or DEFAULT_NUAA, threads=threads,
+        webcam=webcam_dir or DEFAULT_WEBCAM)
 
 
 if __name__ == "__main__":

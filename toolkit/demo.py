@@ -1,4 +1,5 @@
-"""The README's first command: benchmark the shipped model and classify a few NUAA test crops."""
+"""The README's first command: benchmark the shipped model and classify a few test crops of
+NUAA (printed photographs) and of webcam-multi's held-out sources (screen replays)."""
 import random
 from pathlib import Path
 
@@ -6,11 +7,18 @@ from .bench import BenchOptions, bench, p50_ms
 from .data import FaceDataset, load_images
 from .runtime import DEFAULT_MODEL, FALLBACK_THRESHOLD, TFLiteClassifier, contract_threshold
 
-DEFAULT_NUAA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nuaa"
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DEFAULT_NUAA = SHARED_DATA / "nuaa"
+DEFAULT_WEBCAM = SHARED_DATA / "webcam-multi"
 
 
-def demo(model=DEFAULT_MODEL, data=DEFAULT_NUAA, per_class=4, threads=1, echo=print):
+def demo(model=DEFAULT_MODEL, data=DEFAULT_NUAA, per_class=4, threads=1, echo=print,
+         webcam=DEFAULT_WEBCAM):
+    """Benchmark ``model``, then classify ``per_class`` real and attack crops of the NUAA test
+    split (``data``) and of webcam-multi's held-out test sources (``webcam``; None: skip)."""
     model = Path(model)
+    threshold, _ = contract_threshold(model)
+    threshold = FALLBACK_THRESHOLD if threshold is None else threshold
     classifier = TFLiteClassifier(model, threads)  # a model that breaks the contract stops here
     timing = bench(model, BenchOptions(threads=threads, runs=300, warmup=30))
     inference = timing["inference"]
@@ -19,25 +27,35 @@ def demo(model=DEFAULT_MODEL, data=DEFAULT_NUAA, per_class=4, threads=1, echo=pr
          f"{timing['cpu']}")
     echo(f"latency  p50 {p50_ms(timing):.3f} ms, p90 {inference['p90'] / 1000:.3f} ms, "
          f"min {inference['min'] / 1000:.3f} ms over {inference['count']} runs")
-    if not Path(data).is_dir():
-        echo(f"({data} not found: skipping the classification demo)")
-        return timing, []
-    threshold, _ = contract_threshold(model)
-    threshold = FALLBACK_THRESHOLD if threshold is None else threshold
-    test = FaceDataset(data).split("test")
-    picks = [s for label in (0, 1)
-             for s in random.Random(0).sample([t for t in test if t.label == label], per_class)]
+    rows = []
+    for title, folder, attack in (("NUAA test crops (printed photographs)", data, "print"),
+                                  ("webcam-multi test crops (sources held out of training: "
+                                   "screen replays)", webcam, "replay_screen")):
+        if folder is None:
+            continue
+        if not Path(folder).is_dir():
+            echo(f"\n({folder} not found: skipping its classification demo)")
+            continue
+        test = FaceDataset(folder).split("test")
+        picks = [s for label in (0, 1) for s in random.Random(0).sample(
+            [t for t in test if t.label == label and (not label or t.attack == attack)], per_class)]
+        rows += _classify(classifier, picks, threshold, title, echo)
+    correct = sum(r["call"] == r["truth"] for r in rows)
+    if rows:
+        echo(f"\n{correct}/{len(rows)} correct")
+    return timing, rows
+
+
+def _classify(classifier, picks, threshold, title, echo):
     images = load_images(picks, classifier.input_size)
     scores = classifier.predict(images.pixels)
-    echo(f"\nNUAA test crops (threshold {threshold:.4f} on P(spoof))")
-    echo(f"{'file':<32} {'truth':<6} {'P(spoof)':>8}  {'call':<6}")
+    echo(f"\n{title}, threshold {threshold:.4f} on P(spoof)")
+    echo(f"{'file':<36} {'truth':<6} {'P(spoof)':>8}  {'call':<6}")
     rows = []
     for sample, score in zip(images.samples, scores):
         call = "spoof" if score >= threshold else "real"
         truth = ("real", "spoof")[sample.label]
         rows.append({"file": sample.path, "truth": truth, "score": float(score), "call": call})
-        echo(f"{Path(sample.path).name:<32} {truth:<6} {score:8.4f}  {call:<6}"
+        echo(f"{Path(sample.path).name:<36} {truth:<6} {score:8.4f}  {call:<6}"
              f"{'' if call == truth else '  ✗'}")
-    correct = sum(r["call"] == r["truth"] for r in rows)
-    echo(f"{correct}/{len(rows)} correct")
-    return timing, rows
+    return rows

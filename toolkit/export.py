@@ -5,23 +5,28 @@ MediaPipe's ``ImageClassifier`` takes only uint8 or float32 input and one score 
 its variant wraps the same int8 graph (same weights, same kernels) in exact uint8 ↔ int8
 requantizations and adds P(real) = 1 − P(spoof) beside P(spoof): scores ``[real, spoof]``.
 """
+import csv
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
 from .bench import BenchOptions, bench, p50_ms
-from .data import LABELS
+from .data import LABELS, FaceDataset, data_sources, open_dataset
+from .evaluate import assess
 from .errors import AntispoofError
 from .faces import CROP_SCALE
 from .files import atomic_path, read_json, write_bytes, write_json
+from .runtime import open_classifier
 
 INT8_FILE = "antispoof_int8.tflite"
 MEDIAPIPE_FILE = "antispoof_mediapipe.tflite"
 
 
-def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", licence="Apache-2.0"):
-    """Write the artifacts of ``run_dir`` (a finished ``antispoof build``) into ``out_dir``."""
+def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", licence="Apache-2.0",
+           peers=()):
+    """Write the artifacts of ``run_dir`` (a finished ``antispoof build``) into ``out_dir``;
+    ``peers`` (ONNX files) are scored on the run's test splits for the model card."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     model = run_dir / INT8_FILE
     for needed in (model, run_dir / "metrics.json", run_dir / "model.json"):
@@ -43,8 +48,14 @@ def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", 
     timing = bench(out_dir / INT8_FILE, BenchOptions(runs=300, warmup=30))
     latency = (f"p50 {p50_ms(timing):.3f} ms, one thread, {timing['runtime']} "
                f"{timing['runtime_version']}, {timing['cpu'] or timing['machine']}")
+    config = read_json(run_dir / "config.json")
+    peer_results = {}
+    if peers:
+        dataset = open_dataset(config["data"], config.get("protocol_file"))
+        for peer in map(Path, peers):
+            peer_results[f"peer {peer.stem}"], _ = assess(open_classifier(peer), dataset, resamples=0)
     with atomic_path(out_dir / "MODEL_CARD.md") as tmp:
-        tmp.write_text(model_card(metrics, contract, read_json(run_dir / "config.json"), latency))
+        tmp.write_text(model_card(metrics, contract, config, latency, peer_results))
     return [INT8_FILE, MEDIAPIPE_FILE, "labels.txt", "model.json", "MODEL_CARD.md"]
 
 
@@ -129,9 +140,14 @@ def with_metadata(flatbuffer, name, author, licence, crop_scale=CROP_SCALE):
     return populated
 
 
-def model_card(metrics, contract, config, latency):
+def model_card(metrics, contract, config, latency, peers=None):
+    """MODEL_CARD.md: use, input and output, training data (each dataset, and each source
+    repository its manifest names for the train and dev splits, with the licence it states),
+    test metrics per dataset beside the peer's (``peers``: {name: assess result}), limits."""
     int8, flt = metrics["int8"], metrics.get("float", {})
     protocol = int8.get("protocol", config.get("protocol", ""))
+    sources = data_sources(config.get("data")) or [{"data": config.get("data", "?")}]
+    names = [Path(s["data"]).name for s in sources]
     lines = [
         "# Model card: antispoof int8 face anti-spoofing model", "",
         "## Intended use",
@@ -146,30 +162,74 @@ def model_card(metrics, contract, config, latency):
         f"- Output: P(spoof) (`{INT8_FILE}`), or scores [real, spoof] (`{MEDIAPIPE_FILE}`); call "
         f"spoof when P(spoof) ≥ {contract['threshold']:.4f} ({contract['threshold_source']}).", "",
         "## Training data and protocol",
-        f"- Data: `{config.get('data', '?')}`; protocol `{protocol}`: subjects never cross "
-        "train/dev/test; the threshold comes from the dev split.",
+        f"- Data: {', '.join('`' + str(s['data']) + '`' for s in sources)}; protocol `{protocol}`: subjects "
+        "(sources) never cross train/dev/test; epochs and the threshold are chosen on dev; test "
+        "is only reported.",
         "- Images: " + "; ".join(f"{split} {c['real']:,} real, {c['spoof']:,} spoof"
                                  for split, c in config.get("counts", {}).items())
-        + f"; test {int8['n_real']:,} real, {int8['n_spoof']:,} spoof.", "",
-        "## Metrics (test split, threshold from dev)", "",
-        "| model | AUC | EER | APCER | BPCER | ACER | size |", "|---|---|---|---|---|---|---|",
+        + f"; test {int8['n_real']:,} real, {int8['n_spoof']:,} spoof.",
     ]
-    for label, m in (("float", flt), ("int8", int8)):
-        if m:
-            size = f"{m['size_bytes']:,} B" if "size_bytes" in m else ""
-            lines.append(f"| {label} | {m['auc']:.4f} | {100 * m['eer']:.2f} % | "
-                         f"{100 * m['apcer']:.2f} % | {100 * m['bpcer']:.2f} % | "
-                         f"{100 * m['acer']:.2f} % | {size} |")
+    for source in sources:
+        lines += _source_table(Path(source["data"]))
+    lines += ["", "## Metrics (test splits, threshold from dev)", "",
+              "| model | test set | AUC | EER | APCER | BPCER | ACER | size |",
+              "|---|---|---|---|---|---|---|---|"]
+    models = [("float", flt), ("int8", int8)] + list((peers or {}).items())
+    for label, m in models:
+        if not m:
+            continue
+        parts = m.get("datasets") or {names[0] if len(names) == 1 else "all": m}
+        size = f"{m['size_bytes']:,} B" if "size_bytes" in m else ""
+        for dataset, d in parts.items():
+            lines.append(f"| {label} | {dataset} | {d['auc']:.4f} | {100 * d['eer']:.2f} % | "
+                         f"{100 * d['apcer']:.2f} % | {100 * d['bpcer']:.2f} % | "
+                         f"{100 * d['acer']:.2f} % | {size} |")
+    if peers:
+        lines += ["", "The peer (Silent-Face MiniFASNet, ONNX, Apache-2.0; whole crop resized to "
+                  "80×80) is scored on the same crops, at its own equal-error threshold on the "
+                  "same dev split."]
+    screens = any(Path(s["data"]).name != "nuaa" for s in sources)
     lines += [
         "", f"Size: {contract['size_bytes']:,} bytes (int8). Latency: {latency} (measured by "
         "`antispoof export`; other machines and models side by side: `benchmarks/README.md`).", "",
         "## Limits",
-        "- Attack types: learned only from those in the training data. A model trained on NUAA "
-        "(printed photographs) has seen no screen replay and no mask; on screen replays it does "
-        "far worse (see `models/README.md`).",
-        "- Demographics, cameras and lighting: only those of the training data are covered "
-        "(NUAA: 15 subjects, one webcam, indoor light); others are untested.",
+        "- Attack types: learned only from those in the training data"
+        + (" (printed photographs; screen replays on phones, monitors and TVs). No mask or "
+           "3-D attack was seen." if screens else
+           ". A model trained on NUAA (printed photographs) has seen no screen replay and no "
+           "mask; on screen replays it does far worse (see `models/README.md`)."),
+        "- Demographics, cameras and lighting: only those of the training data are covered; "
+        "others are untested. Held-out webcam sources vary widely (per-source figures in "
+        "`benchmarks/README.md`).",
         "- The crop must be made as above; other crops (tighter, wider, unaligned) shift the scores.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _source_table(folder):
+    """The source repositories a dataset's ``manifest.csv`` names for its train and dev
+    splits, with counts and the licence each states; nothing for a dataset without one."""
+    manifest = folder / "manifest.csv"
+    if not manifest.is_file():
+        return []
+    with manifest.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("source_repo")]
+    if not rows:
+        return []
+    protocol = FaceDataset(folder).protocol
+    table = {}
+    for row in rows:
+        split = protocol.split_of(row["subject"])
+        if split == "test":
+            continue
+        entry = table.setdefault((row["source_repo"], split), {"real": 0, "spoof": 0,
+                                                                "licence": row.get("licence", "")})
+        entry[row["label"]] += 1
+    lines = ["", f"Sources of `{folder.name}` used for training (train) and choosing (dev), as its "
+             "manifest states them:", "", "| source repository | split | real | spoof | licence |",
+             "|---|---|---|---|---|"]
+    for (repo, split), entry in sorted(table.items(), key=lambda item: (item[0][1] != "train", item[0])):
+        licence = entry["licence"] if entry["licence"] not in ("", "none stated") else "no licence stated"
+        lines.append(f"| {repo} | {split} | {entry['real']:,} | {entry['spoof']:,} | {licence} |")
+    return lines
