@@ -2,8 +2,9 @@
 int8, beside the peer (Silent-Face MiniFASNetV2 and V1SE, ONNX) on the same crops in one run.
 
 Every recipe is `antispoof build --data NUAA --data WEBCAM-MULTI --input-size 64 --seed N`
-plus its flags: trained on the union of the two train splits; epochs (with --select-epoch) and
-the threshold chosen on the union of the two dev splits. Scored at that dev threshold on:
+plus its flags (the `nuaa-*` recipes: NUAA alone, as the shipped model and #13's synthetic
+attacks were): trained on the union of the train splits; epochs (with --select-epoch) and
+the threshold chosen on the union of the dev splits. Scored at that dev threshold on:
 NUAA test, webcam-multi test (4 held-out source repositories) and every crop of replay-webcam
 (evaluation only: nothing is trained, tuned, selected or thresholded on it). Per set: AUC, EER,
 APCER per attack type, BPCER, ACER, BPCER at APCER 5 % (on the set's own curve), per-subject
@@ -42,17 +43,20 @@ PEERS = {"peer MiniFASNetV2": SHARED / "weights/silentface/minifasnetv2_scale2.7
          "peer MiniFASNetV1SE": SHARED / "weights/silentface/minifasnetv1se_scale4.0_80x80.onnx"}
 TRAINING = [{"data": str(DATA / "nuaa"), "protocol": None, "weight": None},
             {"data": str(DATA / "webcam-multi"), "protocol": None, "weight": None}]
+NUAA_ONLY = TRAINING[:1]
 # name -> (run directory stem, TrainOptions fields besides the seed (input size 64 unless
-# given)[, BuildOptions fields])
+# given), BuildOptions fields, training datasets)
 RECIPES = {
-    "multi-64": ("multi-64", {}),
-    "multi-64-e8-select": ("multi-64-e8sel", {"epochs": 8, "select_epoch": True}),
-    "multi-64-degrade": ("multi-64-deg", {"augment": True, "degrade": 0.5}),
-    "multi-64-smooth": ("multi-64-ls", {"label_smoothing": 0.1}),
-    "multi-64-peer": ("multi-64-peer", {"teacher": str(PEERS["peer MiniFASNetV2"])}),
-    "multi-96": ("multi-96", {"input_size": 96}),
-    "multi-64-50kb": ("multi-64-50kb", {}, {"budget_kb": 50}),
-    "multi-64-400kb": ("multi-64-400kb", {}, {"budget_kb": 400}),
+    "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
+    "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
+    "multi-64": ("multi-64", {}, {}, TRAINING),
+    "multi-64-e8-select": ("multi-64-e8sel", {"epochs": 8, "select_epoch": True}, {}, TRAINING),
+    "multi-64-degrade": ("multi-64-deg", {"augment": True, "degrade": 0.5}, {}, TRAINING),
+    "multi-64-smooth": ("multi-64-ls", {"label_smoothing": 0.1}, {}, TRAINING),
+    "multi-64-peer": ("multi-64-peer", {"teacher": str(PEERS["peer MiniFASNetV2"])}, {}, TRAINING),
+    "multi-96": ("multi-96", {"input_size": 96}, {}, TRAINING),
+    "multi-64-50kb": ("multi-64-50kb", {}, {"budget_kb": 50}, TRAINING),
+    "multi-64-400kb": ("multi-64-400kb", {}, {"budget_kb": 400}, TRAINING),
 }
 SETS = {  # name -> (folder, split)
     "nuaa-test": (DATA / "nuaa", "test"),
@@ -110,11 +114,12 @@ def evaluate_model(sets, classifier, threshold=None):
 
 
 def build_run(recipe, seed, work, weights):
-    stem, fields, *plan = RECIPES[recipe]
+    """The recipe's run directory for ``seed``, built (or resumed) if needed."""
+    stem, fields, plan, data = RECIPES[recipe]
     run_dir = work / f"{stem}-seed{seed}"
     options = TrainOptions(**{"input_size": 64, **fields, "seed": seed})
-    build(TRAINING, run_dir, str(weights), options,
-          build_options=replace(BuildOptions(), **(plan[0] if plan else {})))
+    build(data if len(data) > 1 else data[0]["data"], run_dir, str(weights), options,
+          build_options=replace(BuildOptions(), **plan))
     return run_dir
 
 
@@ -135,7 +140,10 @@ def main(argv=None):
         peer = open_classifier(path)
         rows.append({"recipe": name, "seed": None, "model": "float", "size_bytes": path.stat().st_size,
                      "runtime": peer.runtime, **evaluate_model(sets, peer)})
-    latency_models = {}
+    shipped = Path(__file__).resolve().parents[1] / "models" / "antispoof_int8.tflite"
+    rows.append({"recipe": "shipped", "seed": None, "model": "int8", "size_bytes": shipped.stat().st_size,
+                 **evaluate_model(sets, open_classifier(shipped), contract_threshold(shipped)[0])})
+    latency_models = {"shipped": shipped}
     for recipe in args.recipes:
         for seed in args.seeds:
             run_dir = build_run(recipe, seed, args.work, args.weights)

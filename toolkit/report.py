@@ -11,7 +11,7 @@ import numpy as np
 
 from . import metrics
 from .bench import BenchOptions, bench, p50_ms
-from .data import open_dataset
+from .data import data_sources, open_dataset
 from .errors import AntispoofError
 from .evaluate import assess
 from .explain import heatmaps, keras_model_for, overlay
@@ -181,7 +181,7 @@ def report(run_dir, out=None, data_dir=None, protocol=None, assessed=None):
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>antispoof report: {html.escape(run.name)}</title>
 <style>{STYLE}</style></head><body>
 <h1>antispoof run <code>{html.escape(str(run))}</code></h1>
-<p class="muted">Data <code>{html.escape(str(data_dir))}</code>, protocol {html.escape(int8['protocol'])};
+<p class="muted">Data <code>{html.escape(", ".join(str(d["data"]) for d in data_sources(data_dir) or [{"data": data_dir}]))}</code>, protocol {html.escape(int8['protocol'])};
 test split {int8['n_real']} real and {int8['n_spoof']} spoof crops. Threshold {int8['threshold']:.4f}
 on P(spoof), chosen at the dev split's EER point; the test split chose nothing.</p>
 <h2>Metrics on the test split</h2>

@@ -1,0 +1,70 @@
+"""The spread of int8/QAT parity over training runs: the test suite's small build (eight NUAA
+subjects, 30 crops per subject and class, one epoch of training and one of QAT) repeated with
+several seeds. Training differs from seed to seed as it differs from CPU to CPU (float
+arithmetic is not bit-reproducible across machines), so this spread is what a tolerance on that
+build's parity has to cover (tests/test_quantize.py). Prints a table, writes JSON.
+
+    python benchmarks/parity_spread.py --seeds 0 1 2 3 4
+"""
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
+from antispoof.build import BuildOptions, build
+from antispoof.train import TrainOptions
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+NUAA = SHARED / "data" / "nuaa"
+WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+SUBJECTS = ["0001", "0002", "0003", "0004", "0006", "0007", "0008", "0009"]  # conftest.small_data
+
+
+def small_data(root):
+    """conftest.make_subset's folder: symbolic links to every 7th crop, 30 per subject and class."""
+    for class_dir, label in (("ClientFace", "real"), ("ImposterFace", "spoof")):
+        for subject in SUBJECTS:
+            files = sorted((NUAA / class_dir / subject).glob("*.jpg"))[::7][:30]
+            target = root / label / subject
+            target.mkdir(parents=True, exist_ok=True)
+            for f in files:
+                (target / f.name).symlink_to(f)
+    return root
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/parity_spread.json"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        data = small_data(Path(scratch) / "data")
+        for seed in args.seeds:
+            result = build(data, Path(scratch) / f"run-{seed}", str(WEIGHTS),
+                           TrainOptions(epochs=1, seed=seed), build_options=BuildOptions(qat_epochs=1))
+            rows.append({"seed": seed, **result["parity"]})
+            print(f"seed {seed}: mean |int8 - QAT| {rows[-1]['mean_score_difference']:.4f}  max "
+                  f"{rows[-1]['max_score_difference']:.4f}  decisions agree "
+                  f"{100 * rows[-1]['decision_agreement']:.1f} %", flush=True)
+    means = np.array([r["mean_score_difference"] for r in rows])
+    agree = np.array([r["decision_agreement"] for r in rows])
+    summary = {"mean_score_difference": {"mean": means.mean(), "std": means.std(ddof=1),
+                                         "max": means.max()},
+               "decision_agreement": {"mean": agree.mean(), "std": agree.std(ddof=1),
+                                      "min": agree.min()}}
+    print(f"over {len(rows)} seeds: mean difference {means.mean():.4f} ± {means.std(ddof=1):.4f} "
+          f"(max {means.max():.4f}); agreement {100 * agree.mean():.1f} ± {100 * agree.std(ddof=1):.1f} % "
+          f"(min {100 * agree.min():.1f} %)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
