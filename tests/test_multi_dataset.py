@@ -141,3 +141,38 @@ def test_label_smoothing_and_degradation_reach_training(small_data):
     np.testing.assert_array_equal(plain[1].numpy(), degraded[1].numpy())
     changed = np.abs(plain[0].numpy() - degraded[0].numpy()).reshape(16, -1).mean(axis=1)
     assert (changed > 1.0).all()
+
+
+def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, small_data, small_build):
+    import tf_keras as keras
+
+    from antispoof.model import (CentralDifferenceDepthwise, build_model, fold_central_difference,
+                                 load_model, with_central_difference)
+    from antispoof.runtime import TFLiteClassifier
+
+    model = build_model(init=small_build / "backbone.keras")
+    pixels = FaceDataset(small_data).load("test", 96, limit=8).pixels.astype(np.float32)
+    features = lambda m: keras.Model(m.input, m.get_layer("pool").output).predict(pixels, verbose=0)  # noqa: E731
+    cdc = with_central_difference(model, 0.7)
+    depthwise = [layer for layer in cdc.layers if isinstance(layer, CentralDifferenceDepthwise)]
+    assert len(depthwise) == sum(type(layer).__name__ == "DepthwiseConv2D" for layer in model.layers)
+    scale = np.abs(features(model)).max()
+    np.testing.assert_allclose(features(cdc), features(model), atol=1e-5 * scale)  # same at start
+    rng = np.random.default_rng(0)
+    for layer in depthwise:  # as if trained: the folded model must follow the CDC one exactly
+        kernel, *rest = layer.get_weights()
+        layer.set_weights([kernel + rng.normal(0, 0.05, kernel.shape).astype(np.float32), *rest])
+    folded = fold_central_difference(cdc)
+    assert not any(isinstance(layer, CentralDifferenceDepthwise) for layer in folded.layers)
+    np.testing.assert_allclose(features(folded), features(cdc), atol=1e-5 * scale)
+
+    plain_run, cdc_run = tmp_path / "plain", tmp_path / "cdc"
+    for run, extra in ((plain_run, []), (cdc_run, ["--cdc", 0.7])):
+        run_cli("train", "--data", small_data, "--init", small_build / "backbone.keras", "--epochs", 1,
+                "--limit", 60, *extra, "--out", run)
+        run_cli("quantize", run, "--data", small_data, "--mode", "ptq", "--out", run / "int8.tflite")
+    saved = load_model(cdc_run / "model.keras")
+    assert not any(isinstance(layer, CentralDifferenceDepthwise) for layer in saved.layers)
+    ops = [sorted(op["op_name"] for op in TFLiteClassifier(run / "int8.tflite", runtime="tf.lite")
+                  .interpreter._get_ops_details()) for run in (plain_run, cdc_run)]
+    assert ops[0] == ops[1]  # the same op list: central difference costs nothing at inference

@@ -135,6 +135,9 @@ _training = [
     click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None,
                  help="Pull the hard labels towards 0.5 by this much: less saturated scores "
                       "(default 0)."),
+    click.option("--cdc", type=click.FloatRange(0, 1, max_open=True), default=None, metavar="THETA",
+                 help="Train the depthwise convolutions as central difference convolutions "
+                      "(e.g. 0.7), folded into plain ones in the saved model (default 0: off)."),
     click.option("--select-epoch/--last-epoch", default=None,
                  help="Keep the epoch with the best dev AUC instead of the last (default last)."),
 ]

@@ -12,7 +12,8 @@ from .data import class_weights, describe_data, load_images, open_dataset, tf_da
 from .distribute import STRATEGIES, make_strategy, worker_dir
 from .errors import AntispoofError
 from .files import atomic_path, read_json, write_json
-from .model import build_model, flip_averaged, freeze_batchnorm, load_model
+from .model import (build_model, flip_averaged, fold_central_difference, freeze_batchnorm,
+                    load_model, with_central_difference)
 from .model_spec import DEFAULT_BACKBONE, DEFAULT_HEAD
 from .pack import PackedDataset
 from .peer import PEER_SUFFIX, PeerClassifier
@@ -58,6 +59,8 @@ class TrainOptions:
     # white balance (data._degrade)
     label_smoothing: float = 0.0  # hard labels pulled towards 0.5 by this much (less saturated scores)
     select_epoch: bool = False  # keep the epoch with the best dev AUC instead of the last one
+    cdc: float = 0.0  # θ > 0: depthwise convolutions train as central difference convolutions,
+    # folded into plain ones in the saved model (model.with_central_difference)
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -65,6 +68,10 @@ class TrainOptions:
         server = self.arch == "efficientnet-b0"
         if server and self.head not in (DEFAULT_HEAD, SERVER_HEAD):
             raise AntispoofError(f"efficientnet-b0 takes the {SERVER_HEAD} head, not {self.head!r}")
+        if server and self.cdc:
+            raise AntispoofError("--cdc trains the light model's depthwise convolutions")
+        if not 0 <= self.cdc < 1:
+            raise AntispoofError(f"central difference theta must be in [0, 1), not {self.cdc}")
         if server and self.select_epoch:
             raise AntispoofError("--select-epoch picks by dev AUC, which the light model reports")
         if server and self.teacher:
@@ -177,6 +184,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         history["selected_epoch"] = best["epoch"]
         model = keras.models.load_model(out / BEST_FILE)
         log.info("train: epoch %d has the best dev AUC (%.4f): kept", best["epoch"], best["val_auc"])
+    model = fold_central_difference(model)  # plain convolutions again: nothing extra to export
     if options.flip_average:  # trained on single crops (randomly flipped); scores both views
         model = flip_averaged(model)
     with atomic_path(out / MODEL_FILE, suffix=".keras") as tmp:
@@ -209,6 +217,8 @@ def _compiled_model(options, weights):
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
     model = build_model(options.backbone, options.head, options.input_size, weights, options.init)
+    if options.cdc:
+        model = with_central_difference(model, options.cdc)
     if options.freeze_batchnorm:
         freeze_batchnorm(model)
     if options.teacher:
