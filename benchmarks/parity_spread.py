@@ -8,14 +8,12 @@ build's parity has to cover (tests/test_quantize.py). Prints a table, writes JSO
 """
 import argparse
 import json
-import logging
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
+from antispoof.console import configure  # first: the package selects tf_keras before TensorFlow
 from antispoof.build import BuildOptions, build
 from antispoof.train import TrainOptions
 
@@ -42,7 +40,7 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/parity_spread.json"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    configure()  # our log lines on stderr, the libraries' hidden
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         data = small_data(Path(scratch) / "data")

@@ -6,6 +6,7 @@ its variant wraps the same int8 graph (same weights, same kernels) in exact uint
 requantizations and adds P(real) = 1 − P(spoof) beside P(spoof): scores ``[real, spoof]``.
 """
 import csv
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,11 @@ from .errors import AntispoofError
 from .faces import CROP_SCALE
 from .files import atomic_path, read_json, write_bytes, write_json
 from .runtime import open_classifier
+from .train import TrainOptions
 
 INT8_FILE = "antispoof_int8.tflite"
 MEDIAPIPE_FILE = "antispoof_mediapipe.tflite"
+TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainOptions)}
 
 
 def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", licence="Apache-2.0",
@@ -169,8 +172,19 @@ def model_card(metrics, contract, config, latency, peers=None):
                                  for split, c in config.get("counts", {}).items())
         + f"; test {int8['n_real']:,} real, {int8['n_spoof']:,} spoof.",
     ]
+    options = config.get("options", {})
+    changed = {k: v for k, v in options.items()  # (JSON has lists where the defaults are tuples)
+               if k in TRAIN_DEFAULTS and k != "init" and v != TRAIN_DEFAULTS[k]
+               and not (isinstance(TRAIN_DEFAULTS[k], tuple) and v == list(TRAIN_DEFAULTS[k]))}
+    if changed:
+        lines.append("- Training options besides the defaults: " + ", ".join(
+            f"{k} = {Path(v).name if k == 'teacher' else v}" for k, v in changed.items())
+            + (" (the teacher: knowledge distillation from the peer's P(spoof))"
+               if str(options.get("teacher", "")).endswith(".onnx") else "") + ".")
     for source in sources:
         lines += _source_table(Path(source["data"]))
+        if not (Path(source["data"]) / "manifest.csv").is_file():
+            lines += ["", f"`{Path(source['data']).name}`: no manifest of sources beside it."]
     lines += ["", "## Metrics (test splits, threshold from dev)", "",
               "| model | test set | AUC | EER | APCER | BPCER | ACER | size |",
               "|---|---|---|---|---|---|---|---|"]
