@@ -7,7 +7,7 @@ from tensorflow.lite.tools import flatbuffer_utils
 from antispoof.data import FaceDataset
 from antispoof.quantize import compact_tensor_names
 from antispoof.runtime import TFLiteClassifier
-from conftest import WEIGHTS_035, run_cli
+from conftest import REPO, WEIGHTS_035, run_cli
 
 BUDGET = 100 * 1024
 
@@ -24,10 +24,14 @@ def test_default_build_contracts_and_fits_the_budget(small_build):
 def test_qat_int8_decisions_agree_with_the_qat_keras_model(small_build):
     parity = json.loads((small_build / "parity.json").read_text())
     assert parity["reference"] == "qat Keras model" and parity["split"] == "test"
-    # one epoch on 240 crops: scores crowd the threshold, so allow a few flips; the NUAA build
-    # agrees on 100 % (benchmarks/README.md)
-    assert parity["decision_agreement"] >= 0.9
-    assert parity["mean_score_difference"] < 0.05
+    # One epoch on 240 crops: scores crowd the threshold, so a few decisions flip and scores
+    # move (the NUAA build agrees on 100 %). How far depends on the trained model, which differs
+    # from CPU to CPU as from seed to seed; the bounds are the spread measured over seeds
+    # (benchmarks/parity_spread.py): 4 standard deviations beyond the mean.
+    spread = json.loads((REPO / "benchmarks" / "results" / "parity_spread.json").read_text())["summary"]
+    difference, agreement = spread["mean_score_difference"], spread["decision_agreement"]
+    assert parity["decision_agreement"] >= agreement["mean"] - 4 * agreement["std"]
+    assert parity["mean_score_difference"] <= difference["mean"] + 4 * difference["std"]
 
 
 def test_ptq_mode_from_the_cli(small_build, small_data, tmp_path):

@@ -292,21 +292,29 @@ def _protocol(name, sources, rows, seed):
 
 
 class Meter:
-    """A progress bar on stderr (a terminal only): sources done, crops, frames/s and crops/s."""
+    """A progress bar on stderr (a terminal only): sources done, crops, frames/s and crops/s;
+    the totals as one log line at the end."""
 
     def __init__(self, total, done, enabled):
         self.crops, self.frames, self.start = 0, 0, time.perf_counter()
+        self.total, self.done, self.resumed, self.enabled = total, done, done, enabled
         if done and enabled:
             log.info("prepare: resuming, %d of %d sources already done", done, total)
         self.bar = progress(total=total, desc="prepare", unit="source", enabled=enabled)
         self.bar.update(done)
 
     def update(self, crops, frames):
-        self.crops, self.frames = self.crops + crops, self.frames + frames
+        self.crops, self.frames, self.done = self.crops + crops, self.frames + frames, self.done + 1
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         self.bar.set_postfix_str(f"{self.crops} crops, {self.frames / elapsed:.0f} frames/s, "
                                  f"{self.crops / elapsed:.0f} crops/s", refresh=False)
         self.bar.update()
 
     def close(self):
+        """Clear the bar; one line of totals stays (in a log file too)."""
         self.bar.close()
+        if self.enabled:
+            elapsed = max(time.perf_counter() - self.start, 1e-9)
+            log.info("prepare: %d/%d sources, %d crops, %.1f sources/s, %.0f frames/s, %.0f crops/s",
+                     self.done, self.total, self.crops, (self.done - self.resumed) / elapsed,
+                     self.frames / elapsed, self.crops / elapsed)
