@@ -10,7 +10,7 @@ NUAA test, webcam-multi test (4 held-out source repositories) and every crop of 
 APCER per attack type, BPCER, ACER, BPCER at APCER 5 % (on the set's own curve), per-subject
 AUC, and how many distinct int8 scores occur. The peer's threshold is its EER point on the same
 dev union. Size, and the latency ratio to the reference MobileNetV2 0.35 96×96 in one
-interleaved run (LiteRT, one thread). A finished run directory is reused. Prints a table,
+interleaved run (LiteRT, one thread). A finished run directory is reused as it is. Prints a table,
 writes JSON (rates are fractions).
 
     python benchmarks/generalization.py                      # every recipe, seeds 0 1 2
@@ -114,9 +114,11 @@ def evaluate_model(sets, classifier, threshold=None):
 
 
 def build_run(recipe, seed, work, weights):
-    """The recipe's run directory for ``seed``, built (or resumed) if needed."""
+    """The recipe's run directory for ``seed``, built (or resumed) unless finished."""
     stem, fields, plan, data = RECIPES[recipe]
     run_dir = work / f"{stem}-seed{seed}"
+    if (run_dir / "metrics.json").exists():  # a finished build
+        return run_dir
     options = TrainOptions(**{"input_size": 64, **fields, "seed": seed})
     build(data if len(data) > 1 else data[0]["data"], run_dir, str(weights), options,
           build_options=replace(BuildOptions(), **plan))
