@@ -98,6 +98,7 @@ def compare(models, options=None, target="local", **target_options):
 def _measure(models, options, target, setup=False, benchmark_binary=None, app=False,
              **target_options):
     for model in models:  # any TFLite file can be timed; say so when it is no antispoof model
+        check_tflite_file(model)  # a missing or non-TFLite file stays one error, no warning first
         try:
             TFLiteClassifier(model)
         except AntispoofError as exc:
