@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(VENV)/bin/antispoof demo
+	$(VENV)/bin/antispoof demo --data ../shared/data/nuaa --webcam ../shared/data/webcam-multi
 
 # System tools the tests drive for real: Chromium, sshd, adb/adbd, qemu-user, mmdebstrap.
 CACHE := .cache

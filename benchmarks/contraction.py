@@ -19,13 +19,12 @@ import json
 import sys
 from pathlib import Path
 
-import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
-from antispoof.build import build
-from antispoof.contract import contract
-from antispoof.info import model_info
-from antispoof.train import TrainOptions
+from common import NUAA, NUAA_PROTOCOL, WEIGHTS_035, WEIGHTS_100
+from antispoof.pipeline.build import build
+from antispoof.compress.contraction import contract
+from antispoof.runtime.info import model_info
+from antispoof.training.options import TrainOptions
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 VARIANTS = ("contracted-l1", "contracted-bn-gamma", "contracted-activation",
             "keras-0.35-imagenet", "random-init")
 
@@ -59,12 +58,11 @@ def run_variant(name, args, work):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=SHARED / "data/nuaa", type=Path)
-    parser.add_argument("--protocol", default=SHARED / "data/nuaa/protocol.json", type=Path)
+    parser.add_argument("--data", default=NUAA, type=Path)
+    parser.add_argument("--protocol", default=NUAA_PROTOCOL, type=Path)
     parser.add_argument("--weights-full", type=Path,
-                        default=SHARED / "weights/mobilenet_v2_weights_1.0_224_no_top_from_int8_tflite.h5")
-    parser.add_argument("--weights-035", type=Path, default=SHARED /
-                        "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
+                        default=WEIGHTS_100)
+    parser.add_argument("--weights-035", type=Path, default=WEIGHTS_035)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-recalibrate", action="store_true",

@@ -13,12 +13,11 @@ import json
 import logging
 from pathlib import Path
 
-import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
-from antispoof.build import build
-from antispoof.files import write_json
-from antispoof.train import TrainOptions
+from common import NUAA, NUAA_PROTOCOL, WEIGHTS_035
+from antispoof.pipeline.build import build
+from antispoof.core.files import write_json
+from antispoof.training.options import TrainOptions
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 METRICS = ("auc", "acer", "apcer", "bpcer")
 
 
@@ -36,10 +35,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--teacher", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--data", type=Path, default=SHARED / "data" / "nuaa")
-    parser.add_argument("--protocol", type=Path, default=SHARED / "data" / "nuaa" / "protocol.json")
-    parser.add_argument("--weights", type=Path, default=SHARED / "weights" /
-                        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
+    parser.add_argument("--data", type=Path, default=NUAA)
+    parser.add_argument("--protocol", type=Path, default=NUAA_PROTOCOL)
+    parser.add_argument("--weights", type=Path, default=WEIGHTS_035)
     parser.add_argument("--work", type=Path, default=Path("runs/bench-distillation"))
     parser.add_argument("--plain-runs", default="runs/nuaa-64-seed{seed}",
                         help="Where the runs without a teacher go (a finished run is reused: "

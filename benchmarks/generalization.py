@@ -2,8 +2,8 @@
 int8, beside the peer (Silent-Face MiniFASNetV2 and V1SE, ONNX) on the same crops in one run.
 
 Every recipe is `antispoof build --data NUAA --data WEBCAM-MULTI --input-size 64 --seed N`
-plus its flags (the `nuaa-*` recipes: NUAA alone, as the shipped model and #13's synthetic
-attacks were): trained on the union of the train splits; epochs (with --select-epoch) and
+plus its flags (the `nuaa-*` recipes: NUAA alone, as the previous shipped model and the
+synthetic attacks were): trained on the union of the train splits; epochs (with --select-epoch) and
 the threshold chosen on the union of the dev splits. Scored at that dev threshold on:
 NUAA test, webcam-multi test (4 held-out source repositories) and every crop of replay-webcam
 (evaluation only: nothing is trained, tuned, selected or thresholded on it). Per set: AUC, EER,
@@ -24,21 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from antispoof.console import configure  # first: the package selects tf_keras before TensorFlow
-from antispoof import metrics
-from antispoof.bench import BenchOptions, compare
-from antispoof.build import BuildOptions, build
-from antispoof.data import ALL, FaceDataset, MultiDataset, load_images
-from antispoof.evaluate import Scored
-from antispoof.runtime import contract_threshold, open_classifier
-from antispoof.train import TrainOptions
+from antispoof.core.console import configure
+from antispoof.evaluation import metrics
+from antispoof.bench.latency import BenchOptions, compare
+from antispoof.pipeline.build import BuildOptions, build
+from antispoof.data.datasets import ALL, FaceDataset, MultiDataset, load_images
+from antispoof.evaluation.evaluate import Scored
+from antispoof.core.contract import contract_threshold
+from antispoof.runtime.interpreter import open_classifier
+from antispoof.training.options import TrainOptions
 from latency import reference_model
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-DATA = SHARED / "data"
-WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
-PEERS = {"peer MiniFASNetV2": SHARED / "weights/silentface/minifasnetv2_scale2.7_80x80.onnx",
-         "peer MiniFASNetV1SE": SHARED / "weights/silentface/minifasnetv1se_scale4.0_80x80.onnx"}
+from common import DATA, PEERS, SHIPPED, WEIGHTS_035 as WEIGHTS
 TRAINING = [{"data": str(DATA / "nuaa"), "protocol": None, "weight": None},
             {"data": str(DATA / "webcam-multi"), "protocol": None, "weight": None}]
 NUAA_ONLY = TRAINING[:1]
@@ -53,6 +50,14 @@ RECIPES = {
     "multi-64-degrade": ("multi-64-deg", {"augment": True, "degrade": 0.5, "select_epoch": True},
                          {}, TRAINING),
     "multi-64-cdc": ("multi-64-cdc", {"cdc": 0.7, "select_epoch": True}, {}, TRAINING),
+    # the shipped recipe (peer distillation, epoch chosen on dev) with one method more each
+    "multi-64-peer-cdc": ("multi-64-peer-cdc", {"teacher": str(PEERS["peer MiniFASNetV2"]),
+                                                "select_epoch": True, "cdc": 0.7}, {}, TRAINING),
+    "multi-64-peer-smooth": ("multi-64-peer-ls", {"teacher": str(PEERS["peer MiniFASNetV2"]),
+                                                  "select_epoch": True, "label_smoothing": 0.1},
+                             {}, TRAINING),
+    "multi-96-peer": ("multi-96-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
+                                        "select_epoch": True, "input_size": 96}, {}, TRAINING),
     "multi-64-smooth": ("multi-64-ls", {"label_smoothing": 0.1, "select_epoch": True}, {}, TRAINING),
     "multi-96": ("multi-96", {"input_size": 96}, {}, TRAINING),
     "multi-64-50kb": ("multi-64-50kb", {}, {"budget_kb": 50}, TRAINING),
@@ -143,7 +148,7 @@ def main(argv=None):
         peer = open_classifier(path)
         rows.append({"recipe": name, "seed": None, "model": "float", "size_bytes": path.stat().st_size,
                      "runtime": peer.runtime, **evaluate_model(sets, peer)})
-    shipped = Path(__file__).resolve().parents[1] / "models" / "antispoof_int8.tflite"
+    shipped = SHIPPED
     rows.append({"recipe": "shipped", "seed": None, "model": "int8", "size_bytes": shipped.stat().st_size,
                  **evaluate_model(sets, open_classifier(shipped), contract_threshold(shipped)[0])})
     latency_models = {"shipped": shipped}

@@ -16,21 +16,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from antispoof.bench import BenchOptions, bench, p50_ms
-from antispoof.device_runner import cpu_model
-from antispoof.predict import Predictor
+from antispoof.bench.latency import BenchOptions, bench, p50_ms
+from antispoof.runtime.device_runner import cpu_model
+from antispoof.runtime.predict import Predictor
 
-REPO = Path(__file__).resolve().parent.parent
-SHIPPED = REPO / "models" / "antispoof_int8.tflite"
-NUAA = REPO.parent / "shared" / "data" / "nuaa"
-WEIGHTS = REPO.parent / "shared" / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+from common import NUAA, REPO, SHIPPED, WEIGHTS_035 as WEIGHTS
 
 
 def reference_model(path):
     """MobileNetV2 0.35 at 96×96, whole no-top network (1280-channel final conv), pooling and
     one output unit, PTQ int8 (random calibration pixels: latency does not depend on them)."""
-    from antispoof.model import build_model
-    from antispoof.quantize import convert_int8
+    from antispoof.models.builders import build_model
+    from antispoof.compress.quantization import convert_int8
 
     model = build_model("mnv2-0.35", "linear", weights=str(WEIGHTS))
     pixels = np.random.default_rng(0).integers(0, 256, (64, 96, 96, 3)).astype(np.float32)

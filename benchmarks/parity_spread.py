@@ -13,13 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from antispoof.console import configure  # first: the package selects tf_keras before TensorFlow
-from antispoof.build import BuildOptions, build
-from antispoof.train import TrainOptions
+from antispoof.core.console import configure
+from antispoof.pipeline.build import BuildOptions, build
+from antispoof.training.options import TrainOptions
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-NUAA = SHARED / "data" / "nuaa"
-WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+from common import NUAA, WEIGHTS_035 as WEIGHTS
 SUBJECTS = ["0001", "0002", "0003", "0004", "0006", "0007", "0008", "0009"]  # conftest.small_data
 
 

@@ -22,10 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from antispoof.device_runner import cpu_model
+from antispoof.runtime.device_runner import cpu_model
 
-REPO = Path(__file__).resolve().parent.parent
-NUAA = REPO.parent / "shared" / "data" / "nuaa"
+from common import NUAA, REPO
 
 
 def make_videos(root, videos, frames):
@@ -52,7 +51,7 @@ def throughput(source, workers, scratch):
     (importing mediapipe pulls in TensorFlow: about 3 s each)."""
     out = Path(scratch) / f"out-{workers}"
     script = ("import json, resource, sys, time\n"
-              "from antispoof.prepare import prepare, _start_worker\n"
+              "from antispoof.data.prepare import prepare, _start_worker\n"
               "_start_worker()\n"
               "u = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]\n"
               "cpu0 = sum(r.ru_utime + r.ru_stime for r in u)\n"
@@ -72,7 +71,7 @@ def throughput(source, workers, scratch):
 
 def detection_only(frames=300):
     """Detector alone on one 640×480 frame: ms per frame, wall and CPU (threads it uses)."""
-    from antispoof.faces import FaceDetector
+    from antispoof.data.faces import FaceDetector
 
     files = sorted((NUAA / "ClientFace" / "0001").glob("*.jpg"))
     frame = np.full((480, 640, 3), 90, np.uint8)
@@ -92,7 +91,7 @@ def detection_only(frames=300):
 
 def crop_ratio(n=300, seed=0):
     """NUAA crop side over BlazeFace's box side, on crops pasted into a 640×480 frame."""
-    from antispoof.faces import FaceDetector
+    from antispoof.data.faces import FaceDetector
 
     files = sorted(NUAA.glob("*/*/*.jpg"))
     random.Random(seed).shuffle(files)

@@ -17,16 +17,15 @@ import logging
 import sys
 from pathlib import Path
 
-import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
-from antispoof.bench import BenchOptions, bench, p50_ms
-from antispoof.device_runner import cpu_model
-from antispoof.build import BuildOptions, build
-from antispoof.contract import contract
-from antispoof.evaluate import evaluate
-from antispoof.quantize import quantize_ptq
-from antispoof.train import TrainOptions
+from common import NUAA, NUAA_PROTOCOL, WEIGHTS_035
+from antispoof.bench.latency import BenchOptions, bench, p50_ms
+from antispoof.runtime.device_runner import cpu_model
+from antispoof.pipeline.build import BuildOptions, build
+from antispoof.compress.contraction import contract
+from antispoof.evaluation.evaluate import evaluate
+from antispoof.compress.quantization import quantize_ptq
+from antispoof.training.options import TrainOptions
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 CONFIGS = {
     "budget-100": {"budget_kb": 100},
     "budget-50": {"budget_kb": 50},
@@ -67,10 +66,9 @@ def run(config, seed, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=SHARED / "data/nuaa", type=Path)
-    parser.add_argument("--protocol", default=SHARED / "data/nuaa/protocol.json", type=Path)
-    parser.add_argument("--weights", type=Path, default=SHARED /
-                        "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
+    parser.add_argument("--data", default=NUAA, type=Path)
+    parser.add_argument("--protocol", default=NUAA_PROTOCOL, type=Path)
+    parser.add_argument("--weights", type=Path, default=WEIGHTS_035)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--work", type=Path, default=Path("runs/bench-quantization"))

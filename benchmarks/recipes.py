@@ -16,14 +16,13 @@ import logging
 import sys
 from pathlib import Path
 
-import antispoof  # noqa: F401  (selects tf_keras before TensorFlow loads)
-from antispoof import metrics
-from antispoof.build import BuildOptions, build
-from antispoof.data import FaceDataset, load_images
-from antispoof.runtime import open_classifier
-from antispoof.train import TrainOptions
+from common import NUAA, NUAA_PROTOCOL, REPLAY_WEBCAM, WEIGHTS_035
+from antispoof.evaluation import metrics
+from antispoof.pipeline.build import BuildOptions, build
+from antispoof.data.datasets import FaceDataset, load_images
+from antispoof.runtime.interpreter import open_classifier
+from antispoof.training.options import TrainOptions
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 # name -> (run directory stem, TrainOptions fields besides the seed (input size 64 unless
 # given)[, BuildOptions fields])
 RECIPES = {
@@ -39,7 +38,7 @@ RECIPES = {
                              {"epochs": 8, "flip_average": True, "input_size": 48}, {"mode": "ptq"}),
     "epochs-8-flip-48-qat-4": ("nuaa-48-e8-flip-q4",
                                {"epochs": 8, "flip_average": True, "input_size": 48}, {"qat_epochs": 4}),
-    # synthetic attacks (#13): webcam effects on half the crops, half of those reals made attacks
+    # synthetic attacks: webcam effects on half the crops, half of those reals made attacks
     "synth": ("nuaa-64-synth", {"synth_spoof": 0.5}),
     "synth-screen": ("nuaa-64-synth-screen", {"synth_spoof": 0.5, "synth_families": ("screen",)}),
     "synth-print": ("nuaa-64-synth-print", {"synth_spoof": 0.5, "synth_families": ("print",)}),
@@ -56,11 +55,10 @@ def cross_dataset(model, threshold, images):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=SHARED / "data/nuaa", type=Path)
-    parser.add_argument("--protocol", default=SHARED / "data/nuaa/protocol.json", type=Path)
-    parser.add_argument("--cross", default=SHARED / "data/replay-webcam", type=Path)
-    parser.add_argument("--weights", type=Path, default=SHARED /
-                        "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
+    parser.add_argument("--data", default=NUAA, type=Path)
+    parser.add_argument("--protocol", default=NUAA_PROTOCOL, type=Path)
+    parser.add_argument("--cross", default=REPLAY_WEBCAM, type=Path)
+    parser.add_argument("--weights", type=Path, default=WEIGHTS_035)
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--work", type=Path, default=Path("runs"))

@@ -17,15 +17,14 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+from common import REPO, test_helpers
 
+test_helpers()
 import loopback  # noqa: E402
-from antispoof.files import write_json  # noqa: E402
+from antispoof.core.files import write_json
 from conftest import ANTISPOOF, NUAA, WEIGHTS_035, run_cli  # noqa: E402
 from test_prepare import folders_tree  # noqa: E402
 

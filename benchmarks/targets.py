@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+from common import REPO, test_helpers
 
+test_helpers()
 import loopback  # noqa: E402
-from antispoof.bench import BenchOptions, bench  # noqa: E402
-from antispoof.files import write_json  # noqa: E402
-from antispoof.runtime import DEFAULT_MODEL  # noqa: E402
+from antispoof.bench.latency import BenchOptions, bench
+from antispoof.core.files import write_json
+from antispoof.core.shipped import DEFAULT_MODEL
 
 
 def main():

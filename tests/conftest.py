@@ -85,3 +85,16 @@ def run_cli_on_terminal(*args, timeout=600):
     os.close(master)
     out, _ = proc.communicate(timeout=timeout)
     return proc.returncode, b"".join(chunks).decode(errors="replace"), out.decode()
+
+
+# Two tiers: `pytest -m "not system"` runs the fast unit tests; the system tests drive real
+# sshd, adbd, qemu, Chromium and the Kotlin compiler, or train models. A test is a system test
+# when it says so (@pytest.mark.system) or uses one of these fixtures.
+SYSTEM_FIXTURES = {"small_build", "core_jar", "sshd", "adb_device", "python_at_awkward_path",
+                   "server_run", "report_html", "packed", "ray_address", "broken_models"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SYSTEM_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.system)

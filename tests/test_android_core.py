@@ -1,6 +1,8 @@
 """The Android demo's pure-Kotlin part, compiled with Debian's kotlinc: its JUnit tests, and the
 same inputs through it and through the Python toolkit giving the same tensors and numbers."""
+import dataclasses
 import json
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -9,17 +11,20 @@ import cv2
 import numpy as np
 import pytest
 
-from antispoof.device_runner import statistics
-from antispoof.faces import FaceDetector, crop_face
-from antispoof.preprocess import read_image
-from antispoof.runtime import DEFAULT_MODEL, TFLiteClassifier
+from antispoof.runtime.device_runner import statistics
+from antispoof.data.faces import FaceDetector, crop_face
+from antispoof.data.images import read_image
+from antispoof.core.contract import ModelContract, Quantization, read_contract
+from antispoof.core.rundir import CONTRACT_FILE
+from antispoof.core.shipped import DEFAULT_MODEL
+from antispoof.runtime.interpreter import TFLiteClassifier
 from conftest import NUAA, REPO
 
 CORE = REPO / "android_demo" / "core"
 JAVA_LIBS = Path("/usr/share/java")
 CLASSPATH_LIBS = [JAVA_LIBS / "kotlin-stdlib.jar", JAVA_LIBS / "junit4.jar",
                   JAVA_LIBS / "hamcrest-core.jar"]
-CONTRACT = DEFAULT_MODEL.with_name("model.json")
+CONTRACT = DEFAULT_MODEL.with_name(CONTRACT_FILE)
 
 
 def kotlinc(sources, out, classpath=()):
@@ -100,13 +105,43 @@ def test_jvm_preprocessing_gives_the_python_tensor(core_jar, tmp_path):
             f"case {k}, box {box}: {(jvm != python).sum()} of {jvm.size} values differ")
 
 
+def _camel(name):
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _kotlin_fields(kotlin_class):
+    """The constructor parameters of a Kotlin data class in ModelContract.kt, in order."""
+    source = (CORE / "src/main/kotlin/org/antispoof/core/ModelContract.kt").read_text()
+    body = re.search(rf"data class {kotlin_class}\((.*?)\)", source, re.S).group(1)
+    return re.findall(r"val (\w+):", body)
+
+
+def test_kotlin_contract_mirrors_the_python_dataclass():
+    """Every field the app reads is a field of the Python ModelContract, and every field the
+    Python side always writes for an int8 model (no default) is one the app reads."""
+    python = {_camel(f.name): f for f in dataclasses.fields(ModelContract)}
+    kotlin = _kotlin_fields("ModelContract")
+    assert set(kotlin) <= set(python), set(kotlin) - set(python)
+    required = {name for name, f in python.items() if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING}
+    assert required <= set(kotlin), required - set(kotlin)
+    quantization = [_camel(f.name) for f in dataclasses.fields(Quantization)]
+    assert _kotlin_fields("Quantization") == [n for n in quantization if n != "meaning"]
+
+
 def test_jvm_reads_the_shipped_contract(core_jar):
-    contract = json.loads(CONTRACT.read_text())
+    """Kotlin's ModelContract.parse and Python's read_contract give the same values."""
+    contract = read_contract(CONTRACT)
     text = core(core_jar, "contract", CONTRACT)
-    assert f"inputSize={contract['input_size']}" in text
-    assert f"threshold={contract['threshold']}" in text and f"cropScale={contract['crop_scale']}" in text
-    q = contract["output"]
-    assert f"output=Quantization(dtype={q['dtype']}, scale={q['scale']}, zeroPoint={q['zero_point']})" in text
+    for field in _kotlin_fields("ModelContract"):
+        value = getattr(contract, re.sub(r"([A-Z])", lambda m: "_" + m[1].lower(), field))
+        if isinstance(value, Quantization):
+            value = (f"Quantization(dtype={value.dtype}, scale={value.scale}, "
+                     f"zeroPoint={value.zero_point})")
+        elif isinstance(value, tuple):
+            value = "[" + ", ".join(value) + "]"
+        assert f"{field}={value}" in text, (field, value, text)
 
 
 def test_jvm_benchmark_statistics_match_the_runner(core_jar, tmp_path):
@@ -123,13 +158,14 @@ def test_jvm_smoothing_and_threshold_match_predict(core_jar):
     scores, past, threshold = [0.9, 0.1, 0.2, 0.8, 0.4258], 0.6, 0.42578125
     lines = core(core_jar, "smooth", past, threshold, *scores).split("\n")
     smoothed = None
-    for score, line in zip(scores, lines):  # antispoof.predict's formula
+    for score, line in zip(scores, lines):  # antispoof.runtime.predict's formula
         smoothed = score if smoothed is None else past * smoothed + (1 - past) * score
         value, label = line.split()
         assert float(value) == pytest.approx(smoothed, abs=1e-12)
         assert label == ("spoof" if smoothed >= threshold else "real")
 
 
+@pytest.mark.system
 def test_offline_apk_of_the_pure_part_builds_signs_and_verifies(tmp_path):
     """Debian's aapt2, dx, zipalign and apksigner build the pure part and a self-test activity
     into a signed APK without Gradle (the inference needs LiteRT's AAR from Google's Maven)."""

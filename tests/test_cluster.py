@@ -9,16 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from antispoof.build import BuildOptions, read_build_config
-from antispoof.data import FaceDataset, open_dataset
-from antispoof.errors import AntispoofError
-from antispoof.evaluate import evaluate
-from antispoof.model import load_model
-from antispoof.pack import PackedDataset
-from antispoof.runtime import DEFAULT_MODEL
+from antispoof.pipeline.build import BuildOptions, read_build_config
+from antispoof.data.datasets import FaceDataset
+from antispoof.data.loading import open_dataset
+from antispoof.core.errors import AntispoofError
+from antispoof.evaluation.evaluate import evaluate
+from antispoof.models.builders import load_model
+from antispoof.data.packing import PackedDataset
+from antispoof.core.shipped import DEFAULT_MODEL
 from conftest import ANTISPOOF, WEIGHTS_035, make_subset, run_cli
 from loopback import RAY_ENV, ray_head, tf_workers
 from test_prepare import folders_tree
+
+pytestmark = pytest.mark.system  # Ray clusters and multi-worker training
 
 SUBJECTS = ["0001", "0002", "0003", "0004", "0006", "0007", "0008", "0009"]
 

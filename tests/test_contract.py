@@ -5,13 +5,16 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from antispoof import budget, contract as c
-from antispoof.data import FaceDataset
-from antispoof.errors import AntispoofError
-from antispoof.info import model_info
-from antispoof.model import build_model
-from antispoof.quantize import convert_int8
-from antispoof.runtime import TFLiteClassifier
+from antispoof.compress import budget, contraction as c
+from antispoof.compress.config import CRITERIA
+from antispoof.models import widths as w
+from antispoof.models.mobilenet_v2 import load_full
+from antispoof.data.datasets import FaceDataset
+from antispoof.core.errors import AntispoofError
+from antispoof.runtime.info import model_info
+from antispoof.models.builders import build_model
+from antispoof.compress.quantization import convert_int8
+from antispoof.runtime.interpreter import TFLiteClassifier
 from conftest import NUAA, WEIGHTS_035, WEIGHTS_100, make_subset, run_cli
 
 PAPER_PARAMETERS = 266_801
@@ -19,16 +22,16 @@ PAPER_PARAMETERS = 266_801
 
 @pytest.fixture(scope="module")
 def crops():
-    return FaceDataset(NUAA).load("train", limit=24, seed=1).pixels.astype(np.float32)
+    return FaceDataset(NUAA).load("train", 96, limit=24, seed=1).pixels.astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def full():
-    return c.load_full(WEIGHTS_100, 96)
+    return load_full(WEIGHTS_100, 96)
 
 
 def test_width_one_reproduces_the_original_network(crops):
-    image, features, kept = c.contract_backbone(WEIGHTS_100, c.full_widths(), criterion="l1")
+    image, features, kept = c.contract_backbone(WEIGHTS_100, w.full_widths(), criterion="l1")
     ours = keras.Model(image, features).predict(crops, verbose=0)
     original = keras.applications.MobileNetV2(alpha=1.0, include_top=False, weights=str(WEIGHTS_100),
                                               input_shape=(96, 96, 3))
@@ -39,7 +42,7 @@ def test_width_one_reproduces_the_original_network(crops):
 
 
 def test_width_035_has_keras_channel_counts_and_consistent_slices(full):
-    image, features, kept = c.contract_backbone(WEIGHTS_100, c.Widths.uniform(0.35), criterion="l1")
+    image, features, kept = c.contract_backbone(WEIGHTS_100, w.Widths.uniform(0.35), criterion="l1")
     contracted = keras.Model(image, features)
     keras_035 = keras.applications.MobileNetV2(alpha=0.35, include_top=False, weights=None,
                                                input_shape=(96, 96, 3))
@@ -51,7 +54,7 @@ def test_width_035_has_keras_channel_counts_and_consistent_slices(full):
     # every residual add joins tensors of one shared selection, and each kernel is the slice of
     # the pretrained kernel at the kept (input, output) channels
     for i in range(1, 17):
-        stage, previous = f"stage{c.STAGE_OF_BLOCK[i]}", f"stage{c.STAGE_OF_BLOCK[i - 1]}"
+        stage, previous = f"stage{w.STAGE_OF_BLOCK[i]}", f"stage{w.STAGE_OF_BLOCK[i - 1]}"
         expand = full.get_layer(f"block_{i}_expand").get_weights()[0]
         np.testing.assert_array_equal(
             contracted.get_layer(f"block_{i}_expand").get_weights()[0],
@@ -60,14 +63,14 @@ def test_width_035_has_keras_channel_counts_and_consistent_slices(full):
         np.testing.assert_array_equal(
             contracted.get_layer(f"block_{i}_project").get_weights()[0],
             project[:, :, kept[f"expand{i}"], :][..., kept[stage]])
-        if i in c.RESIDUAL:
+        if i in w.RESIDUAL:
             add = contracted.get_layer(f"block_{i}_add")
             assert add.input[0].shape[-1] == add.input[1].shape[-1] == len(kept[stage])
 
 
 def test_criteria_rank_channels_differently(full, crops):
-    by = {name: c.channel_scores(full, name, crops) for name in c.CRITERIA}
-    widths = c.Widths.uniform(0.35)
+    by = {name: c.channel_scores(full, name, crops) for name in CRITERIA}
+    widths = w.Widths.uniform(0.35)
     kept = {name: c.select_channels(scores, widths) for name, scores in by.items()}
     assert not np.array_equal(kept["l1"]["expand5"], kept["activation"]["expand5"])
     # the shared width-1.0 file has BatchNorm folded into the convs: gamma is 1 everywhere, so
@@ -84,6 +87,7 @@ def test_paper_configuration_parameter_count():
     assert isinstance(model.get_layer("head_norm0"), keras.layers.GroupNormalization)
 
 
+@pytest.mark.system
 def test_group_norm_head_converts_to_int8_tflite(crops, tmp_path):
     model = build_model("mnv2-0.35-b8", "paper", weights=str(WEIGHTS_035))
     path = tmp_path / "paper_head.tflite"
@@ -96,6 +100,7 @@ def test_group_norm_head_converts_to_int8_tflite(crops, tmp_path):
     assert {"MEAN", "RSQRT"} & set(ops) and not any("FLEX" in op or "CUSTOM" in op for op in ops)
 
 
+@pytest.mark.system
 def test_budget_search_fits_the_budget():
     widths, size = budget.search_widths(60 * 1024, depths=(5,))
     assert size <= 60 * 1024
@@ -103,16 +108,18 @@ def test_budget_search_fits_the_budget():
     # every larger candidate was over the budget
     chosen = budget.candidate_model(widths).count_params()
     for alpha in budget.SEARCH_ALPHAS:
-        model = budget.candidate_model(c.Widths.uniform(alpha, 5))
+        model = budget.candidate_model(w.Widths.uniform(alpha, 5))
         if model.count_params() > chosen:
             assert budget.estimate_int8_bytes(model) > 60 * 1024, alpha
 
 
+@pytest.mark.system
 def test_estimate_tracks_the_converted_size():
-    model = budget.candidate_model(c.Widths.uniform(0.35, 8))
+    model = budget.candidate_model(w.Widths.uniform(0.35, 8))
     assert abs(budget.estimate_int8_bytes(model) - budget.int8_size(model)) < 1500
 
 
+@pytest.mark.system
 def test_contract_cli_then_train_from_it(tmp_path):
     data = make_subset(tmp_path / "data", ["0001", "0002", "0004", "0006", "0007"], 10)
     backbone = tmp_path / "backbone.keras"

@@ -5,8 +5,9 @@ import logging
 import numpy as np
 import pytest
 
-from antispoof.data import FaceDataset, class_weights, load_images
-from antispoof.errors import AntispoofError
+from antispoof.core.contract import CROP_SCALE
+from antispoof.data.datasets import FaceDataset, class_weights, crop_scale, load_images
+from antispoof.core.errors import AntispoofError
 from conftest import NUAA, make_subset, run_cli
 
 
@@ -49,7 +50,7 @@ def test_corrupt_jpeg_is_skipped_with_a_warning_naming_it(tmp_path, caplog):
     corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
     samples = FaceDataset(data).samples
     with caplog.at_level(logging.WARNING, logger="antispoof"):
-        images = load_images(samples)
+        images = load_images(samples, 96)
     assert len(images.samples) == len(samples) - 1
     assert images.skipped == [(str(corrupt), "cannot decode image")]
     assert str(corrupt) in caplog.text
@@ -90,7 +91,7 @@ def test_class_weights_balance_the_classes():
 def test_jitter_shifts_each_crop_by_its_own_bounded_brightness():
     import tensorflow as tf
 
-    from antispoof.data import jitter
+    from antispoof.data.datasets import jitter
 
     grey = tf.fill((8, 32, 32, 3), 128.0)  # contrast, saturation and zoom leave grey as it is
     out = tf.function(jitter)(grey, seed=3).numpy()  # in a graph, as tf.data runs it
@@ -103,3 +104,15 @@ def test_jitter_shifts_each_crop_by_its_own_bounded_brightness():
     zoomed = jitter(tf.constant(np.repeat(edge, 16, 0)), seed=5).numpy()
     assert zoomed.min() >= 0 and zoomed.max() <= 255
     assert not np.allclose(zoomed[0], zoomed[1])  # each crop its own zoom and colour
+
+
+def test_crop_scale_comes_from_prepare_json_and_several_datasets_must_agree(tmp_path):
+    plain, wide, wider = (make_subset(tmp_path / name, ["0001", "0002"], 2)
+                          for name in ("plain", "wide", "wider"))
+    for folder, scale in ((wide, 1.3), (wider, 1.5)):
+        (folder / "prepare.json").write_text(json.dumps({"options": {"crop_scale": scale}}))
+    assert crop_scale(plain) == CROP_SCALE  # not prepared by antispoof: the default
+    assert crop_scale(wide) == 1.3
+    assert crop_scale([{"data": str(wide)}, {"data": str(wide)}]) == 1.3
+    with pytest.raises(AntispoofError, match="cut at different scales"):
+        crop_scale([{"data": str(wide)}, {"data": str(wider)}])

@@ -8,16 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from antispoof.bench import BenchOptions, bench, parse_benchmark_model
-from antispoof.errors import AntispoofError
-from antispoof.parity import DEFAULT_SYSROOT, compare_outputs, nuaa_test_crops
-from antispoof.runtime import DEFAULT_MODEL, TFLiteClassifier
+from antispoof.bench.latency import BenchOptions, bench, parse_benchmark_model
+from antispoof.core.errors import AntispoofError
+from antispoof.bench.parity import compare_outputs, nuaa_test_crops
+from antispoof.core.shipped import DEFAULT_MODEL
+from antispoof.runtime.interpreter import TFLiteClassifier
 
 import loopback
 from conftest import NUAA, run_cli
 from loopback import free_port
 
+pytestmark = pytest.mark.system  # a real sshd, adbd and qemu
+
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmark_model"
+SYSROOT = Path(__file__).resolve().parent.parent / ".cache" / "arm64"  # make arm64-sysroot
 MEDIAPIPE_MODEL = DEFAULT_MODEL.with_name("antispoof_mediapipe.tflite")
 QUICK = BenchOptions(runs=30, warmup=3)
 
@@ -210,9 +214,9 @@ def test_benchmark_model_failure_is_reported():
 
 @pytest.mark.parametrize("kernels", ["builtin", "xnnpack"])
 def test_arm_parity_on_nuaa_test_crops(kernels):
-    assert (DEFAULT_SYSROOT / ".ready").exists(), "`make arm64-sysroot` builds the aarch64 Python"
+    assert (SYSROOT / ".ready").exists(), "`make arm64-sysroot` builds the aarch64 Python"
     crops = nuaa_test_crops(NUAA, TFLiteClassifier(DEFAULT_MODEL).input_size, limit=32)
-    result = compare_outputs(DEFAULT_MODEL, crops, kernels)
+    result = compare_outputs(DEFAULT_MODEL, crops, SYSROOT, kernels)
     assert result["arm"]["machine"] == "aarch64" and result["x86"]["machine"] == "x86_64"
     assert result["arm"]["runtime"] == result["x86"]["runtime"] == "litert"
     assert result["crops"] == 32 and result["identical_decisions"] == 32

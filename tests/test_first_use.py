@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from antispoof.data import FaceDataset
-from antispoof.runtime import TFLiteClassifier
+from antispoof.data.datasets import FaceDataset
+from antispoof.runtime.interpreter import TFLiteClassifier
 from conftest import NUAA, REPO, WEIGHTS_035, make_subset, run_cli, run_cli_on_terminal
 
 SHIPPED = REPO / "models" / "antispoof_int8.tflite"
@@ -62,6 +62,7 @@ def test_a_model_that_breaks_the_contract_is_one_line(name, broken_models, small
                for line in proc.stderr.splitlines())
 
 
+@pytest.mark.system
 def test_commands_are_quiet_unless_verbose(tmp_path):
     proc = run_cli("predict", SHIPPED, CROP)
     assert proc.stderr == ""  # no cuFFT/cuDNN/EGL/XNNPACK/feedback-manager lines
@@ -131,7 +132,7 @@ def test_predict_scores_face_crops_whole_with_no_detect(tmp_path):
     h, w = cv2.imread(str(tight)).shape[:2]
     assert face["box"] == [0, 0, w, h] and face["detector_score"] is None
     classifier = TFLiteClassifier(SHIPPED)
-    from antispoof.preprocess import load_face_crop
+    from antispoof.data.images import load_face_crop
 
     expected = classifier.predict(load_face_crop(tight, classifier.input_size)[None])[0]
     assert face["score"] == pytest.approx(float(expected), abs=1e-7)
@@ -164,6 +165,7 @@ def _imported_by(command, *args):
                     if line.startswith("import time:"))
 
 
+@pytest.mark.system
 def test_progress_bars_on_a_terminal_only(tmp_path, small_data):
     folder = make_subset(tmp_path / "crops", ["0010"], 4) / "real" / "0010"
     status, terminal, stdout = run_cli_on_terminal("predict", SHIPPED, folder)
@@ -182,6 +184,7 @@ def test_progress_bars_on_a_terminal_only(tmp_path, small_data):
     assert status == 0 and re.search(r"prepare: +\d+%", terminal), terminal
 
 
+@pytest.mark.system
 def test_evaluate_scores_every_image_with_the_models_threshold(tmp_path, small_data):
     contract = json.loads(SHIPPED.with_name("model.json").read_text())
     # a protocol that puts every subject in test: there is no dev split
@@ -238,11 +241,22 @@ def test_build_checks_the_data_before_any_work(layout, tmp_path, small_data):
 
 
 def test_limit_reaches_qat_and_the_final_evaluation(tmp_path, small_data, small_build):
+    """Also: the crop scale the data was prepared with (prepare.json) reaches model.json, and
+    export carries it to the app's model.json and the MediaPipe metadata."""
+    data = tmp_path / "prepared"
+    data.mkdir()
+    for label in ("real", "spoof"):
+        (data / label).symlink_to(small_data / label)
+    (data / "prepare.json").write_text(json.dumps({"options": {"crop_scale": 1.3}}))
     out = tmp_path / "quick"
-    proc = run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--init",
+    proc = run_cli("build", "--data", data, "--weights", WEIGHTS_035, "--init",
                    small_build / "backbone.keras", "--budget-kb", 0, "--epochs", 1,
                    "--qat-epochs", 1, "--limit", 40, "--out", out)
     metrics = json.loads((out / "metrics.json").read_text())
     for model in ("float", "int8"):
         assert metrics[model]["n_real"] + metrics[model]["n_spoof"] == 40
     assert "quantize: quantization-aware training on 40 train and 40 dev crops" in proc.stderr
+    assert json.loads((out / "model.json").read_text())["crop_scale"] == 1.3
+    run_cli("export", out, "--out", tmp_path / "app")
+    assert json.loads((tmp_path / "app" / "model.json").read_text())["crop_scale"] == 1.3
+    assert "1.3× the face detector's box" in (tmp_path / "app" / "MODEL_CARD.md").read_text()

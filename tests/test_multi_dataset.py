@@ -6,11 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from antispoof.data import FaceDataset, MultiDataset, open_dataset
-from antispoof.errors import AntispoofError
-from antispoof.evaluate import evaluate
-from antispoof.peer import PeerClassifier
-from antispoof.preprocess import load_face_crop
+from antispoof.data.datasets import FaceDataset, MultiDataset
+from antispoof.data.loading import open_dataset
+from antispoof.core.errors import AntispoofError
+from antispoof.evaluation.evaluate import evaluate
+from antispoof.runtime.peer import PeerClassifier
+from antispoof.data.images import load_face_crop
 from conftest import NUAA, SHARED, run_cli
 
 WEBCAM = SHARED / "data" / "webcam-multi"
@@ -89,6 +90,7 @@ def test_train_and_evaluate_take_several_datasets(tmp_path, small_build):
     assert proc.returncode == 2 and "give --protocol once per --data" in proc.stderr
 
 
+@pytest.mark.system
 def test_the_peer_scores_like_its_onnx_graph(tmp_path):
     import onnxruntime
 
@@ -127,8 +129,9 @@ def test_select_epoch_keeps_the_epoch_dev_liked_best(tmp_path, small_data, small
 def test_label_smoothing_and_degradation_reach_training(small_data):
     import tensorflow as tf
 
-    from antispoof.data import tf_dataset
-    from antispoof.train import TrainOptions, _compiled_model
+    from antispoof.data.datasets import tf_dataset
+    from antispoof.training.options import TrainOptions
+    from antispoof.training.loop import _compiled_model
 
     model = _compiled_model(TrainOptions(label_smoothing=0.2, input_size=32), None)
     assert model.loss.get_config()["label_smoothing"] == 0.2
@@ -146,9 +149,10 @@ def test_label_smoothing_and_degradation_reach_training(small_data):
 def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, small_data, small_build):
     import tf_keras as keras
 
-    from antispoof.model import (CentralDifferenceDepthwise, build_model, fold_central_difference,
-                                 load_model, with_central_difference)
-    from antispoof.runtime import TFLiteClassifier
+    from antispoof.models.layers import (CentralDifferenceDepthwise, fold_central_difference,
+        with_central_difference)
+    from antispoof.models.builders import build_model, load_model
+    from antispoof.runtime.interpreter import TFLiteClassifier
 
     model = build_model(init=small_build / "backbone.keras")
     pixels = FaceDataset(small_data).load("test", 96, limit=8).pixels.astype(np.float32)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from antispoof.data import FaceDataset
-from antispoof.errors import AntispoofError
-from antispoof.runtime import TFLiteClassifier, open_classifier
+from antispoof.data.datasets import FaceDataset
+from antispoof.core.errors import AntispoofError
+from antispoof.runtime.interpreter import TFLiteClassifier, open_classifier
 from conftest import ANTISPOOF, WEIGHTS_035, make_subset, run_cli
 
 
@@ -83,7 +83,7 @@ def test_evaluate_json_matches_independent_recomputation(small_build, small_data
     test, dev = dataset.split("test"), dataset.split("dev")
     labels = np.array([s.label for s in test])
     # the metrics are recomputed exactly from the scores evaluate used (batched LiteRT) ...
-    scores = TFLiteClassifier(model).predict(dataset.load("test").pixels)
+    scores = TFLiteClassifier(model).predict(dataset.load("test", 96).pixels)
     # ... and those scores match an independent decode + tf.lite pass, one crop at a time, to the
     # output's 1-LSB step (XNNPACK batched and reference kernels may round differently)
     assert np.abs(scores - _independent_scores(model, test)).max() <= 1 / 256 + 1e-6
@@ -108,7 +108,7 @@ def test_evaluate_json_matches_independent_recomputation(small_build, small_data
     assert low <= result["acer"] <= high
     # the threshold is the dev split's EER point: no dev score gives a smaller |APCER - BPCER|
     dev_labels = np.array([s.label for s in dev])
-    dev_scores = TFLiteClassifier(model).predict(dataset.load("dev").pixels)
+    dev_scores = TFLiteClassifier(model).predict(dataset.load("dev", 96).pixels)
     gap = lambda th: abs(np.mean(dev_scores[dev_labels == 1] < th) - np.mean(dev_scores[dev_labels == 0] >= th))
     assert gap(t) <= min(gap(th) for th in np.unique(dev_scores)) + 1e-12
 
@@ -125,7 +125,7 @@ def test_operating_point_sets_the_threshold_on_dev(small_build, small_data, tmp_
 def test_int8_scores_track_the_float_model(small_build, small_data):
     """A wiring check on a one-epoch model (PTQ of a barely trained net is coarse: measured
     correlation 0.89 here; the NUAA model agrees on 99.9 % of test decisions)."""
-    pixels = FaceDataset(small_data).load("test").pixels
+    pixels = FaceDataset(small_data).load("test", 96).pixels
     floats = open_classifier(small_build / "model.keras")
     int8 = open_classifier(small_build / "antispoof_int8.tflite")
     assert floats.runtime.startswith("tf_keras") and int8.runtime.startswith("litert")
@@ -133,7 +133,7 @@ def test_int8_scores_track_the_float_model(small_build, small_data):
 
 
 def test_runtimes_fall_back_in_order_and_agree(small_build, small_data):
-    pixels = FaceDataset(small_data).load("test").pixels
+    pixels = FaceDataset(small_data).load("test", 96).pixels
     model = small_build / "antispoof_int8.tflite"
     assert TFLiteClassifier(model).runtime_name == "litert"
     scores = {r: TFLiteClassifier(model, runtime=r).predict(pixels)
@@ -173,6 +173,7 @@ def test_non_tflite_file_is_a_one_line_error(command, tmp_path, small_data):
         f"Error: {fake}: not a TFLite model (no TFL3 flatbuffer identifier)")
 
 
+@pytest.mark.system
 def test_interrupted_training_resumes_from_last_epoch(tmp_path):
     data = make_subset(tmp_path / "data", ["0001", "0002", "0004", "0006", "0007"], 12)
     out = tmp_path / "run"

@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from antispoof.data import FaceDataset, load_images, tf_dataset
-from antispoof.evaluate import Scored
-from antispoof.faces import crop_face
-from antispoof.preprocess import load_face_crop
-from antispoof.runtime import TFLiteClassifier
+from antispoof.data.datasets import FaceDataset, load_images, tf_dataset
+from antispoof.evaluation.evaluate import Scored
+from antispoof.data.faces import crop_face
+from antispoof.data.images import load_face_crop
+from antispoof.runtime.interpreter import TFLiteClassifier
 from conftest import NUAA, REPO, run_cli
 from test_prepare import nuaa_frames, write_video
 
@@ -20,7 +20,7 @@ SHIPPED = REPO / "models" / "antispoof_int8.tflite"
 def test_training_evaluation_and_prediction_see_the_same_tensor(small_data):
     dataset = FaceDataset(small_data)
     sample = dataset.split("test")[0]
-    train_tensor = next(iter(tf_dataset(load_images([sample]), 1, training=False)))[0][0].numpy()
+    train_tensor = next(iter(tf_dataset(load_images([sample], 96), 1, training=False)))[0][0].numpy()
 
     class Recorder:  # a classifier that keeps what evaluation feeds it
         input_size = 96
@@ -38,7 +38,7 @@ def test_training_evaluation_and_prediction_see_the_same_tensor(small_data):
     predict_tensor = crop_face(rgb, (0, 0, rgb.shape[1], rgb.shape[0]), 96, 1.0)
     assert np.array_equal(train_tensor, evaluate_tensor.astype(np.float32))
     assert np.array_equal(evaluate_tensor, predict_tensor)
-    assert np.array_equal(load_face_crop(sample.path), predict_tensor)
+    assert np.array_equal(load_face_crop(sample.path, 96), predict_tensor)
 
 
 def test_predict_finds_and_labels_faces_in_a_video(tmp_path):
@@ -58,6 +58,7 @@ def test_predict_finds_and_labels_faces_in_a_video(tmp_path):
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 16
 
 
+@pytest.mark.system
 def test_predict_bad_inputs(tmp_path):
     grey = tmp_path / "grey.png"
     cv2.imwrite(str(grey), np.full((240, 320, 3), 90, np.uint8))

@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from antispoof.data import FaceDataset
-from antispoof.errors import AntispoofError
-from antispoof.faces import FaceDetector, crop_face, crop_square
-from antispoof.prepare import PrepareOptions, prepare
-from antispoof.sources import list_sources
+from antispoof.data.datasets import FaceDataset
+from antispoof.core.errors import AntispoofError
+from antispoof.data.faces import FaceDetector, crop_face, crop_square
+from antispoof.data.prepare import PrepareOptions, prepare
+from antispoof.data.sources import list_sources
 from conftest import ANTISPOOF, NUAA, run_cli
 
 FRAME = (480, 640)
@@ -225,6 +225,7 @@ def test_official_protocol_and_nuaa_crops_without_detection(tmp_path):
     assert rows[0]["bbox_xyxy"] == f"0,0,{original.shape[1]},{original.shape[0]}"
 
 
+@pytest.mark.system
 def test_killed_run_resumes_to_the_same_manifest(tmp_path):
     src = folders_tree(tmp_path / "src", subjects=("0001", "0002", "0003", "0004", "0006", "0007"),
                        count=12)

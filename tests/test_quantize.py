@@ -2,12 +2,15 @@
 import json
 
 import numpy as np
+import pytest
 from tensorflow.lite.tools import flatbuffer_utils
 
-from antispoof.data import FaceDataset
-from antispoof.quantize import compact_tensor_names
-from antispoof.runtime import TFLiteClassifier
+from antispoof.data.datasets import FaceDataset
+from antispoof.compress.quantization import compact_tensor_names
+from antispoof.runtime.interpreter import TFLiteClassifier
 from conftest import REPO, WEIGHTS_035, run_cli
+
+pytestmark = pytest.mark.system  # trains and quantizes models
 
 BUDGET = 100 * 1024
 
@@ -59,7 +62,7 @@ def test_compacted_names_keep_outputs_and_io_names(small_build, small_data):
     long_path.write_bytes(long_named)
     short_path.write_bytes(compact_tensor_names(long_named))
     assert short_path.stat().st_size < long_path.stat().st_size
-    pixels = FaceDataset(small_data).load("test").pixels[:16]
+    pixels = FaceDataset(small_data).load("test", 96).pixels[:16]
     np.testing.assert_array_equal(TFLiteClassifier(long_path).predict(pixels),
                                   TFLiteClassifier(short_path).predict(pixels))
 
@@ -72,9 +75,9 @@ def test_over_budget_build_fails_clearly(small_data, tmp_path):
 
 
 def test_qat_wraps_a_group_norm_head_and_converts(small_data, tmp_path):
-    from antispoof.model import build_model
-    from antispoof.quantize import (calibration_images, convert_int8, init_quantization_ranges,
-                                    quantization_aware)
+    from antispoof.models.builders import build_model
+    from antispoof.compress.quantization import (calibration_images, convert_int8,
+        init_quantization_ranges, quantization_aware)
 
     import tf_keras as keras
 
@@ -96,15 +99,15 @@ def test_qat_wraps_a_group_norm_head_and_converts(small_data, tmp_path):
 
 def test_flip_averaged_model_trains_quantizes_and_is_mirror_invariant(small_build, small_data,
                                                                        tmp_path):
-    from antispoof.explain import heatmaps
-    from antispoof.model import load_model
-    from antispoof.train import MODEL_FILE
+    from antispoof.evaluation.explain import heatmaps
+    from antispoof.models.builders import load_model
+    from antispoof.core.rundir import RunDir
 
     run = tmp_path / "flip"
     run_cli("train", "--data", small_data, "--weights", WEIGHTS_035, "--init",
             small_build / "backbone.keras", "--epochs", 1, "--limit", 60, "--flip-average",
             "--out", run)
-    model = load_model(run / MODEL_FILE)
+    model = load_model(RunDir(run).model)
     assert [layer.name for layer in model.layers][:2] == ["image", "mirror_pair"]
     assert model.layers[-1].name == "pair_mean" and model.output_shape == (None, 1)
     pixels = FaceDataset(small_data).load("test", 96).pixels[:24]

@@ -13,13 +13,17 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from antispoof.data import FaceDataset, load_images
-from antispoof.errors import AntispoofError
-from antispoof.runtime import TFLiteClassifier, open_classifier
-from antispoof.server import (HEAD_UNITS, DistillationLoss, RectifiedAdam, build_server_model,
-                              parameter_counts, precise_batchnorm)
-from antispoof.train import TrainOptions
+from antispoof.data.datasets import FaceDataset, load_images
+from antispoof.core.errors import AntispoofError
+from antispoof.runtime.interpreter import TFLiteClassifier, open_classifier
+from antispoof.models.efficientnet import HEAD, build_server_model, parameter_counts
+from antispoof.training.losses import DistillationLoss
+from antispoof.training.optimizers import RectifiedAdam
+from antispoof.training.batchnorm import precise_batchnorm
+from antispoof.training.options import TrainOptions
 from conftest import NUAA, WEIGHTS_035, run_cli
+
+pytestmark = pytest.mark.system  # trains the server model
 
 SIZE = 32  # the smallest input EfficientNet-B0 takes: fast enough for CI on two cores
 
@@ -47,7 +51,7 @@ def test_architecture_and_parameter_count(tmp_path):
     assert names[names.index("pool"):] == ["pool", *[
         n for i in range(3) for n in (f"head_dense{i}", f"head_norm{i}", f"head_swish{i}",
                                       f"head_dropout{i}")], "probabilities"]
-    for i, units in enumerate(HEAD_UNITS):
+    for i, units in enumerate(HEAD.hidden):
         assert model.get_layer(f"head_dense{i}").units == units
         assert model.get_layer(f"head_swish{i}").activation.__name__ == "swish"
     output = model.get_layer("probabilities")

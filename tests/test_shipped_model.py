@@ -3,12 +3,15 @@ import json
 
 import pytest
 
-from antispoof.demo import DEFAULT_MODEL, demo
-from antispoof.evaluate import evaluate
-from antispoof.info import model_info
-from conftest import NUAA
+from antispoof.core.contract import ModelContract, read_contract
+from antispoof.core.rundir import CONTRACT_FILE
+from antispoof.core.shipped import DEFAULT_MODEL
+from antispoof.evaluation.evaluate import evaluate
+from antispoof.pipeline.demo import demo
+from antispoof.runtime.info import model_info
+from conftest import NUAA, REPO, SHARED
 
-CONTRACT = DEFAULT_MODEL.with_name("model.json")
+CONTRACT = DEFAULT_MODEL.with_name(CONTRACT_FILE)
 
 
 def test_shipped_model_is_int8_and_matches_its_contract():
@@ -20,6 +23,16 @@ def test_shipped_model_is_int8_and_matches_its_contract():
     assert contract["input"]["scale"] == info["inputs"][0]["quantization"]["scale"]
 
 
+def test_the_contract_dataclass_is_the_shipped_model_json():
+    """ModelContract reads the shipped model.json and writes it back byte for byte."""
+    contract = read_contract(DEFAULT_MODEL)
+    assert isinstance(contract, ModelContract) and contract.model == DEFAULT_MODEL.name
+    assert json.dumps(contract.to_json(), indent=2) + "\n" == CONTRACT.read_text()
+    assert contract.threshold_of(DEFAULT_MODEL.name) == (contract.threshold, contract.threshold_source)
+    assert contract.threshold_of(contract.mediapipe_model)[0] == contract.threshold
+    assert contract.threshold_of("other.tflite") == (None, None)
+
+
 def test_shipped_model_on_nuaa_test_split():
     result = evaluate(DEFAULT_MODEL, NUAA, "test")
     assert result["auc"] >= 0.98
@@ -28,7 +41,7 @@ def test_shipped_model_on_nuaa_test_split():
 
 def test_demo_benchmarks_and_classifies():
     lines = []
-    timing, rows = demo(echo=lines.append)
+    timing, rows = demo(data=NUAA, webcam=SHARED / "data" / "webcam-multi", echo=lines.append)
     assert timing["runtime"] == "litert" and timing["inference"]["p50"] > 0
     assert len(rows) == 16 and {r["truth"] for r in rows} == {"real", "spoof"}
     assert any("correct" in line for line in lines)
@@ -44,7 +57,7 @@ def _shell_block_after(text, marker):
 
 def test_the_readmes_give_the_command_that_built_the_shipped_model():
     contract = json.loads(CONTRACT.read_text())
-    readme = _shell_block_after((DEFAULT_MODEL.parents[1] / "README.md").read_text(),
+    readme = _shell_block_after((REPO / "README.md").read_text(),
                                 "The build that produced `models/antispoof_int8.tflite`")
     shipped = _shell_block_after(DEFAULT_MODEL.with_name("README.md").read_text(), "Built with")
     assert readme == shipped

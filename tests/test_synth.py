@@ -1,8 +1,8 @@
 """Each synthetic-attack transform leaves the measurable trace of the effect it models."""
 import numpy as np
 
-from antispoof import synth
-from antispoof.preprocess import load_face_crop
+from antispoof.data import synthesis as synth
+from antispoof.data.images import load_face_crop
 from conftest import NUAA, run_cli
 
 SIZE = 96
@@ -131,7 +131,7 @@ def test_synthesize_is_seeded_and_changes_the_face():
 
 
 def test_training_pipeline_turns_only_real_crops_into_attacks():
-    from antispoof.data import Images, tf_dataset
+    from antispoof.data.datasets import Images, tf_dataset
 
     crop = face().astype(np.uint8)
     n = 200
@@ -152,8 +152,8 @@ def test_training_pipeline_turns_only_real_crops_into_attacks():
 def test_synthesis_options_are_checked(tmp_path):
     import pytest
 
-    from antispoof.errors import AntispoofError
-    from antispoof.train import TrainOptions
+    from antispoof.core.errors import AntispoofError
+    from antispoof.training.options import TrainOptions
 
     result = run_cli("train", "--data", NUAA, "--out", tmp_path / "run", "--synth-spoof", 0.5,
                      "--synth-families", "screen,video", check=False)

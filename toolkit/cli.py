@@ -1,15 +1,31 @@
 """The ``antispoof`` command line: each command is a thin shell over a plain function."""
+import dataclasses
 import functools
 import json
 import logging
 
 import click
 
-from .console import configure
-from .distribute import STRATEGIES
-from .errors import AntispoofError
+from antispoof.compress.config import CRITERIA, ContractionConfig, INT8_MODES, QuantizationConfig
+from antispoof.core.console import configure
+from antispoof.core.contract import CROP_SCALE
+from antispoof.core.errors import AntispoofError
+from antispoof.data.datasets import ALL, SPLITS
+from antispoof.data.sources import ADAPTERS
+from antispoof.data.synthesis import FAMILIES
+from antispoof.evaluation.explain import METHODS
+from antispoof.evaluation.metrics import OPERATING_POINT_NAMES
+from antispoof.models.specs import (ARCHS, BACKBONES, DEFAULT_ARCH, DEFAULT_HEAD,
+                                    DEFAULT_INPUT_SIZE, HEADS, SERVER_ARCH, SERVER_HEAD,
+                                    SERVER_INPUT_SIZE)
+from antispoof.runtime.device_runner import KERNELS, TFLITE_RUNTIMES
+from antispoof.training.distribute import STRATEGIES
+from antispoof.training.options import TrainOptions
 
 log = logging.getLogger("antispoof")
+BUILD = {**{f.name: f.default for f in dataclasses.fields(ContractionConfig)},
+         **{f.name: f.default for f in dataclasses.fields(QuantizationConfig)}}
+
 
 def _datasets(f):
     """--data (repeatable), with a --protocol and a --data-weight per --data: the command gets
@@ -88,9 +104,10 @@ def main(verbose):
 
 
 def _train_options(**kwargs):
-    from .train import TrainOptions
-
     return TrainOptions(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+TRAIN = {f.name: f.default for f in dataclasses.fields(TrainOptions)}  # the defaults, defined there
 
 
 _training = [
@@ -98,24 +115,28 @@ _training = [
                  callback=lambda ctx, param, value: None if value == "none" else value,
                  help="Backbone ImageNet weights: 'imagenet' (downloads), a Keras no-top .h5 "
                       "path, or 'none' (random initialisation)."),
-    click.option("--backbone", default=None, help="Named backbone (default mnv2-0.35-b8)."),
-    click.option("--head", default=None,
-                 help="Named head: linear (default) or paper; paper-server with efficientnet-b0."),
+    click.option("--backbone", type=click.Choice(list(BACKBONES)), default=None,
+                 help=f"Named backbone (default {TRAIN['backbone']})."),
+    click.option("--head", type=click.Choice(list(HEADS)), default=None,
+                 help=f"Named head (default {TRAIN['head']}; {SERVER_HEAD} with {SERVER_ARCH})."),
     click.option("--init", default=None, type=click.Path(),
                  help="Start from a contracted backbone (antispoof contract) instead of --backbone."),
-    click.option("--input-size", type=int, default=None, help="Model input side in px (default 96)."),
-    click.option("--epochs", type=int, default=None, help="Epochs (default 3)."),
-    click.option("--batch-size", type=int, default=None, help="Batch size (default 64)."),
-    click.option("--learning-rate", type=float, default=None, help="Adam learning rate (default 3e-4)."),
-    click.option("--seed", type=int, default=None, help="Random seed (default 0)."),
+    click.option("--input-size", type=int, default=None,
+                 help=f"Model input side in px (default {DEFAULT_INPUT_SIZE}; {SERVER_INPUT_SIZE} for {SERVER_ARCH})."),
+    click.option("--epochs", type=int, default=None, help=f"Epochs (default {TRAIN['epochs']})."),
+    click.option("--batch-size", type=int, default=None,
+                 help=f"Batch size (default {TRAIN['batch_size']})."),
+    click.option("--learning-rate", type=float, default=None,
+                 help=f"Adam learning rate (default {TRAIN['learning_rate']:g})."),
+    click.option("--seed", type=int, default=None, help=f"Random seed (default {TRAIN['seed']})."),
     click.option("--limit", type=int, default=None, help="At most N images per split (quick runs)."),
     click.option("--teacher", type=click.Path(), default=None,
                  help="Distil from this trained run or model (e.g. the server model), or the "
                       "peer's MiniFASNet .onnx file."),
     click.option("--distill-alpha", type=click.FloatRange(0, 1), default=None,
-                 help="Weight of the hard labels with --teacher (default 0.5)."),
+                 help=f"Weight of the hard labels with --teacher (default {TRAIN['distill_alpha']})."),
     click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
-                 help="Distillation temperature (default 2)."),
+                 help=f"Distillation temperature (default {TRAIN['temperature']:g})."),
     click.option("--augment/--no-augment", default=None,
                  help="Jitter training crops: brightness, contrast, saturation, zoom (default off)."),
     click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
@@ -128,7 +149,7 @@ _training = [
                       "are real become synthetic screen or print attacks (default 0: off)."),
     click.option("--synth-families", default=None, metavar="LIST",
                  callback=lambda ctx, param, value: tuple(value.split(",")) if value else None,
-                 help="Attack families --synth-spoof draws from: screen,print (default both)."),
+                 help=f"Attack families --synth-spoof draws from (default {','.join(FAMILIES)})."),
     click.option("--degrade", type=click.FloatRange(0, 1), default=None, metavar="RATE",
                  help="Share of training crops, real and spoof alike, given a webcam's white "
                       "balance, blur, noise and JPEG (default 0: off)."),
@@ -154,13 +175,12 @@ def _with(options):
 @main.command()
 @click.argument("source", type=click.Path())
 @click.option("--format", "source_format", default="auto", show_default=True,
-              type=click.Choice(["auto", "rose-youtu", "replay-attack", "oulu-npu", "nuaa",
-                                 "celeba-spoof", "folders"]))
+              type=click.Choice(["auto", *ADAPTERS]))
 @click.option("--out", required=True, type=click.Path(), help="Dataset folder to write (resumable).")
 @click.option("--every-nth-frame", type=int, default=1, show_default=True)
 @click.option("--max-frames-per-video", type=int, default=0, show_default=True, help="0: all.")
 @click.option("--crop-scale", type=float, default=None,
-              help="Crop side over the face box's longer side (default 1.1, NUAA-like).")
+              help=f"Crop side over the face box's longer side (default {CROP_SCALE}, NUAA-like).")
 @click.option("--size", type=int, default=128, show_default=True, help="Side of the saved crops.")
 @click.option("--min-face", type=int, default=40, show_default=True, help="Smallest face box side, px.")
 @click.option("--min-sharpness", type=float, default=8.0, show_default=True,
@@ -178,8 +198,7 @@ def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, c
             min_face, min_sharpness, detect, workers, seed, ray_address):
     """Videos or images of a dataset → face crops in real/ and spoof/ per subject, with
     manifest.csv, sources.csv, protocol.json and prepare.json."""
-    from .faces import CROP_SCALE
-    from .prepare import PrepareOptions, prepare as run
+    from antispoof.data.prepare import PrepareOptions, prepare as run
 
     options = PrepareOptions(every_nth_frame, max_frames_per_video, crop_scale or CROP_SCALE, size,
                              min_face, min_sharpness, detect=detect)
@@ -195,9 +214,10 @@ def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, c
 @_datasets
 @_subject_regex
 @_with(_training)
-@click.option("--arch", type=click.Choice(["mobilenetv2", "efficientnet-b0"]), default=None,
-              help="mobilenetv2 (default): the light model; efficientnet-b0: the paper's server "
-                   "model (head paper-server, Rectified Adam, 2-way softmax, input 224).")
+@click.option("--arch", type=click.Choice(list(ARCHS)), default=None,
+              help=f"{DEFAULT_ARCH} (default): the light model; {SERVER_ARCH}: the paper's server "
+                   f"model (head {SERVER_HEAD}, Rectified Adam, 2-way softmax, input "
+                   f"{SERVER_INPUT_SIZE}).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
               help="tf.distribute: mirrored (this host's GPUs) or multiworker (the hosts in "
                    "TF_CONFIG, each running this command); --batch-size is the global batch.")
@@ -205,7 +225,7 @@ def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, c
 def train(data_dir, protocol, subject_regex, weights, out, **options):
     """Fine-tune the light model (MobileNetV2 0.35 + head) or train the server model
     (EfficientNet-B0) on the train split, monitoring dev; --teacher distils."""
-    from .train import train as run
+    from antispoof.training.loop import train as run
 
     path = run(data_dir, out, weights, _train_options(**options), protocol, subject_regex)
     click.echo(str(path))
@@ -223,7 +243,7 @@ def train(data_dir, protocol, subject_regex, weights, out, **options):
 def pack(dataset, protocol, subject_regex, out, shards, seed):
     """A face-crop dataset → sharded TFRecord files per split, with pack.json; `antispoof
     train --data OUT` streams them."""
-    from .pack import pack as run
+    from antispoof.data.packing import pack as run
 
     index = run(dataset, out, shards, protocol, subject_regex, seed)
     splits = ", ".join(f"{name} {entry['records']} in {len(entry['shards'])} shards"
@@ -237,13 +257,15 @@ def pack(dataset, protocol, subject_regex, out, shards, seed):
 @click.option("--width", type=float, default=None, help="Global width to keep, e.g. 0.35.")
 @click.option("--budget-kb", type=float, default=None,
               help="Instead of --width: the widest layout whose int8 file, head included, fits.")
-@click.option("--input-size", type=int, default=96, show_default=True)
-@click.option("--criterion", type=click.Choice(["l1", "bn-gamma", "activation"]), default="l1",
+@click.option("--input-size", type=int, default=DEFAULT_INPUT_SIZE, show_default=True)
+@click.option("--criterion", type=click.Choice(list(CRITERIA)), default=BUILD["criterion"],
               show_default=True, help="How channels are ranked.")
 @click.option("--calibration-data", type=click.Path(), default=None,
               help="Image folder for --criterion activation.")
-@click.option("--head", default="linear", show_default=True, help="Head counted in --budget-kb.")
-@click.option("--blocks", type=int, default=16, show_default=True, help="Last block kept (--width).")
+@click.option("--head", type=click.Choice(list(HEADS)), default=DEFAULT_HEAD, show_default=True,
+              help="Head counted in --budget-kb.")
+@click.option("--blocks", type=int, default=BUILD["blocks"], show_default=True,
+              help="Last block kept (--width).")
 @click.option("--tap", type=click.Choice(["output", "expanded"]), default="output", show_default=True,
               help="Features after the last block, or after its depthwise conv (paper: expanded).")
 @click.option("--last-conv", type=int, default=1280, show_default=True,
@@ -252,7 +274,7 @@ def pack(dataset, protocol, subject_regex, out, shards, seed):
 def contract(weights, width, budget_kb, input_size, criterion, calibration_data, head, blocks, tap,
              last_conv, out):
     """Contract a pretrained width-1.0 MobileNetV2 to a width or a size budget, keeping weights."""
-    from .contract import contract as run
+    from antispoof.compress.contraction import contract as run
 
     run(weights, out, width, budget_kb, input_size, criterion, calibration_data, head, blocks, tap,
         last_conv)
@@ -262,20 +284,18 @@ def contract(weights, width, budget_kb, input_size, criterion, calibration_data,
 @main.command()
 @click.argument("run_dir", type=click.Path())
 @_datasets
-@click.option("--mode", type=click.Choice(["qat", "ptq"]), default="qat", show_default=True,
+@click.option("--mode", type=click.Choice(INT8_MODES), default=BUILD["mode"], show_default=True,
               help="Quantization-aware fine-tuning, or post-training quantization only.")
-@click.option("--epochs", type=int, default=2, show_default=True, help="QAT epochs.")
-@click.option("--learning-rate", type=float, default=1e-5, show_default=True, help="QAT learning rate.")
+@click.option("--epochs", type=int, default=BUILD["qat_epochs"], show_default=True, help="QAT epochs.")
+@click.option("--learning-rate", type=float, default=BUILD["qat_learning_rate"], show_default=True,
+              help="QAT learning rate.")
 @click.option("--limit", type=int, default=None, help="QAT: at most N images per split (quick runs).")
 @click.option("--out", required=True, type=click.Path(), help="The .tflite file to write.")
 def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, limit, out):
     """Full-integer int8 model (int8 in and out) of a run's (or a .keras file's) model."""
-    from .quantize import quantize_ptq, quantize_qat
+    from antispoof.compress.quantization import quantize as run
 
-    if mode == "qat":
-        quantize_qat(run_dir, data_dir, out, protocol, epochs, learning_rate, limit=limit)
-    else:
-        quantize_ptq(run_dir, data_dir, out, protocol)
+    run(run_dir, data_dir, out, QuantizationConfig(mode, epochs, learning_rate), protocol, limit=limit)
     click.echo(out)
 
 
@@ -283,15 +303,14 @@ def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, limit, ou
 @click.argument("model", type=click.Path())
 @_datasets
 @_subject_regex
-@click.option("--split", type=click.Choice(["train", "dev", "test", "all"]), default="test",
+@click.option("--split", type=click.Choice([*SPLITS, ALL]), default="test",
               show_default=True, help="all: every image of the folder (needs a threshold: "
                                       "--threshold, or the model's model.json).")
 @click.option("--threshold", type=float, default=None,
               help="Decision threshold on P(spoof) (default: the one model.json records for the "
                    "model, else chosen on dev, see --operating-point).")
 @click.option("--operating-point", default=None,
-              type=click.Choice(["eer", "bpcer@apcer=1%", "bpcer@apcer=5%", "bpcer@apcer=10%",
-                                 "apcer@bpcer=1%"]),
+              type=click.Choice(OPERATING_POINT_NAMES),
               help="Choose the threshold on the dev split at this point (default without "
                    "model.json: eer).")
 @_threads
@@ -303,8 +322,8 @@ def evaluate(model, data_dir, protocol, subject_regex, split, threshold, operati
     """ISO/IEC 30107-3 metrics of a .tflite or .keras model over a split: AUC, EER, APCER per
     attack type, BPCER, ACER, HTER, F1, operating points, 95 % intervals over subjects, and
     per-subject figures in the JSON."""
-    from .evaluate import evaluate as run
-    from .files import write_json
+    from antispoof.evaluation.evaluate import evaluate as run
+    from antispoof.core.files import write_json
 
     result = run(model, data_dir, split, protocol, threshold, threads, subject_regex,
                  operating_point=operating_point, scores_out=scores_out)
@@ -325,12 +344,13 @@ def evaluate(model, data_dir, protocol, subject_regex, split, threshold, operati
 @_subject_regex
 @_with(_training)
 @click.option("--budget-kb", type=float, default=None,
-              help="Contract the backbone from --weights so the int8 file fits (default 100); "
-                   "0: use --backbone as is.")
-@click.option("--criterion", type=click.Choice(["l1", "bn-gamma", "activation"]), default=None,
-              help="Channel ranking for the contraction (default l1).")
-@click.option("--mode", type=click.Choice(["qat", "ptq"]), default=None, help="Default qat.")
-@click.option("--qat-epochs", type=int, default=None, help="Default 2.")
+              help=f"Contract the backbone from --weights so the int8 file fits (default "
+                   f"{BUILD['budget_kb']:g}); 0: use --backbone as is.")
+@click.option("--criterion", type=click.Choice(list(CRITERIA)), default=None,
+              help=f"Channel ranking for the contraction (default {BUILD['criterion']}).")
+@click.option("--mode", type=click.Choice(INT8_MODES), default=None,
+              help=f"Default {BUILD['mode']}.")
+@click.option("--qat-epochs", type=int, default=None, help=f"Default {BUILD['qat_epochs']}.")
 @click.option("--config", "config_file", type=click.Path(), default=None,
               help="A build config (antispoof search writes build-config.json); flags given "
                    "here override it.")
@@ -340,7 +360,7 @@ def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode
     """contract → train → quantize → evaluate, resumable, everything under the run directory."""
     from dataclasses import replace
 
-    from .build import BuildOptions, build as run, read_build_config
+    from antispoof.pipeline.build import BuildOptions, build as run, read_build_config
 
     plan, trained = read_build_config(config_file) if config_file else (BuildOptions(), {})
     given = {"budget_kb": budget_kb, "criterion": criterion, "mode": mode, "qat_epochs": qat_epochs}
@@ -362,8 +382,8 @@ def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode
 @click.option("--depths", default="5,8,9,12", show_default=True, help="Last blocks to try.")
 @click.option("--per-tensor/--per-channel-only", default=True, show_default=True,
               help="Also try per-tensor int8 weights.")
-@click.option("--head", default="linear", show_default=True)
-@click.option("--input-size", type=int, default=96, show_default=True)
+@click.option("--head", type=click.Choice(list(HEADS)), default=DEFAULT_HEAD, show_default=True)
+@click.option("--input-size", type=int, default=DEFAULT_INPUT_SIZE, show_default=True)
 @click.option("--epochs", type=int, default=1, show_default=True, help="Fine-tuning epochs per trial.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--limit", type=int, default=None, help="At most N images per split in a trial.")
@@ -375,7 +395,7 @@ def search(data_dir, protocol, weights, budget_kb, trials, widths, depths, per_t
            input_size, epochs, batch_size, limit, seed, ray_address, out):
     """Ray Tune search over contraction widths, depths and per-channel vs per-tensor int8 for a
     size budget, scored by dev ACER; writes OUT/build-config.json for `antispoof build --config`."""
-    from .search import SearchOptions, search as run
+    from antispoof.pipeline.search import SearchOptions, search as run
 
     try:
         grid = {"widths": tuple(float(w) for w in widths.split(",")),
@@ -396,13 +416,13 @@ def search(data_dir, protocol, weights, budget_kb, trials, widths, depths, per_t
 @main.command()
 @click.argument("model", type=click.Path())
 @click.argument("images", nargs=-1, required=True, type=click.Path())
-@click.option("--method", type=click.Choice(["gradcam", "saliency"]), default="gradcam",
+@click.option("--method", type=click.Choice(METHODS), default=METHODS[0],
               show_default=True)
 @click.option("--out", required=True, type=click.Path(), help="Folder for the PNG overlays.")
 def explain(model, images, method, out):
     """Grad-CAM or saliency maps of P(spoof) over face crops (a .tflite file is explained
     through the model.keras beside it)."""
-    from .explain import explain as run
+    from antispoof.evaluation.explain import explain as run
 
     for png, score in run(model, images, method, out):
         click.echo(f"{png}  P(spoof) {score:.4f}")
@@ -416,28 +436,28 @@ def explain(model, images, method, out):
 @_protocol
 def report(run_dir, out, data_dir, protocol):
     """One self-contained HTML report of a run: metrics with intervals, curves, explanations."""
-    from .report import report as run
+    from antispoof.evaluation.report import report as run
 
     click.echo(run(run_dir, out, data_dir, protocol))
 
 
 @main.command()
 @click.argument("model", type=click.Path(), required=False)
-@click.option("--arch", type=click.Choice(["efficientnet-b0"]), default=None,
+@click.option("--arch", type=click.Choice([SERVER_ARCH]), default=None,
               help="Instead of MODEL: build this architecture (random weights, no data).")
-@click.option("--head", default="paper-server", show_default=True, help="Head, with --arch.")
-@click.option("--input-size", type=int, default=224, show_default=True, help="With --arch.")
+@click.option("--head", default=SERVER_HEAD, show_default=True, help="Head, with --arch.")
+@click.option("--input-size", type=int, default=SERVER_INPUT_SIZE, show_default=True, help="With --arch.")
 @_json_out
 def info(model, arch, head, input_size, json_out):
     """Size, parameters or tensors, input shape and dtype, quantization and ops of a model; or,
     with --arch, the parameter count of an architecture against the paper's."""
-    from .files import write_json
-    from .info import model_info
+    from antispoof.core.files import write_json
+    from antispoof.runtime.info import model_info
 
     if (model is None) == (arch is None):
         raise click.UsageError("give a MODEL or --arch")
     if arch:
-        from .server import SERVER_HEAD, architecture_info
+        from antispoof.models.efficientnet import architecture_info
 
         if head != SERVER_HEAD:
             raise click.UsageError(f"--arch {arch} takes --head {SERVER_HEAD}")
@@ -459,9 +479,9 @@ def info(model, arch, head, input_size, json_out):
 @click.option("--warmup", type=int, default=20, show_default=True)
 @click.option("--rounds", type=int, default=10, show_default=True,
               help="With --compare: rounds that visit the models in turn.")
-@click.option("--kernels", type=click.Choice(["xnnpack", "builtin"]), default="xnnpack",
+@click.option("--kernels", type=click.Choice(KERNELS), default=KERNELS[0],
               show_default=True, help="builtin: TFLite's own kernels, XNNPACK off.")
-@click.option("--runtime", type=click.Choice(["litert", "tflite-runtime", "tf.lite"]), default=None,
+@click.option("--runtime", type=click.Choice([r[2] for r in TFLITE_RUNTIMES]), default=None,
               help="Default: the first installed of these, in this order.")
 @click.option("--remote-python", default=None, help="Python on the target (default: python3).")
 @click.option("--setup", is_flag=True, help="ssh: create a venv on the host with numpy and a runtime.")
@@ -477,8 +497,8 @@ def bench(models, target, compare, threads, runs, warmup, rounds, kernels, runti
           setup, identity, ssh_config, ssh_options, benchmark_binary, app, json_out):
     """Latency of MODELS on this machine, a host over ssh or a device over adb: init, first
     inference, warm-up and timed runs (µs, benchmark_model's fields), p50/p90, memory."""
-    from .bench import BenchOptions, bench as run, compare as run_compare, describe
-    from .files import write_json
+    from antispoof.bench.latency import BenchOptions, bench as run, compare as run_compare, describe
+    from antispoof.core.files import write_json
 
     if len(models) > 1 and not compare:
         raise click.UsageError("several models need --compare")
@@ -514,17 +534,19 @@ def bench(models, target, compare, threads, runs, warmup, rounds, kernels, runti
 @click.option("--detect/--no-detect", default=True, show_default=True,
               help="--no-detect: each image already is a face crop and is scored whole.")
 @click.option("--crop-scale", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Crop side over the face box's longer side (default: model.json's, else 1.1).")
+              help=f"Crop side over the face box's longer side (default: model.json's, else "
+                   f"{CROP_SCALE}).")
 @_json_out
 def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annotate, detect,
             crop_scale, json_out):
     """Find faces (BlazeFace) in images, folders, videos or a camera and call each real or
-    spoof. MODEL defaults to models/antispoof_int8.tflite; a first argument that is not a
-    model file is taken as an input."""
-    from .console import plural
-    from .files import write_json
-    from .predict import PredictOptions, predict as run
-    from .runtime import DEFAULT_MODEL, check_tflite_file
+    spoof. MODEL defaults to the shipped model (models/antispoof_int8.tflite, installed with
+    the package); a first argument that is not a model file is taken as an input."""
+    from antispoof.core.console import plural
+    from antispoof.core.files import write_json
+    from antispoof.core.shipped import DEFAULT_MODEL
+    from antispoof.runtime.interpreter import check_tflite_file
+    from antispoof.runtime.predict import PredictOptions, predict as run
 
     if model and not model.endswith((".tflite", ".keras", ".h5")):
         model, inputs = None, (model, *inputs)
@@ -562,8 +584,8 @@ def export(run_dir, out, peers):
     """A build's artifacts for apps: the int8 model, a MediaPipe Tasks ImageClassifier variant
     with TFLite metadata, labels.txt, model.json and MODEL_CARD.md. For a server-model run
     (train --arch efficientnet-b0): a SavedModel and a float16 .tflite."""
-    from .export import export as run
-    from .server import export_server, is_server_run
+    from antispoof.pipeline.export import export as run
+    from antispoof.pipeline.export import export_server, is_server_run
 
     if is_server_run(run_dir):
         names = export_server(run_dir, out)
@@ -574,19 +596,21 @@ def export(run_dir, out, peers):
 
 
 @main.command()
-@click.option("--model", type=click.Path(), default=None, help="Default: models/antispoof_int8.tflite.")
+@click.option("--model", type=click.Path(), default=None,
+              help="Default: the shipped model (models/antispoof_int8.tflite).")
 @click.option("--data", "data_dir", type=click.Path(), default=None,
-              help="NUAA folder (default: ../shared/data/nuaa beside the checkout).")
+              help="A NUAA folder: classify a few of its test crops (printed photographs).")
 @click.option("--webcam", "webcam_dir", type=click.Path(), default=None,
-              help="webcam-multi folder (default: ../shared/data/webcam-multi beside the checkout).")
+              help="A webcam-multi folder: classify a few crops of its held-out sources "
+                   "(screen replays).")
 @_threads
 def demo(model, data_dir, webcam_dir, threads):
-    """Benchmark the shipped model and classify a few test crops: NUAA's printed photographs
-    and webcam-multi's screen replays."""
-    from .demo import DEFAULT_MODEL, DEFAULT_NUAA, DEFAULT_WEBCAM, demo as run
+    """Benchmark the shipped model; with --data and --webcam, classify a few test crops of
+    NUAA's printed photographs and webcam-multi's screen replays."""
+    from antispoof.core.shipped import DEFAULT_MODEL
+    from antispoof.pipeline.demo import demo as run
 
-    run(model or DEFAULT_MODEL, data_dir or DEFAULT_NUAA, threads=threads,
-        webcam=webcam_dir or DEFAULT_WEBCAM)
+    run(model or DEFAULT_MODEL, data_dir, threads=threads, webcam=webcam_dir)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ package org.antispoof.core
 data class Quantization(val dtype: String, val scale: Double, val zeroPoint: Int)
 
 /**
- * What `model.json` (written by `antispoof export`) promises about the model beside it: input
- * size and colour order, the crop around the detector box, input and output quantization, the
- * decision threshold on P(spoof), and the labels.
+ * What `model.json` (written by `antispoof build` and `export`) promises about the model beside
+ * it: input size and colour order, the crop around the detector box, input and output
+ * quantization, the decision threshold on P(spoof), and the labels. Mirrors the fields an app
+ * needs of the Python `antispoof.core.contract.ModelContract` (a test compares the two).
  */
 data class ModelContract(
     val model: String,
@@ -36,7 +37,7 @@ data class ModelContract(
                 output = quantization("output"),
                 threshold = field(root, "threshold") as Double,
                 labels = (field(root, "labels") as List<*>).map { it as String },
-                cropScale = (root["crop_scale"] as Double?) ?: 1.1
+                cropScale = field(root, "crop_scale") as Double
             )
             require(contract.colorOrder == "RGB") { "model.json: colour order ${contract.colorOrder} is not supported" }
             require(contract.labels == listOf("real", "spoof")) { "model.json: labels must be [real, spoof]" }

@@ -1,0 +1,212 @@
+"""Contraction: keep the most useful filters of a pretrained MobileNetV2 and their weights.
+
+MobileNetV2's channels fall into groups that must be cut together:
+
+* ``stem``: Conv1's filters, which block 0's depthwise filters follow;
+* ``expand{i}``: block i's expansion 1×1 outputs, which its depthwise filters and the
+  input of its projection follow;
+* ``stage{k}``: the projection outputs of every block in a stage, tied by the residual
+  adds, which the next blocks' expansion inputs follow;
+* ``last``: the final 1×1 conv (1280 channels).
+
+Each group keeps the channels its criterion ranks highest, in their original order, and
+every layer takes the matching slices of the pretrained kernels and BatchNorm parameters.
+The contracted network is built flat with the Keras layer names, so a width-1.0
+contraction is the original network, layer for layer.
+"""
+import logging
+from pathlib import Path
+
+import numpy as np
+import tf_keras as keras
+
+from antispoof.compress.budget import search_widths
+from antispoof.compress.config import CRITERIA
+from antispoof.core.errors import AntispoofError
+from antispoof.core.files import atomic_path, write_json
+from antispoof.data.loading import calibration_crops
+from antispoof.models.mobilenet_v2 import (BN, load_full, mobilenet_v2, normalized_input,
+                                           source_alpha)
+from antispoof.models.specs import DEFAULT_INPUT_SIZE
+from antispoof.models.widths import LAST_FILTERS, STAGE_OF_BLOCK, Widths, describe
+
+log = logging.getLogger("antispoof")
+
+log = logging.getLogger("antispoof")
+
+
+# ----------------------------------------------------------------------------- channel groups
+
+def _layer_groups():
+    """For each conv/BN layer of the full network: (output group, input group) it is sliced by.
+
+    Depthwise convs and their BN follow their input group; 1×1 convs have both.
+    """
+    layers = {"Conv1": ("stem", None), "bn_Conv1": ("stem", None),
+              "expanded_conv_depthwise": ("stem", "stem"), "expanded_conv_depthwise_BN": ("stem", None),
+              "expanded_conv_project": ("stage0", "stem"), "expanded_conv_project_BN": ("stage0", None)}
+    for i in range(1, 17):
+        p, e = f"block_{i}_", f"expand{i}"
+        source = f"stage{STAGE_OF_BLOCK[i - 1]}"
+        layers.update({p + "expand": (e, source), p + "expand_BN": (e, None),
+                       p + "depthwise": (e, e), p + "depthwise_BN": (e, None),
+                       p + "project": (f"stage{STAGE_OF_BLOCK[i]}", e),
+                       p + "project_BN": (f"stage{STAGE_OF_BLOCK[i]}", None)})
+    layers.update({"Conv_1": ("last", "stage6"), "Conv_1_bn": ("last", None)})
+    return layers
+
+
+def _producers(group_layers):
+    """Per group, the BN layers that write its channels (the score is read there)."""
+    producers = {}
+    for name, (out_group, _) in group_layers.items():
+        if name.endswith(("_BN", "_bn", "bn_Conv1")) and "depthwise" not in name:
+            producers.setdefault(out_group, []).append(name)
+    return producers
+
+
+def channel_scores(full, criterion, calibration=None):
+    """Importance of every channel of every group of the full network, by ``criterion``."""
+    if criterion not in CRITERIA:
+        raise AntispoofError(f"unknown criterion {criterion!r}: choose one of {', '.join(CRITERIA)}")
+    producers = _producers(_layer_groups())
+    if criterion == "activation":
+        if calibration is None or not len(calibration):
+            raise AntispoofError("--criterion activation needs --calibration-data with images")
+        names = [n for members in producers.values() for n in members]
+        probe = keras.Model(full.input, [full.get_layer(n).output for n in names])
+        sums = [0.0] * len(names)
+        for start in range(0, len(calibration), 32):
+            outputs = probe(calibration[start:start + 32].astype(np.float32), training=False)
+            sums = [s + np.abs(o.numpy()).mean(axis=(1, 2)).sum(0) for s, o in zip(sums, outputs)]
+        per_layer = dict(zip(names, sums))
+    else:
+        per_layer = {}
+        for members in producers.values():
+            for bn_name in members:
+                if criterion == "bn-gamma":
+                    gamma, _, _, var = full.get_layer(bn_name).get_weights()
+                    per_layer[bn_name] = np.abs(gamma) / np.sqrt(var + BN["epsilon"])
+                else:  # l1 of the conv filters that feed this BN
+                    kernel = full.get_layer(_conv_of(bn_name)).get_weights()[0]
+                    per_layer[bn_name] = np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(0)
+    # members of a tied group each count equally: normalize by their mean before summing
+    return {group: sum(per_layer[n] / max(per_layer[n].mean(), 1e-12) for n in members)
+            for group, members in producers.items()}
+
+
+def _conv_of(bn_name):
+    return {"bn_Conv1": "Conv1", "Conv_1_bn": "Conv_1"}.get(bn_name, bn_name[:-3])
+
+
+def select_channels(scores, widths):
+    """Indices kept per group: the top-scoring channels, in their original order."""
+    kept = {}
+    for group, count in widths.groups().items():
+        ranking = np.argsort(-scores[group], kind="stable")
+        if count > len(ranking):
+            raise AntispoofError(f"{group}: cannot keep {count} of {len(ranking)} channels")
+        kept[group] = np.sort(ranking[:count])
+    return kept
+
+
+def transfer_weights(full, contracted, kept):
+    """Copy the kept slices of every pretrained conv and BatchNorm into the contracted net."""
+    groups = _layer_groups()
+    for layer in contracted.layers:
+        if layer.name not in groups or not layer.weights:
+            continue
+        out_group, in_group = groups[layer.name]
+        weights = full.get_layer(layer.name).get_weights()
+        out_idx = kept[out_group]
+        if isinstance(layer, keras.layers.BatchNormalization):
+            sliced = [w[out_idx] for w in weights]
+        elif isinstance(layer, keras.layers.DepthwiseConv2D):
+            sliced = [weights[0][:, :, out_idx, :]]
+        else:
+            kernel = weights[0][..., out_idx]
+            sliced = [kernel[:, :, kept[in_group], :] if in_group else kernel]
+        layer.set_weights(sliced)
+
+
+def recalibrate_batchnorm(full, contracted, kept, calibration):
+    """Make each contracted BN layer give its channels the output statistics they had in the
+    full network on ``calibration`` crops.
+
+    Dropping input channels shrinks every conv's output; with BatchNorm frozen for fine-tuning
+    nothing would correct that. Layers are fixed in graph order, so each sees its corrected inputs.
+    """
+    groups = _layer_groups()
+    batchnorms = [l for l in contracted.layers if isinstance(l, keras.layers.BatchNormalization)]
+    pixels = calibration.astype(np.float32)
+
+    def input_stats(model, names):
+        probe = keras.Model(model.input, [model.get_layer(n).input for n in names])
+        outputs = probe.predict(pixels, batch_size=64, verbose=0)
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        return [(o.mean(axis=(0, 1, 2)), o.std(axis=(0, 1, 2))) for o in outputs]
+
+    reference = dict(zip([l.name for l in batchnorms], input_stats(full, [l.name for l in batchnorms])))
+    for layer in batchnorms:
+        gamma, beta, mean, var = layer.get_weights()
+        idx = kept[groups[layer.name][0]]
+        ref_mean, ref_std = reference[layer.name][0][idx], reference[layer.name][1][idx]
+        (new_mean, new_std), = input_stats(contracted, [layer.name])
+        scale = gamma / np.sqrt(var + layer.epsilon)
+        new_std = np.maximum(new_std, 1e-6)
+        layer.set_weights([scale * ref_std, scale * (ref_mean - mean) + beta, new_mean,
+                           np.maximum(new_std ** 2 - layer.epsilon, 0.0)])
+
+
+def contract_backbone(weights, widths, input_size=DEFAULT_INPUT_SIZE, criterion="l1", calibration=None,
+                      recalibrate=True):
+    """(image input, contracted features tensor, kept indices): a flat pretrained backbone."""
+
+    full = load_full(weights, input_size)
+    kept = select_channels(channel_scores(full, criterion, calibration), widths)
+    image, normalized = normalized_input(input_size)
+    features = mobilenet_v2(normalized, widths)
+    contracted = keras.Model(image, features)
+    transfer_weights(full, contracted, kept)
+    if calibration is not None and recalibrate:
+        recalibrate_batchnorm(full, contracted, kept, calibration)
+    return image, features, kept
+
+
+def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_SIZE, criterion="l1",
+             calibration_dir=None, head="linear", blocks=16, tap="output", last=LAST_FILTERS,
+             recalibrate=True, protocol=None):
+    """Contract the width-1.0 network to ``width`` (or to fit ``budget_kb`` with ``head``).
+
+    Writes the flat backbone (image → features) to ``out`` and, beside it, ``<out>.json``
+    with the widths, the criterion and the kept channel indices.
+    """
+
+    if (width is None) == (budget_kb is None):
+        raise AntispoofError("give exactly one of --width and --budget-kb")
+    if budget_kb is not None:
+        widths, size = search_widths(int(budget_kb * 1024), head, input_size,
+                                     max_alpha=source_alpha(weights))
+        log.info("contract: chose %s (%d bytes as int8 with the %r head)", describe(widths), size, head)
+    else:
+        widths = Widths.uniform(width, blocks, last, tap)
+    calibration = None
+    if calibration_dir or criterion == "activation":
+        if not calibration_dir:
+            raise AntispoofError("--criterion activation needs a --calibration-data folder")
+        calibration = calibration_crops(calibration_dir, input_size, protocol=protocol)
+    else:
+        log.warning("warning: no --calibration-data: BatchNorm statistics are not recalibrated "
+                    "after contraction, which slows fine-tuning")
+    image, features, kept = contract_backbone(weights, widths, input_size, criterion, calibration,
+                                              recalibrate)
+    model = keras.Model(image, features, name="contracted_mobilenet_v2")
+    with atomic_path(out, suffix=".keras") as tmp:
+        model.save(tmp)
+    write_json(Path(out).with_suffix(".json"), {
+        "weights": str(weights), "criterion": criterion, "widths": describe(widths),
+        "parameters": int(model.count_params()),
+        "kept": {group: idx.tolist() for group, idx in kept.items()},
+    })
+    log.info("contract: wrote %s (%d parameters)", out, model.count_params())
+    return model

@@ -1,0 +1,1 @@
+"""Foundations every stage shares: errors, terminal output, atomic files, the run folder, the model contract, Ray."""

@@ -1,0 +1,127 @@
+"""The model contract: what ``model.json`` beside a model file promises the app that feeds it —
+input size and colour order, the crop around the detector box, input and output quantization,
+the decision threshold on P(spoof) and the labels. One dataclass, read and written here only;
+the Kotlin ``org.antispoof.core.ModelContract`` (``android_demo/core``) mirrors its fields."""
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from antispoof.core.errors import AntispoofError
+from antispoof.core.files import read_json, write_json
+from antispoof.core.rundir import CONTRACT_FILE
+
+LABELS = ("real", "spoof")  # class 0 and class 1: the folder names of a dataset, the score order
+CROP_SCALE = 1.1  # crop side over the face detector box's longer side, unless data says otherwise
+FALLBACK_THRESHOLD = 0.5  # for a model whose model.json records no threshold of its own
+INPUT_MEANING = "face crop resized to input_size; q = pixel / scale + zero_point"
+OUTPUT_MEANING = "P(spoof) = (q - zero_point) * scale"
+
+
+@dataclass
+class Quantization:
+    """How a tensor's integers map to real values: real = (q - zero_point) * scale."""
+
+    dtype: str
+    scale: float
+    zero_point: int
+    meaning: str = ""
+
+
+@dataclass(kw_only=True)
+class ModelContract:
+    model: str  # the model file's name, beside model.json
+    input_size: int
+    color_order: str = "RGB"
+    input: Quantization
+    output: Quantization
+    threshold: float | None  # spoof when P(spoof) >= threshold (None: the app chooses)
+    threshold_source: str | None = None  # which split and operating point chose the threshold
+    labels: tuple = LABELS
+    thresholds: dict | None = None  # a run folder's other files (model.keras): their own thresholds
+    mediapipe_model: str | None = None  # export: the MediaPipe Tasks variant (shares the threshold)
+    crop_scale: float = CROP_SCALE
+    version: str | None = None  # export: the antispoof version that wrote it
+    size_bytes: int | None = None
+    arch: str | None = None  # the server model: its architecture, and its SavedModel folder
+    saved_model: str | None = None
+
+    def __post_init__(self):
+        for name in ("input", "output"):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, Quantization(**value))
+        self.labels = tuple(self.labels)
+
+    @classmethod
+    def from_json(cls, obj, source=CONTRACT_FILE):
+        known = {f.name for f in fields(cls)}
+        unknown = set(obj) - known
+        if unknown:
+            raise AntispoofError(f"{source}: unknown fields {', '.join(sorted(unknown))}")
+        try:
+            return cls(**obj)
+        except TypeError as exc:
+            raise AntispoofError(f"{source}: not a model contract ({exc})") from None
+
+    def to_json(self):
+        """The JSON object, without the fields that do not apply (None)."""
+        out = asdict(self)
+        out["labels"] = list(self.labels)
+        return {k: v for k, v in out.items() if v is not None}
+
+    def write(self, folder):
+        write_json(Path(folder) / CONTRACT_FILE, self.to_json())
+
+    def threshold_of(self, name):
+        """(threshold, source) this contract records for the model file ``name``, or (None, None):
+        the int8 model and its MediaPipe variant share ``threshold``; a run folder's other files
+        (the float ``model.keras``) have their own under ``thresholds``."""
+        thresholds = dict(self.thresholds or {})
+        for shared in (self.model, self.mediapipe_model):
+            if shared and self.threshold is not None:
+                thresholds.setdefault(shared, self.threshold)
+        if name not in thresholds:
+            return None, None
+        return thresholds[name], self.threshold_source or CONTRACT_FILE
+
+
+def contract_path(model):
+    """Where the contract of a model file is: ``model.json`` beside it."""
+    return Path(model).with_name(CONTRACT_FILE)
+
+
+def read_contract(model):
+    """The ModelContract beside a model file (or the ``model.json`` path itself), or None."""
+    path = Path(model) if Path(model).name == CONTRACT_FILE else contract_path(model)
+    if not path.is_file():
+        return None
+    try:
+        obj = read_json(path)
+    except ValueError as exc:
+        raise AntispoofError(f"{path}: not valid JSON ({exc})") from None
+    return ModelContract.from_json(obj, path)
+
+
+def contract_threshold(model):
+    """(threshold, where it came from) that ``model.json`` records for this very file, or
+    (None, None)."""
+    contract = read_contract(model)
+    return (None, None) if contract is None else contract.threshold_of(Path(model).name)
+
+
+def contract_crop_scale(model):
+    """The crop scale the model was trained with (its ``model.json``), else the default."""
+    contract = read_contract(model)
+    return CROP_SCALE if contract is None else contract.crop_scale
+
+
+def decision_threshold(model, given=None, warn=None):
+    """The threshold to decide with: ``given``, else the one ``model.json`` records for this
+    file, else FALLBACK_THRESHOLD (``warn`` gets a one-line message then)."""
+    if given is not None:
+        return given
+    recorded, _ = contract_threshold(model)
+    if recorded is not None:
+        return recorded
+    if warn:
+        warn(f"warning: model.json beside {model} records no threshold for it: {FALLBACK_THRESHOLD:g}")
+    return FALLBACK_THRESHOLD

@@ -1,0 +1,446 @@
+"""Face-crop datasets: discovery, the subject-held-out protocol, decoding, tf.data.
+
+Two layouts are read:
+
+* a folder per class (``DIR/real/**``, ``DIR/spoof/**``), the subject being the
+  first folder level under the class or what ``subject_regex`` extracts;
+* any layout that a ``protocol.json`` describes, such as NUAA's
+  ``ClientFace/<subject>/`` and ``ImposterFace/<subject>/``.
+
+Labels: 0 = real (bona fide), 1 = spoof (attack). Subjects never cross splits.
+"""
+import csv
+import logging
+import os
+import random
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from antispoof.core.console import progress
+from antispoof.core.contract import CROP_SCALE, LABELS
+from antispoof.core.errors import AntispoofError
+from antispoof.core.files import read_json
+from antispoof.data.images import IMAGE_SUFFIXES, load_face_crop
+from antispoof.data.synthesis import FAMILIES, camera, synthesize
+
+log = logging.getLogger("antispoof")
+
+SPLITS = ("train", "dev", "test")
+PROTOCOL_FILE = "protocol.json"  # a dataset folder's splits (and, from prepare, its sources)
+MANIFEST_FILE = "manifest.csv"  # one row per crop: label, subject, attack, source, licence
+PREPARE_FILE = "prepare.json"  # what ``antispoof prepare`` did, with its options (crop scale)
+ALL = "all"  # every image of a folder, whatever its protocol says
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    label: int
+    subject: str
+    attack: str = ""  # attack type of a spoof (protocol's attack_types, else its class folder)
+    dataset: str = ""  # which dataset of a multi-dataset run it comes from
+
+
+@dataclass
+class Protocol:
+    """Which folder holds each class and which subjects form the dev and test splits."""
+
+    name: str
+    classes: dict = field(default_factory=lambda: {"real": "real", "spoof": "spoof"})
+    test: tuple = ()
+    dev: tuple = ()
+    attack_types: dict = field(default_factory=dict)  # class folder -> attack type
+
+    def split_of(self, subject):
+        if subject in self.test:
+            return "test"
+        if subject in self.dev:
+            return "dev"
+        return "train"
+
+    @classmethod
+    def load(cls, path):
+        path = Path(path)
+        try:
+            raw = read_json(path)
+            splits = raw["splits"]
+            return cls(
+                name=raw.get("name", path.stem),
+                classes=raw.get("classes", {"real": "real", "spoof": "spoof"}),
+                test=tuple(splits["test"]),
+                dev=tuple(splits["dev"]),
+                attack_types=raw.get("attack_types", {}),
+            )
+        except FileNotFoundError:
+            raise AntispoofError(f"{path}: protocol file not found") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AntispoofError(f"{path}: not a valid protocol file ({exc})") from None
+
+
+@dataclass
+class Images:
+    """Decoded crops of one split, and the files that could not be decoded."""
+
+    pixels: np.ndarray  # N×S×S×3 uint8 RGB
+    labels: np.ndarray  # N int32
+    samples: list
+    skipped: list  # [(path, reason)]
+
+    @property
+    def counts(self):
+        return {"real": int((self.labels == 0).sum()), "spoof": int((self.labels == 1).sum())}
+
+
+class FaceDataset:
+    """A folder of face crops and the protocol that splits it by subject."""
+
+    def __init__(self, root, protocol=None, subject_regex=None, seed=0):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise AntispoofError(f"{self.root}: data folder not found")
+        if protocol is None and (self.root / PROTOCOL_FILE).exists():
+            protocol = self.root / PROTOCOL_FILE
+        given = Protocol.load(protocol) if protocol else None
+        self.samples = _discover(self.root, given or Protocol("auto"), subject_regex)
+        self.protocol = given or _auto_protocol(self.samples, seed)
+
+    @property
+    def subjects(self):
+        return sorted({s.subject for s in self.samples})
+
+    def split(self, name, limit=None, seed=0):
+        """The samples of one split (``"all"``: every sample); ``limit`` keeps a seeded random
+        subset of that size."""
+        if name not in SPLITS + (ALL,):
+            raise AntispoofError(f"unknown split {name!r}: choose one of {', '.join(SPLITS)} or {ALL}")
+        samples = [s for s in self.samples if name == ALL or self.protocol.split_of(s.subject) == name]
+        if limit is not None and len(samples) > limit:
+            samples = sorted(random.Random(seed).sample(samples, limit), key=lambda s: s.path)
+        present = {s.label for s in samples}
+        for label, class_name in enumerate(LABELS):
+            if label not in present:
+                raise AntispoofError(
+                    f"{self.root}: the {name} split has no {class_name} images "
+                    f"(protocol {self.protocol.name!r})")
+        return samples
+
+    def load(self, name, size, limit=None, seed=0, workers=4):
+        return load_images(self.split(name, limit, seed), size, workers)
+
+    def check(self):
+        """Raise, in one line, unless every split holds both classes (before any long job)."""
+        for name in SPLITS:
+            self.split(name)
+
+
+def data_sources(data):
+    """The dataset entries [{"data", "protocol", "weight"}] of a multi-dataset ``data`` (a list
+    of entries, or a JSON file listing them under "datasets"), or None for one dataset folder."""
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if path.suffix != ".json" or not path.is_file():
+            return None
+        try:
+            entries = read_json(path)["datasets"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AntispoofError(f"{path}: not a multi-dataset file ({exc})") from None
+        resolve = lambda p: p and str(path.parent / p)  # noqa: E731  relative to the file
+        data = [{**e, "data": resolve(e.get("data")), "protocol": resolve(e.get("protocol"))}
+                for e in entries]
+    entries = [{"data": str(e["data"]), "protocol": e.get("protocol") and str(e["protocol"]),
+                "weight": e.get("weight")} for e in data]
+    if not entries:
+        raise AntispoofError("no dataset given")
+    return entries
+
+
+def describe_data(data):
+    """``data`` as JSON: a folder's path, or the list of dataset entries."""
+    sources = data_sources(data)
+    return sources if sources is not None else str(data)
+
+
+def crop_scale(data):
+    """The crop scale of ``data``'s crops: the one ``antispoof prepare`` recorded in each
+    dataset's ``prepare.json``, else CROP_SCALE; several datasets must agree."""
+    folders = [s["data"] for s in data_sources(data) or [{"data": data}]]
+    scales = {}
+    for folder in map(Path, folders):
+        record = folder / PREPARE_FILE
+        scales[folder] = (read_json(record).get("options", {}).get("crop_scale", CROP_SCALE)
+                          if record.is_file() else CROP_SCALE)
+    if len(set(scales.values())) > 1:
+        raise AntispoofError("the datasets' crops were cut at different scales ("
+                             + ", ".join(f"{f}: {v}" for f, v in scales.items())
+                             + "); prepare them with one --crop-scale")
+    return next(iter(scales.values()))
+
+
+class MultiDataset(FaceDataset):
+    """Several crop datasets as one: each split is the union of theirs (subjects are prefixed
+    with their dataset's name), each dataset keeping its own protocol. With weights, the train
+    split is resampled so that dataset *i* gives a share wᵢ / Σw of its crops."""
+
+    def __init__(self, sources, subject_regex=None, seed=0):
+        names, self.parts, self.samples = [], [], []
+        test, dev = [], []
+        for entry in sources:
+            part = FaceDataset(entry["data"], entry["protocol"], subject_regex, seed)
+            name = part.root.name if part.root.name not in names else f"{part.root.name}-{len(names)}"
+            names.append(name)
+            self.parts.append((name, part, entry["weight"]))
+            self.samples += [Sample(s.path, s.label, f"{name}/{s.subject}", s.attack, name)
+                             for s in part.samples]
+            test += [f"{name}/{s}" for s in part.protocol.test]
+            dev += [f"{name}/{s}" for s in part.protocol.dev]
+        self.root = Path("+".join(names))
+        self.protocol = Protocol("+".join(part.protocol.name for _, part, _ in self.parts),
+                                 test=tuple(test), dev=tuple(dev))
+        weights = [w for _, _, w in self.parts]
+        if any(w is not None for w in weights) and (None in weights or min(weights) < 0 or
+                                                     sum(weights) <= 0):
+            raise AntispoofError("dataset weights: give one non-negative weight per dataset, "
+                                 "not all zero")
+        self.weights = weights if None not in weights else None
+
+    @property
+    def names(self):
+        return [name for name, _, _ in self.parts]
+
+    def split(self, name, limit=None, seed=0):
+        samples = super().split(name, None, seed)
+        if name == "train" and self.weights:
+            rng, total, resampled = random.Random(seed), len(samples), []
+            for dataset, weight in zip(self.names, self.weights):
+                mine = [s for s in samples if s.dataset == dataset]
+                want = round(total * weight / sum(self.weights))
+                copies, extra = divmod(want, len(mine)) if mine else (0, 0)
+                resampled += mine * copies + rng.sample(mine, extra)
+            samples = sorted(resampled, key=lambda s: s.path)
+        if limit is not None and len(samples) > limit:
+            samples = sorted(random.Random(seed).sample(samples, limit), key=lambda s: s.path)
+        return samples
+
+
+def _discover(root, protocol, subject_regex):
+    pattern = re.compile(subject_regex) if subject_regex else None
+    attacks = _manifest_attacks(root)
+    samples = []
+    for label, class_name in enumerate(LABELS):
+        folder = protocol.classes[class_name]
+        class_dir = root / folder
+        attack = protocol.attack_types.get(folder, folder) if label else ""
+        if not class_dir.is_dir():
+            raise AntispoofError(f"{class_dir}: class folder for {class_name!r} not found")
+        files = sorted(p for p in _walk(class_dir) if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise AntispoofError(f"{class_dir}: no images in the {class_name!r} class folder")
+        for path in files:
+            samples.append(Sample(str(path), label, _subject(path.relative_to(class_dir), pattern),
+                                  attacks.get(path.relative_to(root).as_posix(), attack)
+                                  if label else ""))
+    flat = [s for s in samples if s.subject == Path(s.path).name]
+    if flat and pattern is None:
+        log.warning("warning: %d images sit directly in a class folder of %s; each counts as its "
+                    "own subject. Put them in per-subject folders or pass --subject-regex.",
+                    len(flat), root)
+    return samples
+
+
+def _walk(folder):
+    """Every file under ``folder``, following symbolic links to folders (a dataset assembled
+    from links to other datasets' folders reads like a real one)."""
+    for parent, _, names in os.walk(folder, followlinks=True):
+        for name in names:
+            yield Path(parent) / name
+
+
+def _manifest_attacks(root):
+    """file (relative to root) -> attack type, from a ``manifest.csv`` with those columns
+    (what ``antispoof prepare`` writes); empty without one."""
+    path = root / MANIFEST_FILE
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"file", "attack"} <= set(rows[0]):
+        raise AntispoofError(f"{path}: a manifest needs the columns file and attack")
+    return {row["file"]: row["attack"] for row in rows if row["attack"]}
+
+
+def _subject(relative, pattern):
+    if pattern is None:
+        return relative.parts[0]
+    match = pattern.search(str(relative))
+    if not match:
+        raise AntispoofError(f"{relative}: --subject-regex {pattern.pattern!r} does not match")
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def _auto_protocol(samples, seed):
+    subjects = sorted({s.subject for s in samples})
+    if len(subjects) < 3:
+        raise AntispoofError(
+            f"{Path(samples[0].path).parents[1]}: {len(subjects)} subject(s) found; a subject-held-out "
+            "split needs at least 3 (use per-subject folders, --subject-regex or --protocol)")
+    test, dev = hold_out(subjects, seed)
+    return Protocol(f"auto-seed{seed}", test=test, dev=dev)
+
+
+def hold_out(subjects, seed, test_share=0.2):
+    """(test, dev) subjects: ``test_share`` of them for test (none when 0), 20 % of the rest
+    for dev; at least one each."""
+    subjects = sorted(subjects)
+    random.Random(seed).shuffle(subjects)
+    n_test = max(1, round(test_share * len(subjects))) if test_share else 0
+    n_dev = max(1, round(0.2 * (len(subjects) - n_test)))
+    return tuple(sorted(subjects[:n_test])), tuple(sorted(subjects[n_test:n_test + n_dev]))
+
+
+def load_images(samples, size, workers=4):
+    """Decode crops in parallel; undecodable files are skipped with a warning that names them.
+
+    A build reads the same splits several times (evaluation, parity, report): the last few
+    decodings are kept, read-only, so each file is decoded and warned about once.
+    """
+    return _decode(tuple(samples), size, workers)
+
+
+@lru_cache(maxsize=6)
+def _decode(samples, size, workers):
+    with ThreadPoolExecutor(workers) as pool:
+        crops = list(progress(pool.map(lambda s: load_face_crop(s.path, size), samples, chunksize=64),
+                              total=len(samples), desc="reading crops", unit="crop"))
+    kept, pixels, skipped = [], [], []
+    for sample, crop in zip(samples, crops):
+        if crop is None:
+            log.warning("warning: skipped %s: cannot decode image", sample.path)
+            skipped.append((sample.path, "cannot decode image"))
+        else:
+            kept.append(sample)
+            pixels.append(crop)
+    if not kept:
+        raise AntispoofError("no decodable image among %d files (first: %s)"
+                             % (len(samples), samples[0].path if samples else "none"))
+    labels = np.array([s.label for s in kept], dtype=np.int32)
+    pixels = np.stack(pixels)
+    pixels.flags.writeable = labels.flags.writeable = False
+    return Images(pixels, labels, kept, skipped)
+
+
+def class_weights(counts):
+    """Weights that give both classes equal total weight, from {"real": n, "spoof": m}."""
+    total = sum(counts[name] for name in LABELS)
+    return {c: total / (2 * counts[name]) for c, name in enumerate(LABELS)}
+
+
+def jitter(x, seed=0):
+    """Per-crop photometric and geometric jitter of a float32 batch of 0..255 pixels:
+    brightness ±10 % of the range, contrast and saturation ×0.85–1.15, and a zoom into a
+    random 85–100 % square of the crop, resized back."""
+    import tensorflow as tf
+
+    batch, size = tf.shape(x)[0], tf.shape(x)[1]
+
+    def uniform(low, high, shape=(1, 1, 1)):
+        return tf.random.uniform(tf.stack([batch, *shape]), low, high, seed=seed)
+
+    x = x + uniform(-25.5, 25.5)
+    mean = tf.reduce_mean(x, axis=(1, 2, 3), keepdims=True)
+    x = (x - mean) * uniform(0.85, 1.15) + mean
+    grey = tf.reduce_mean(x, axis=3, keepdims=True)
+    x = (x - grey) * uniform(0.85, 1.15) + grey
+    side = uniform(0.85, 1.0, [])
+    top, left = uniform(0.0, 1.0, []) * (1 - side), uniform(0.0, 1.0, []) * (1 - side)
+    boxes = tf.stack([top, left, top + side, left + side], axis=1)
+    x = tf.image.crop_and_resize(x, boxes, tf.range(batch), tf.stack([size, size]))
+    return tf.clip_by_value(x, 0.0, 255.0)
+
+
+def _synthetic_attacks(rate, seed, families):
+    """A tf.data map: with probability ``rate`` a crop goes through a webcam's blur, noise and
+    JPEG (``antispoof.data.synthesis.camera``), and half of the real ones so chosen first become a
+    synthetic attack of one of ``families`` (``antispoof.data.synthesis.FAMILIES``), labelled spoof."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def convert(pixels, label):
+        if rng.random() >= rate:
+            return pixels, label
+        image = pixels.astype(np.float32)
+        if label == 0 and rng.random() < 0.5:
+            image, label = synthesize(image, rng, families), np.float32(1)
+        return np.clip(camera(image, rng), 0, 255).astype(np.uint8), label
+
+    def apply(pixels, label, *rest):
+        x, y = tf.numpy_function(convert, [pixels, label], [pixels.dtype, label.dtype])
+        x.set_shape(pixels.shape)
+        y.set_shape(label.shape)
+        return (x, y, *rest)
+
+    return apply
+
+
+def _degrade(rate, seed):
+    """A tf.data map: with probability ``rate`` a crop, real or spoof, goes through a webcam's
+    white balance, blur, noise and JPEG (``antispoof.data.synthesis.camera``); labels are kept."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed + 1)
+
+    def convert(pixels):
+        if rng.random() >= rate:
+            return pixels
+        image = pixels.astype(np.float32) * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+        return np.clip(camera(image, rng), 0, 255).astype(np.uint8)
+
+    def apply(pixels, *rest):
+        x = tf.numpy_function(convert, [pixels], pixels.dtype)
+        x.set_shape(pixels.shape)
+        return (x, *rest)
+
+    return apply
+
+
+def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=None,
+               augment=False, synth_spoof=0.0, synth_families=FAMILIES, degrade=0.0):
+    """A tf.data pipeline over decoded crops: shuffle and flip when training (and ``jitter``
+    with ``augment``; with ``synth_spoof``, ``_synthetic_attacks`` at that rate), prefetch
+    always.
+
+    With ``teacher`` (its P(spoof) per crop) the targets are [label, teacher score] rows and,
+    with ``class_weight``, each crop carries its class's weight (Keras' ``class_weight`` only
+    understands one label per row).
+    """
+    import tensorflow as tf
+
+    labels = images.labels.astype(np.float32)
+    if teacher is not None:
+        labels = np.stack([labels, np.asarray(teacher, np.float32)], axis=1)
+    columns = (images.pixels, labels)
+    if class_weight is not None:
+        columns += (np.array([class_weight[c] for c in images.labels], np.float32),)
+    ds = tf.data.Dataset.from_tensor_slices(columns)
+    if training:
+        ds = ds.shuffle(len(images.labels), seed=seed, reshuffle_each_iteration=True)
+    if training and synth_spoof > 0:
+        ds = ds.map(_synthetic_attacks(synth_spoof, seed, synth_families))
+    if training and degrade > 0:
+        ds = ds.map(_degrade(degrade, seed), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+
+    def to_float(x, *rest):
+        x = tf.cast(x, tf.float32)
+        if training:
+            x = tf.image.random_flip_left_right(x, seed=seed)
+        if training and augment:
+            x = jitter(x, seed)
+        return (x, *rest)
+
+    return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

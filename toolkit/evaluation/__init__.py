@@ -1,0 +1,1 @@
+"""Evaluation: metrics, scoring a model on a split, explanations, the HTML report."""

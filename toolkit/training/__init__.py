@@ -1,0 +1,1 @@
+"""Training: options, the fine-tuning loop, losses, optimizer, distillation teacher, distribution."""

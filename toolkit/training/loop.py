@@ -1,0 +1,201 @@
+"""Fine-tuning on the train split, monitored on the dev split; resumable per epoch."""
+import logging
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+import tf_keras as keras
+
+from antispoof.core.errors import AntispoofError
+from antispoof.core.files import atomic_path, read_json, write_json
+from antispoof.core.rundir import RunDir
+from antispoof.data.datasets import class_weights, describe_data, tf_dataset
+from antispoof.data.loading import open_dataset
+from antispoof.data.packing import PackedDataset
+from antispoof.models.builders import build_model, flip_averaged, freeze_batchnorm
+from antispoof.models.efficientnet import build_server_model
+from antispoof.models.layers import fold_central_difference, with_central_difference
+from antispoof.training.batchnorm import precise_batchnorm
+from antispoof.training.distribute import make_strategy, worker_dir
+from antispoof.training.losses import DistillationLoss, LabelAUC
+from antispoof.training.optimizers import RectifiedAdam
+from antispoof.training.options import TrainOptions
+from antispoof.training.teacher import Teacher
+
+log = logging.getLogger("antispoof")
+
+def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, subject_regex=None):
+    """Train and write ``model.keras``, ``history.json`` and ``config.json`` under ``out_dir``.
+
+    An interrupted run restarts from its last completed epoch; a finished run is left as it is.
+    """
+    options = options or TrainOptions()
+    strategy = make_strategy(options.strategy)  # before any other TensorFlow work
+    out = worker_dir(out_dir, options.strategy)
+    run = RunDir(out)
+    history_path = run.history
+    if run.model.exists() and history_path.exists() and read_json(history_path)["complete"]:
+        log.info("train: %s is complete, nothing to do", run.model)
+        return run.model
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(options.seed)
+
+    dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)
+    # a packed dataset streams its train split from the shards; quick (--limit) runs load it
+    streaming = isinstance(dataset, PackedDataset) and options.limit is None
+    if isinstance(dataset, PackedDataset) and options.teacher:
+        raise AntispoofError(f"{data_dir}: --teacher reads crop files; give the unpacked dataset")
+    if streaming and options.synth_spoof:
+        raise AntispoofError(f"{data_dir}: --synth-spoof works on decoded crops; give the unpacked "
+                             "dataset (or --limit)")
+    train_images = None if streaming else dataset.load("train", options.input_size, options.limit,
+                                                       options.seed)
+    train_counts = dataset.counts("train") if streaming else train_images.counts
+    dev_images = dataset.load("dev", options.input_size, options.limit, options.seed)
+    log.info("train: %s train, %s dev images (protocol %s%s)", train_counts, dev_images.counts,
+             dataset.protocol.name, f", {strategy.num_replicas_in_sync} replicas" if
+             options.strategy != "default" else "")
+    skipped = [] if streaming else train_images.skipped
+    write_json(run.config, {
+        "data": describe_data(data_dir), "protocol": dataset.protocol.name,
+        "protocol_file": str(protocol) if protocol else None, "weights": str(weights),
+        "options": asdict(options), "counts": {"train": train_counts, "dev": dev_images.counts},
+        "replicas": strategy.num_replicas_in_sync,
+        "skipped": [{"file": f, "reason": r} for f, r in skipped + dev_images.skipped],
+    })
+
+    history = {"complete": False, "epochs": []}
+    checkpoint, done = _last_checkpoint(run)
+    if checkpoint and history_path.exists():
+        history = read_json(history_path)
+        history["epochs"] = history["epochs"][:done]  # history is written before its checkpoint
+        with strategy.scope():
+            model = keras.models.load_model(checkpoint)  # compiled: optimizer state too
+        log.info("train: resuming after epoch %d", done)
+    else:
+        with strategy.scope():
+            model = _compiled_model(options, weights)
+    weights_per_class = class_weights(train_counts)
+    if options.teacher:
+        teacher = Teacher(options.teacher)
+        train_ds = tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
+                              teacher=teacher.scores(train_images), class_weight=weights_per_class,
+                              augment=options.augment, degrade=options.degrade)
+        dev_ds = tf_dataset(dev_images, options.batch_size, training=False,
+                            teacher=teacher.scores(dev_images))
+        weights_per_class = None  # in the samples' weights instead
+    else:
+        train_ds = (_stream(strategy, dataset, options, weights_per_class) if streaming else
+                    tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
+                               augment=options.augment, synth_spoof=options.synth_spoof,
+                               synth_families=options.synth_families, degrade=options.degrade))
+        weights_per_class = None if streaming else weights_per_class  # in the stream's weights
+        dev_ds = tf_dataset(dev_images, options.batch_size, training=False)
+
+    start = time.time()
+    model.fit(
+        train_ds,
+        validation_data=dev_ds,
+        epochs=options.epochs,
+        steps_per_epoch=-(-sum(train_counts.values()) // options.batch_size) if streaming else None,
+        initial_epoch=len(history["epochs"]),
+        class_weight=weights_per_class,
+        callbacks=[_EpochCheckpoint(run, history, options.select_epoch)],
+        verbose=1 if sys.stderr.isatty() else 2,
+    )
+    if options.arch == "efficientnet-b0":
+        pixels = (train_images.pixels if train_images else np.concatenate([
+            x.numpy() for x, _ in dataset.stream("train", options.input_size, options.batch_size,
+                                                 True, options.seed).take(20)]))
+        history["precise_batchnorm_batches"] = precise_batchnorm(model, pixels, seed=options.seed)
+    history.update(complete=True, seconds=history.get("seconds", 0) + time.time() - start)
+    if options.select_epoch:  # the epoch dev liked best, not the last one
+        best = max(history["epochs"], key=lambda e: e.get("val_auc", 0))
+        history["selected_epoch"] = best["epoch"]
+        model = keras.models.load_model(run.best)
+        log.info("train: epoch %d has the best dev AUC (%.4f): kept", best["epoch"], best["val_auc"])
+    model = fold_central_difference(model)  # plain convolutions again: nothing extra to export
+    if options.flip_average:  # trained on single crops (randomly flipped); scores both views
+        model = flip_averaged(model)
+    with atomic_path(run.model, suffix=".keras") as tmp:
+        model.save(tmp)
+    write_json(history_path, history)
+    for stale in [*run.checkpoints().values(), run.best]:
+        stale.unlink(missing_ok=True)
+    return run.model
+
+
+def _stream(strategy, dataset, options, class_weight):
+    """The packed train split, each input pipeline (one per worker) reading its own shards and
+    making per-replica batches of the global batch; class weights as sample weights."""
+    return strategy.distribute_datasets_from_function(
+        lambda context: dataset.stream(
+            "train", options.input_size, context.get_per_replica_batch_size(options.batch_size),
+            True, options.seed, (context.input_pipeline_id, context.num_input_pipelines),
+            class_weight, options.augment))
+
+
+def _compiled_model(options, weights):
+    """The model to train, compiled: the light model (Adam, binary cross-entropy, or the
+    distillation loss with a teacher) or the server model (Rectified Adam, 2-way softmax
+    cross-entropy). BatchNorm is frozen when fine-tuning pretrained weights."""
+    if options.arch == "efficientnet-b0":
+        model = build_server_model(options.input_size, weights)
+        if options.freeze_batchnorm and weights is not None:
+            freeze_batchnorm(model)
+        model.compile(optimizer=RectifiedAdam(options.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+    model = build_model(options.backbone, options.head, options.input_size, weights, options.init)
+    if options.cdc:
+        model = with_central_difference(model, options.cdc)
+    if options.freeze_batchnorm:
+        freeze_batchnorm(model)
+    if options.teacher:
+        model.compile(optimizer=keras.optimizers.Adam(options.learning_rate),
+                      loss=DistillationLoss(options.distill_alpha, options.temperature),
+                      metrics=[LabelAUC(name="auc")])
+        return model
+    model.compile(optimizer=keras.optimizers.Adam(options.learning_rate, use_ema=options.ema > 0,
+                                                  ema_momentum=options.ema or 0.99),
+                  loss=keras.losses.BinaryCrossentropy(label_smoothing=options.label_smoothing),
+                  metrics=["accuracy", keras.metrics.AUC(name="auc"),
+                           keras.metrics.Precision(name="precision"),
+                           keras.metrics.Recall(name="recall")])
+    return model
+
+
+def _last_checkpoint(run):
+    """The newest epoch checkpoint and its epoch number, or (None, 0)."""
+    found = run.checkpoints()
+    return (found[max(found)], max(found)) if found else (None, 0)
+
+
+class _EpochCheckpoint(keras.callbacks.Callback):
+    """After each epoch, atomically: the history, then ``checkpoint-epochN.keras``.
+
+    A kill between the two leaves a history one epoch ahead of the newest checkpoint,
+    which resuming truncates; the previous checkpoint goes once the new one is in place.
+    """
+
+    def __init__(self, run, history, keep_best=False):
+        super().__init__()
+        self.run, self.history, self.started, self.keep_best = run, history, time.time(), keep_best
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.history["epochs"].append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()},
+                                       "seconds": time.time() - self.started})
+        if self.keep_best and logs.get("val_auc", 0) >= max(
+                e.get("val_auc", 0) for e in self.history["epochs"]):
+            with atomic_path(self.run.best, suffix=".keras") as tmp:
+                self.model.save(tmp)  # before the history that names it the best
+        write_json(self.run.history, self.history)
+        previous, _ = _last_checkpoint(self.run)
+        with atomic_path(self.run.checkpoint(epoch + 1), suffix=".keras") as tmp:
+            self.model.save(tmp)
+        if previous:
+            previous.unlink()

@@ -1,0 +1,43 @@
+"""Losses and metrics of training with a teacher: distillation targets are [label, P(spoof)]."""
+import tensorflow as tf
+import tf_keras as keras
+
+def _logit(p, eps=1e-7):
+    p = tf.clip_by_value(p, eps, 1 - eps)
+    return tf.math.log(p) - tf.math.log1p(-p)
+
+
+@keras.saving.register_keras_serializable(package="antispoof")
+class DistillationLoss(keras.losses.Loss):
+    """Loss for a sigmoid student; ``y_true`` rows are [label, teacher P(spoof)]:
+
+    alpha · BCE(label, p) + (1 − alpha) · T² · BCE(σ(z_t / T), σ(z_s / T)),
+
+    z being the logits of the teacher's and the student's P(spoof) (Hinton et al., 2015, with
+    one logit; T² keeps the soft term's gradients on the hard term's scale).
+    """
+
+    def __init__(self, alpha=0.5, temperature=2.0, name="distillation_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.alpha, self.temperature = alpha, temperature
+
+    def call(self, y_true, y_pred):
+        y_true = tf.cast(y_true, tf.float32)
+        label, teacher = y_true[:, :1], y_true[:, 1:2]
+        student = tf.reshape(tf.cast(y_pred, tf.float32), [-1, 1])
+        hard = keras.losses.binary_crossentropy(label, student)
+        t = self.temperature
+        soft = keras.losses.binary_crossentropy(tf.sigmoid(_logit(teacher) / t),
+                                                tf.sigmoid(_logit(student) / t))
+        return self.alpha * hard + (1 - self.alpha) * t ** 2 * soft
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "temperature": self.temperature}
+
+
+@keras.saving.register_keras_serializable(package="antispoof")
+class LabelAUC(keras.metrics.AUC):
+    """AUC against the label column of distillation targets ([label, teacher P(spoof)])."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_true[:, :1], y_pred, sample_weight)
