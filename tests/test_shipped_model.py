@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from antispoof.core.contract import ModelContract, read_contract
+from antispoof.core.contract import ModelContract, Quantization, read_contract
 from antispoof.core.rundir import CONTRACT_FILE
 from antispoof.core.shipped import DEFAULT_MODEL
 from antispoof.evaluation.evaluate import evaluate
@@ -31,6 +31,16 @@ def test_the_contract_dataclass_is_the_shipped_model_json():
     assert contract.threshold_of(DEFAULT_MODEL.name) == (contract.threshold, contract.threshold_source)
     assert contract.threshold_of(contract.mediapipe_model)[0] == contract.threshold
     assert contract.threshold_of("other.tflite") == (None, None)
+
+
+def test_a_contract_without_a_threshold_reads_back(tmp_path):
+    """The server model's contract records no threshold (null): it reads back as None."""
+    contract = ModelContract(model="server.tflite", input_size=224, threshold=None,
+                             input=Quantization("float32", 1.0, 0), output=Quantization("float32", 1.0, 0))
+    contract.write(tmp_path)
+    assert json.loads((tmp_path / CONTRACT_FILE).read_text())["threshold"] is None
+    assert read_contract(tmp_path / "server.tflite") == contract
+    assert contract.threshold_of("server.tflite") == (None, None)
 
 
 def test_shipped_model_on_nuaa_test_split():

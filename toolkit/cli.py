@@ -122,7 +122,8 @@ _training = [
     click.option("--init", default=None, type=click.Path(),
                  help="Start from a contracted backbone (antispoof contract) instead of --backbone."),
     click.option("--input-size", type=int, default=None,
-                 help=f"Model input side in px (default {DEFAULT_INPUT_SIZE}; {SERVER_INPUT_SIZE} for {SERVER_ARCH})."),
+                 help=f"Model input side in px (default {DEFAULT_INPUT_SIZE}; {SERVER_INPUT_SIZE} "
+                      f"for {SERVER_ARCH})."),
     click.option("--epochs", type=int, default=None, help=f"Epochs (default {TRAIN['epochs']})."),
     click.option("--batch-size", type=int, default=None,
                  help=f"Batch size (default {TRAIN['batch_size']})."),
@@ -375,7 +376,7 @@ def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode
 @_datasets
 @click.option("--weights", required=True, type=click.Path(),
               help="MobileNetV2 no-top .h5 to contract (a path every Ray node can read).")
-@click.option("--budget-kb", type=float, default=100, show_default=True)
+@click.option("--budget-kb", type=float, default=BUILD["budget_kb"], show_default=True)
 @click.option("--trials", type=int, default=8, show_default=True)
 @click.option("--widths", default="0.2,0.25,0.3,0.35,0.4,0.5,0.75,1.0", show_default=True,
               help="Width multipliers to try (those above the weights' width are skipped).")

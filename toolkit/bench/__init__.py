@@ -1,1 +1,1 @@
-"""Benchmarks of model files: latency on this machine, over ssh and adb, and ARM parity under qemu."""
+"""Benchmarks of model files: latency here, over ssh and adb, and ARM parity under qemu."""

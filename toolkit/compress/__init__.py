@@ -1,1 +1,2 @@
-"""Compression: contraction of a pretrained MobileNetV2, size budgets, quantization (ptq, qat, float16)."""
+"""Compression: contraction of a pretrained MobileNetV2, size budgets, quantization (ptq, qat,
+float16)."""

@@ -8,7 +8,7 @@ from antispoof.compress.quantization import convert_int8
 from antispoof.core.errors import AntispoofError
 from antispoof.models.builders import add_head
 from antispoof.models.mobilenet_v2 import mobilenet_v2, normalized_input
-from antispoof.models.specs import DEFAULT_INPUT_SIZE
+from antispoof.models.specs import DEFAULT_HEAD, DEFAULT_INPUT_SIZE
 from antispoof.models.widths import Widths
 
 log = logging.getLogger("antispoof")
@@ -17,7 +17,7 @@ SEARCH_DEPTHS = (5, 8, 9, 12, 15, 16)
 SEARCH_ALPHAS = tuple(round(0.2 + 0.05 * i, 2) for i in range(17))  # 0.20 .. 1.00
 
 
-def candidate_model(widths, head="linear", input_size=DEFAULT_INPUT_SIZE):
+def candidate_model(widths, head=DEFAULT_HEAD, input_size=DEFAULT_INPUT_SIZE):
     """A model of this architecture with random parameters, for its size and parameter count.
 
     Every bias and BatchNorm parameter is random too: the converter stores identical constant
@@ -65,7 +65,7 @@ def estimate_int8_bytes(model, per_channel=True):
             + BYTES_FIXED)
 
 
-def estimated_fits(budget_bytes, head="linear", input_size=DEFAULT_INPUT_SIZE, depths=SEARCH_DEPTHS,
+def estimated_fits(budget_bytes, head=DEFAULT_HEAD, input_size=DEFAULT_INPUT_SIZE, depths=SEARCH_DEPTHS,
                    alphas=SEARCH_ALPHAS, quantizations=(True,)):
     """Every depth × uniform width (× per-channel True/False) whose estimated int8 size fits,
     most parameters first, per-channel before per-tensor: (parameters, depth, alpha,
@@ -81,7 +81,7 @@ def estimated_fits(budget_bytes, head="linear", input_size=DEFAULT_INPUT_SIZE, d
     return sorted(found, key=lambda c: (-c[0], not c[3]))
 
 
-def search_widths(budget_bytes, head="linear", input_size=DEFAULT_INPUT_SIZE, depths=SEARCH_DEPTHS, max_alpha=1.0):
+def search_widths(budget_bytes, head=DEFAULT_HEAD, input_size=DEFAULT_INPUT_SIZE, depths=SEARCH_DEPTHS, max_alpha=1.0):
     """The layout with the most parameters whose int8 file fits ``budget_bytes``.
 
     Candidates: every depth × uniform width on the grid. They are ranked by parameters

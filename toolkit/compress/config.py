@@ -54,3 +54,6 @@ class QuantizationConfig:
 
     def __post_init__(self):
         self.check_quantization()
+
+
+CONTRACTION, QUANTIZATION = ContractionConfig(), QuantizationConfig()  # the defaults

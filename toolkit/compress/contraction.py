@@ -21,13 +21,13 @@ import numpy as np
 import tf_keras as keras
 
 from antispoof.compress.budget import search_widths
-from antispoof.compress.config import CRITERIA
+from antispoof.compress.config import CONTRACTION, CRITERIA
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path, write_json
 from antispoof.data.loading import calibration_crops
 from antispoof.models.mobilenet_v2 import (BN, load_full, mobilenet_v2, normalized_input,
                                            source_alpha)
-from antispoof.models.specs import DEFAULT_INPUT_SIZE
+from antispoof.models.specs import DEFAULT_HEAD, DEFAULT_INPUT_SIZE
 from antispoof.models.widths import LAST_FILTERS, STAGE_OF_BLOCK, Widths, describe
 
 log = logging.getLogger("antispoof")
@@ -158,7 +158,8 @@ def recalibrate_batchnorm(full, contracted, kept, calibration):
                            np.maximum(new_std ** 2 - layer.epsilon, 0.0)])
 
 
-def contract_backbone(weights, widths, input_size=DEFAULT_INPUT_SIZE, criterion="l1", calibration=None,
+def contract_backbone(weights, widths, input_size=DEFAULT_INPUT_SIZE, criterion=CONTRACTION.criterion,
+                      calibration=None,
                       recalibrate=True):
     """(image input, contracted features tensor, kept indices): a flat pretrained backbone."""
 
@@ -173,8 +174,8 @@ def contract_backbone(weights, widths, input_size=DEFAULT_INPUT_SIZE, criterion=
     return image, features, kept
 
 
-def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_SIZE, criterion="l1",
-             calibration_dir=None, head="linear", blocks=16, tap="output", last=LAST_FILTERS,
+def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_SIZE, criterion=CONTRACTION.criterion,
+             calibration_dir=None, head=DEFAULT_HEAD, blocks=CONTRACTION.blocks, tap="output", last=LAST_FILTERS,
              recalibrate=True, protocol=None):
     """Contract the width-1.0 network to ``width`` (or to fit ``budget_kb`` with ``head``).
 

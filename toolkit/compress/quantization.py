@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from antispoof.compress.config import QuantizationConfig
+from antispoof.compress.config import QUANTIZATION, QuantizationConfig
 from antispoof.core.files import write_bytes
 from antispoof.data.datasets import class_weights, tf_dataset
 from antispoof.data.loading import calibration_crops, open_dataset
@@ -74,7 +74,7 @@ def quantize(run_dir, data_dir, out, config=None, protocol=None, batch_size=64, 
     """The run's model as a full-integer int8 file at ``out``, by ``config.mode`` (qat or ptq).
     Returns the Keras model the file follows (the QAT model, or the float one) for parity."""
     config = config or QuantizationConfig()
-    if config.mode == "qat":
+    if config.mode == "qat":  # else "ptq" (QuantizationConfig checked the name)
         return quantize_qat(run_dir, data_dir, out, protocol, config.qat_epochs,
                             config.qat_learning_rate, batch_size, seed=seed, limit=limit)
     quantize_ptq(run_dir, data_dir, out, protocol, seed=seed, per_channel=config.per_channel)
@@ -183,7 +183,8 @@ def init_quantization_ranges(qat, model, calibration):
     qat(np.stack(calibration[:8]), training=True)
 
 
-def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=2, learning_rate=1e-5,
+def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=QUANTIZATION.qat_epochs,
+                 learning_rate=QUANTIZATION.qat_learning_rate,
                  batch_size=64, calibration=300, seed=0, limit=None):
     """Fine-tune the run's model with fake quantization, then convert to full-integer int8.
 

@@ -1,1 +1,2 @@
-"""Foundations every stage shares: errors, terminal output, atomic files, the run folder, the model contract, Ray."""
+"""Foundations every stage shares: errors, terminal output, atomic files, the run folder, the
+model contract, the shipped model, Ray."""

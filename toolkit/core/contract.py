@@ -2,7 +2,7 @@
 input size and colour order, the crop around the detector box, input and output quantization,
 the decision threshold on P(spoof) and the labels. One dataclass, read and written here only;
 the Kotlin ``org.antispoof.core.ModelContract`` (``android_demo/core``) mirrors its fields."""
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from antispoof.core.errors import AntispoofError
@@ -63,10 +63,12 @@ class ModelContract:
             raise AntispoofError(f"{source}: not a model contract ({exc})") from None
 
     def to_json(self):
-        """The JSON object, without the fields that do not apply (None)."""
+        """The JSON object, without the optional fields that do not apply (None); a required
+        one stays, as null (the server model's threshold: the app chooses)."""
+        required = {f.name for f in fields(self) if f.default is MISSING}
         out = asdict(self)
         out["labels"] = list(self.labels)
-        return {k: v for k, v in out.items() if v is not None}
+        return {k: v for k, v in out.items() if v is not None or k in required}
 
     def write(self, folder):
         write_json(Path(folder) / CONTRACT_FILE, self.to_json())

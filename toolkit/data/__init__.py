@@ -1,1 +1,2 @@
-"""Data: source adapters, prepare (video → face crops), face detection, datasets and protocols, packing, synthetic attacks."""
+"""Data: source adapters, prepare (video → face crops), face detection, datasets and protocols,
+packing, synthetic attacks."""

@@ -101,12 +101,12 @@ class ModelSpec:
     def check_model(self):
         """Validate and fill in the defaults (called by the options that include a ModelSpec)."""
         arch = arch_spec(self.arch)
-        if self.arch == SERVER_ARCH:
-            if self.head not in (DEFAULT_HEAD, SERVER_HEAD):
-                raise AntispoofError(f"{SERVER_ARCH} takes the {SERVER_HEAD} head, not {self.head!r}")
-            self.head = SERVER_HEAD
-        else:
-            head_spec(self.head)
+        if self.arch == SERVER_ARCH and self.head == DEFAULT_HEAD:
+            self.head = SERVER_HEAD  # the default head of the light model means "the default"
+        head_spec(self.head)
+        if self.head not in arch.heads:
+            raise AntispoofError(f"{self.arch} takes the {' or '.join(arch.heads)} head, not "
+                                 f"{self.head!r}")
         if self.input_size is None:
             self.input_size = arch.input_size
 

@@ -1,1 +1,1 @@
-"""Pipelines over the stages: build (contract → train → quantize → evaluate), search, export, demo."""
+"""Pipelines over the stages: build (contract, train, quantize, evaluate), search, export, demo."""

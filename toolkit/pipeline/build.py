@@ -108,9 +108,11 @@ def read_build_config(path):
     try:
         config = read_json(path)
         contraction = config.get("contraction", {})
-        plan = BuildOptions(budget_kb=config.get("budget_kb", 100), mode=config.get("mode", "qat"),
-                            width=contraction.get("width"), blocks=contraction.get("blocks", 16),
-                            per_channel=config.get("per_channel", True))
+        default = BuildOptions()
+        plan = BuildOptions(budget_kb=config.get("budget_kb", default.budget_kb),
+                            mode=config.get("mode", default.mode), width=contraction.get("width"),
+                            blocks=contraction.get("blocks", default.blocks),
+                            per_channel=config.get("per_channel", default.per_channel))
         return plan, dict(config.get("train", {}))
     except FileNotFoundError:
         raise AntispoofError(f"{path}: build config not found") from None

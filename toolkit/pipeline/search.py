@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from antispoof.compress.budget import candidate_model, estimated_fits, int8_size
+from antispoof.compress.config import CONTRACTION
 from antispoof.compress.contraction import contract
 from antispoof.compress.quantization import quantize_ptq
 from antispoof.core.cluster import connect, require_ray
@@ -24,7 +25,7 @@ from antispoof.data.datasets import data_sources
 from antispoof.data.loading import open_dataset
 from antispoof.evaluation.evaluate import assess
 from antispoof.models.mobilenet_v2 import source_alpha
-from antispoof.models.specs import DEFAULT_INPUT_SIZE
+from antispoof.models.specs import DEFAULT_HEAD, DEFAULT_INPUT_SIZE
 from antispoof.models.widths import Widths
 from antispoof.runtime.interpreter import TFLiteClassifier
 from antispoof.training.loop import train
@@ -38,12 +39,12 @@ CONFIG_FILE = "build-config.json"
 
 @dataclass
 class SearchOptions:
-    budget_kb: float = 100
+    budget_kb: float = CONTRACTION.budget_kb
     trials: int = 8
     widths: tuple = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1.0)
     depths: tuple = (5, 8, 9, 12)
     per_tensor: bool = True  # also try per-tensor quantization
-    head: str = "linear"
+    head: str = DEFAULT_HEAD
     input_size: int = DEFAULT_INPUT_SIZE
     epochs: int = 1  # fine-tuning epochs per trial
     batch_size: int = 64

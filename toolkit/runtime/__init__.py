@@ -1,1 +1,2 @@
-"""Runtime: run a model file (LiteRT, tflite-runtime, tf.lite, Keras, the ONNX peer) and predict on images, videos, a camera."""
+"""Runtime: run a model file (LiteRT, tflite-runtime, tf.lite, Keras, the ONNX peer) and predict
+on images, videos and cameras."""

@@ -1,1 +1,1 @@
-"""Training: options, the fine-tuning loop, losses, optimizer, distillation teacher, distribution."""
+"""Training: options, the fine-tuning loop, losses, optimizer, distillation teacher, tf.distribute."""

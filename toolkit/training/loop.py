@@ -16,6 +16,7 @@ from antispoof.data.packing import PackedDataset
 from antispoof.models.builders import build_model, flip_averaged, freeze_batchnorm
 from antispoof.models.efficientnet import build_server_model
 from antispoof.models.layers import fold_central_difference, with_central_difference
+from antispoof.models.specs import SERVER_ARCH
 from antispoof.training.batchnorm import precise_batchnorm
 from antispoof.training.distribute import make_strategy, worker_dir
 from antispoof.training.losses import DistillationLoss, LabelAUC
@@ -104,7 +105,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         callbacks=[_EpochCheckpoint(run, history, options.select_epoch)],
         verbose=1 if sys.stderr.isatty() else 2,
     )
-    if options.arch == "efficientnet-b0":
+    if options.arch == SERVER_ARCH:
         pixels = (train_images.pixels if train_images else np.concatenate([
             x.numpy() for x, _ in dataset.stream("train", options.input_size, options.batch_size,
                                                  True, options.seed).take(20)]))
@@ -140,7 +141,7 @@ def _compiled_model(options, weights):
     """The model to train, compiled: the light model (Adam, binary cross-entropy, or the
     distillation loss with a teacher) or the server model (Rectified Adam, 2-way softmax
     cross-entropy). BatchNorm is frozen when fine-tuning pretrained weights."""
-    if options.arch == "efficientnet-b0":
+    if options.arch == SERVER_ARCH:
         model = build_server_model(options.input_size, weights)
         if options.freeze_batchnorm and weights is not None:
             freeze_batchnorm(model)
