@@ -1,12 +1,12 @@
 """The ``antispoof`` command line: each command is a thin shell over a plain function."""
-import dataclasses
 import functools
 import json
 import logging
 
 import click
 
-from antispoof.compress.config import CRITERIA, ContractionConfig, INT8_MODES, QuantizationConfig
+from antispoof.compress.config import (CONTRACTION, CRITERIA, INT8_MODES, QUANTIZATION,
+                                       QuantizationConfig)
 from antispoof.core.console import configure
 from antispoof.core.contract import CROP_SCALE
 from antispoof.core.errors import AntispoofError
@@ -20,11 +20,9 @@ from antispoof.models.specs import (ARCHS, BACKBONES, DEFAULT_ARCH, DEFAULT_HEAD
                                     SERVER_INPUT_SIZE)
 from antispoof.runtime.device_runner import KERNELS, TFLITE_RUNTIMES
 from antispoof.training.distribute import STRATEGIES
-from antispoof.training.options import TrainOptions
+from antispoof.training.options import TRAIN_DEFAULTS, TrainOptions
 
 log = logging.getLogger("antispoof")
-BUILD = {**{f.name: f.default for f in dataclasses.fields(ContractionConfig)},
-         **{f.name: f.default for f in dataclasses.fields(QuantizationConfig)}}
 
 
 def _datasets(f):
@@ -107,37 +105,34 @@ def _train_options(**kwargs):
     return TrainOptions(**{k: v for k, v in kwargs.items() if v is not None})
 
 
-TRAIN = {f.name: f.default for f in dataclasses.fields(TrainOptions)}  # the defaults, defined there
-
-
 _training = [
     click.option("--weights", default="imagenet", show_default=True,
                  callback=lambda ctx, param, value: None if value == "none" else value,
                  help="Backbone ImageNet weights: 'imagenet' (downloads), a Keras no-top .h5 "
                       "path, or 'none' (random initialisation)."),
     click.option("--backbone", type=click.Choice(list(BACKBONES)), default=None,
-                 help=f"Named backbone (default {TRAIN['backbone']})."),
+                 help=f"Named backbone (default {TRAIN_DEFAULTS['backbone']})."),
     click.option("--head", type=click.Choice(list(HEADS)), default=None,
-                 help=f"Named head (default {TRAIN['head']}; {SERVER_HEAD} with {SERVER_ARCH})."),
+                 help=f"Named head (default {TRAIN_DEFAULTS['head']}; {SERVER_HEAD} with {SERVER_ARCH})."),
     click.option("--init", default=None, type=click.Path(),
                  help="Start from a contracted backbone (antispoof contract) instead of --backbone."),
     click.option("--input-size", type=int, default=None,
                  help=f"Model input side in px (default {DEFAULT_INPUT_SIZE}; {SERVER_INPUT_SIZE} "
                       f"for {SERVER_ARCH})."),
-    click.option("--epochs", type=int, default=None, help=f"Epochs (default {TRAIN['epochs']})."),
+    click.option("--epochs", type=int, default=None, help=f"Epochs (default {TRAIN_DEFAULTS['epochs']})."),
     click.option("--batch-size", type=int, default=None,
-                 help=f"Batch size (default {TRAIN['batch_size']})."),
+                 help=f"Batch size (default {TRAIN_DEFAULTS['batch_size']})."),
     click.option("--learning-rate", type=float, default=None,
-                 help=f"Adam learning rate (default {TRAIN['learning_rate']:g})."),
-    click.option("--seed", type=int, default=None, help=f"Random seed (default {TRAIN['seed']})."),
+                 help=f"Adam learning rate (default {TRAIN_DEFAULTS['learning_rate']:g})."),
+    click.option("--seed", type=int, default=None, help=f"Random seed (default {TRAIN_DEFAULTS['seed']})."),
     click.option("--limit", type=int, default=None, help="At most N images per split (quick runs)."),
     click.option("--teacher", type=click.Path(), default=None,
                  help="Distil from this trained run or model (e.g. the server model), or the "
                       "peer's MiniFASNet .onnx file."),
     click.option("--distill-alpha", type=click.FloatRange(0, 1), default=None,
-                 help=f"Weight of the hard labels with --teacher (default {TRAIN['distill_alpha']})."),
+                 help=f"Weight of the hard labels with --teacher (default {TRAIN_DEFAULTS['distill_alpha']})."),
     click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
-                 help=f"Distillation temperature (default {TRAIN['temperature']:g})."),
+                 help=f"Distillation temperature (default {TRAIN_DEFAULTS['temperature']:g})."),
     click.option("--augment/--no-augment", default=None,
                  help="Jitter training crops: brightness, contrast, saturation, zoom (default off)."),
     click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
@@ -259,13 +254,13 @@ def pack(dataset, protocol, subject_regex, out, shards, seed):
 @click.option("--budget-kb", type=float, default=None,
               help="Instead of --width: the widest layout whose int8 file, head included, fits.")
 @click.option("--input-size", type=int, default=DEFAULT_INPUT_SIZE, show_default=True)
-@click.option("--criterion", type=click.Choice(list(CRITERIA)), default=BUILD["criterion"],
+@click.option("--criterion", type=click.Choice(list(CRITERIA)), default=CONTRACTION.criterion,
               show_default=True, help="How channels are ranked.")
 @click.option("--calibration-data", type=click.Path(), default=None,
               help="Image folder for --criterion activation.")
 @click.option("--head", type=click.Choice(list(HEADS)), default=DEFAULT_HEAD, show_default=True,
               help="Head counted in --budget-kb.")
-@click.option("--blocks", type=int, default=BUILD["blocks"], show_default=True,
+@click.option("--blocks", type=int, default=CONTRACTION.blocks, show_default=True,
               help="Last block kept (--width).")
 @click.option("--tap", type=click.Choice(["output", "expanded"]), default="output", show_default=True,
               help="Features after the last block, or after its depthwise conv (paper: expanded).")
@@ -285,10 +280,10 @@ def contract(weights, width, budget_kb, input_size, criterion, calibration_data,
 @main.command()
 @click.argument("run_dir", type=click.Path())
 @_datasets
-@click.option("--mode", type=click.Choice(INT8_MODES), default=BUILD["mode"], show_default=True,
+@click.option("--mode", type=click.Choice(INT8_MODES), default=QUANTIZATION.mode, show_default=True,
               help="Quantization-aware fine-tuning, or post-training quantization only.")
-@click.option("--epochs", type=int, default=BUILD["qat_epochs"], show_default=True, help="QAT epochs.")
-@click.option("--learning-rate", type=float, default=BUILD["qat_learning_rate"], show_default=True,
+@click.option("--epochs", type=int, default=QUANTIZATION.qat_epochs, show_default=True, help="QAT epochs.")
+@click.option("--learning-rate", type=float, default=QUANTIZATION.qat_learning_rate, show_default=True,
               help="QAT learning rate.")
 @click.option("--limit", type=int, default=None, help="QAT: at most N images per split (quick runs).")
 @click.option("--out", required=True, type=click.Path(), help="The .tflite file to write.")
@@ -346,12 +341,12 @@ def evaluate(model, data_dir, protocol, subject_regex, split, threshold, operati
 @_with(_training)
 @click.option("--budget-kb", type=float, default=None,
               help=f"Contract the backbone from --weights so the int8 file fits (default "
-                   f"{BUILD['budget_kb']:g}); 0: use --backbone as is.")
+                   f"{CONTRACTION.budget_kb:g}); 0: use --backbone as is.")
 @click.option("--criterion", type=click.Choice(list(CRITERIA)), default=None,
-              help=f"Channel ranking for the contraction (default {BUILD['criterion']}).")
+              help=f"Channel ranking for the contraction (default {CONTRACTION.criterion}).")
 @click.option("--mode", type=click.Choice(INT8_MODES), default=None,
-              help=f"Default {BUILD['mode']}.")
-@click.option("--qat-epochs", type=int, default=None, help=f"Default {BUILD['qat_epochs']}.")
+              help=f"Default {QUANTIZATION.mode}.")
+@click.option("--qat-epochs", type=int, default=None, help=f"Default {QUANTIZATION.qat_epochs}.")
 @click.option("--config", "config_file", type=click.Path(), default=None,
               help="A build config (antispoof search writes build-config.json); flags given "
                    "here override it.")
@@ -376,7 +371,7 @@ def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode
 @_datasets
 @click.option("--weights", required=True, type=click.Path(),
               help="MobileNetV2 no-top .h5 to contract (a path every Ray node can read).")
-@click.option("--budget-kb", type=float, default=BUILD["budget_kb"], show_default=True)
+@click.option("--budget-kb", type=float, default=CONTRACTION.budget_kb, show_default=True)
 @click.option("--trials", type=int, default=8, show_default=True)
 @click.option("--widths", default="0.2,0.25,0.3,0.35,0.4,0.5,0.75,1.0", show_default=True,
               help="Width multipliers to try (those above the weights' width are skipped).")

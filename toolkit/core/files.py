@@ -4,6 +4,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
 from antispoof.core.errors import AntispoofError
 
 
@@ -54,7 +55,6 @@ def read_json(path):
 def claim_folder(folder, record_path, record, job):
     """Record at ``record_path`` what a resumable job writing ``folder`` is (``record``, JSON);
     refuse a folder that holds such a job with another record."""
-
     record = json.loads(json.dumps(record))  # as it reads back: tuples become lists
     if Path(record_path).exists() and read_json(record_path) != record:
         raise AntispoofError(f"{folder}: holds {job} of other data or with other options; use a "

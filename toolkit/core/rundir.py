@@ -31,9 +31,6 @@ class RunDir:
     def __post_init__(self):
         object.__setattr__(self, "path", Path(self.path))
 
-    def __truediv__(self, name):
-        return self.path / name
-
     backbone = property(lambda self: self.path / self.BACKBONE)
     model = property(lambda self: self.path / self.MODEL)
     best = property(lambda self: self.path / self.BEST)

@@ -11,6 +11,7 @@ from antispoof.models.mobilenet_v2 import load_pretrained, mobilenet_v2, normali
 from antispoof.models.specs import (DEFAULT_BACKBONE, DEFAULT_HEAD, DEFAULT_INPUT_SIZE,
                                     backbone_spec, head_spec)
 
+
 def add_head(features, head=DEFAULT_HEAD):
     """Pooling and the named head on a feature map: returns the P(spoof) tensor."""
     spec = head_spec(head)

@@ -5,6 +5,7 @@ import tf_keras as keras
 
 from antispoof.core.errors import AntispoofError
 
+
 @keras.saving.register_keras_serializable(package="antispoof")
 class MirrorPair(keras.layers.Layer):
     """A batch of crops followed by their mirror images: the batch doubles."""

@@ -25,6 +25,7 @@ from antispoof.training.options import TrainOptions
 
 log = logging.getLogger("antispoof")
 
+
 @dataclass
 class BuildOptions(ContractionConfig, QuantizationConfig):
     """What ``build`` does besides training: contraction and quantization (one flat record)."""

@@ -5,11 +5,12 @@ import random
 from pathlib import Path
 
 from antispoof.bench.latency import BenchOptions, bench, p50_ms
-from antispoof.core.contract import decision_threshold
+from antispoof.core.contract import LABELS, decision_threshold
 from antispoof.core.errors import AntispoofError
 from antispoof.core.shipped import DEFAULT_MODEL
 from antispoof.data.datasets import FaceDataset, load_images
 from antispoof.runtime.interpreter import TFLiteClassifier
+
 
 def demo(model=DEFAULT_MODEL, data=None, per_class=4, threads=1, echo=print, webcam=None):
     """Benchmark ``model``, then classify ``per_class`` real and attack crops of the NUAA test
@@ -53,7 +54,7 @@ def _classify(classifier, picks, threshold, title, echo):
     rows = []
     for sample, score in zip(images.samples, scores):
         call = "spoof" if score >= threshold else "real"
-        truth = ("real", "spoof")[sample.label]
+        truth = LABELS[sample.label]
         rows.append({"file": sample.path, "truth": truth, "score": float(score), "call": call})
         echo(f"{Path(sample.path).name:<36} {truth:<6} {score:8.4f}  {call:<6}"
              f"{'' if call == truth else '  ✗'}")

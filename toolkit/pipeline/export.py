@@ -10,7 +10,6 @@ import csv
 import os
 import shutil
 import tempfile
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +27,7 @@ from antispoof.evaluation.evaluate import assess
 from antispoof.models.builders import load_trained
 from antispoof.models.specs import SERVER_ARCH
 from antispoof.runtime.interpreter import open_classifier
-from antispoof.training.options import TrainOptions
-
-TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainOptions)}
-
+from antispoof.training.options import TRAIN_DEFAULTS
 
 def is_server_run(run_dir):
     config = RunDir(run_dir).config

@@ -24,6 +24,7 @@ from antispoof.runtime.interpreter import open_classifier
 
 log = logging.getLogger("antispoof")
 
+
 @dataclass(frozen=True)
 class PredictOptions:
     threshold: float = None  # None: the one model.json records for the model file, else 0.5

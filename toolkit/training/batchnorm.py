@@ -2,6 +2,7 @@
 import numpy as np
 import tf_keras as keras
 
+
 def precise_batchnorm(model, pixels, batches=20, batch_size=64, seed=0):
     """Set every BatchNorm layer's moving statistics to the average over ``batches`` batches of
     ``pixels`` of the statistics training would see ("precise BN", Wu & Johnson 2021).

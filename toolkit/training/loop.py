@@ -26,6 +26,7 @@ from antispoof.training.teacher import Teacher
 
 log = logging.getLogger("antispoof")
 
+
 def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, subject_regex=None):
     """Train and write ``model.keras``, ``history.json`` and ``config.json`` under ``out_dir``.
 

@@ -2,6 +2,7 @@
 import tensorflow as tf
 import tf_keras as keras
 
+
 def _logit(p, eps=1e-7):
     p = tf.clip_by_value(p, eps, 1 - eps)
     return tf.math.log(p) - tf.math.log1p(-p)

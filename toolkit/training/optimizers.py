@@ -2,6 +2,7 @@
 import tensorflow as tf
 import tf_keras as keras
 
+
 @keras.saving.register_keras_serializable(package="antispoof")
 class RectifiedAdam(keras.optimizers.Optimizer):
     """Rectified Adam (Liu et al., 2020, "On the Variance of the Adaptive Learning Rate and

@@ -2,7 +2,7 @@
 (``models.specs.ModelSpec``), the hyper-parameters, distillation and augmentation.
 ``TrainOptions`` is all four in one flat record (what ``train``/``build`` take and
 ``config.json`` records)."""
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from antispoof.core.errors import AntispoofError
 from antispoof.data.synthesis import FAMILIES
@@ -84,3 +84,6 @@ class TrainOptions(ModelSpec, HyperParameters, Distillation, Augmentation):
         if self.synth_spoof and self.teacher:
             raise AntispoofError("--synth-spoof and --teacher do not mix: the teacher has no score "
                                  "for a synthetic attack")
+
+
+TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainOptions)}  # as declared (input_size None)
