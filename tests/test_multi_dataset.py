@@ -11,6 +11,7 @@ from antispoof.data.loading import open_dataset
 from antispoof.core.errors import AntispoofError
 from antispoof.evaluation.evaluate import evaluate
 from antispoof.runtime.peer import PeerClassifier
+from antispoof.models.layers import PIXEL_MAP, main_output, with_pixel_map
 from antispoof.data.images import load_face_crop
 from conftest import NUAA, SHARED, run_cli
 
@@ -170,13 +171,54 @@ def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, s
     assert not any(isinstance(layer, CentralDifferenceDepthwise) for layer in folded.layers)
     np.testing.assert_allclose(features(folded), features(cdc), atol=1e-5 * scale)
 
-    plain_run, cdc_run = tmp_path / "plain", tmp_path / "cdc"
-    for run, extra in ((plain_run, []), (cdc_run, ["--cdc", 0.7])):
+    runs = {"plain": [], "cdc": ["--cdc", 0.7], "pixel": ["--pixel-supervision", 0.5, "--select-epoch"]}
+    for name, extra in runs.items():
         run_cli("train", "--data", small_data, "--init", small_build / "backbone.keras", "--epochs", 1,
-                "--limit", 60, *extra, "--out", run)
-        run_cli("quantize", run, "--data", small_data, "--mode", "ptq", "--out", run / "int8.tflite")
-    saved = load_model(cdc_run / "model.keras")
+                "--limit", 60, *extra, "--out", tmp_path / name)
+        run_cli("quantize", tmp_path / name, "--data", small_data, "--mode", "ptq",
+                "--out", tmp_path / name / "int8.tflite")
+    saved = load_model(tmp_path / "cdc" / "model.keras")
     assert not any(isinstance(layer, CentralDifferenceDepthwise) for layer in saved.layers)
-    ops = [sorted(op["op_name"] for op in TFLiteClassifier(run / "int8.tflite", runtime="tf.lite")
-                  .interpreter._get_ops_details()) for run in (plain_run, cdc_run)]
-    assert ops[0] == ops[1]  # the same op list: central difference costs nothing at inference
+    saved = load_model(tmp_path / "pixel" / "model.keras")
+    assert len(saved.outputs) == 1 and PIXEL_MAP not in [layer.name for layer in saved.layers]
+    epoch, = json.loads((tmp_path / "pixel" / "history.json").read_text())["epochs"]
+    assert {"auc", "val_auc", "pixel_map_loss", "val_pixel_map_loss"} <= set(epoch)
+    ops = [sorted(op["op_name"] for op in TFLiteClassifier(tmp_path / name / "int8.tflite",
+                                                           runtime="tf.lite").interpreter._get_ops_details())
+           for name in runs]
+    # the same op list: central difference and the pixel map cost nothing at inference
+    assert ops[0] == ops[1] == ops[2]
+    sizes = {(tmp_path / name / "int8.tflite").stat().st_size for name in runs}
+    assert max(sizes) - min(sizes) < 1024  # the same tensors (a few bytes of quantization metadata)
+
+
+def test_the_pixel_map_is_a_training_only_output(small_data):
+    import tensorflow as tf
+
+    from antispoof.models.builders import build_model
+    from antispoof.training.losses import PixelMapLoss
+    from antispoof.training.loop import _compiled_model, _score_metrics
+    from antispoof.training.options import TrainOptions
+
+    model = build_model(input_size=64, weights=None)
+    mapped = with_pixel_map(model)
+    assert [tuple(o.shape) for o in mapped.outputs] == [(None, 1), (None, 8, 8, 1)]
+    assert mapped.get_layer(PIXEL_MAP).input.name.startswith("block_5_add")  # stride 8, last block
+    assert len(main_output(mapped).layers) == len(model.layers)
+    pixels = FaceDataset(small_data).load("test", 64, limit=8).pixels.astype(np.float32)
+    np.testing.assert_array_equal(main_output(mapped).predict(pixels, verbose=0),
+                                  model.predict(pixels, verbose=0))
+
+    loss = PixelMapLoss()
+    spoof_map = tf.fill([2, 4, 4, 1], 0.9)
+    for target in ([[1.0], [1.0]], [[1.0, 0.2], [1.0, 0.7]], [1.0, 1.0]):  # labels, distillation rows
+        assert float(loss(tf.constant(target), spoof_map)) == pytest.approx(-np.log(0.9), rel=1e-5)
+    assert float(loss(tf.constant([[0.0], [0.0]]), spoof_map)) == pytest.approx(-np.log(0.1), rel=1e-5)
+
+    compiled = _compiled_model(TrainOptions(pixel_supervision=0.5, input_size=64), None)
+    assert compiled.compiled_loss._loss_weights == {"score": 1.0, PIXEL_MAP: 0.5}
+    assert _score_metrics({"loss": 1, "score_loss": 2, "score_auc": 3, "val_score_auc": 4,
+                           "val_score_loss": 5, "pixel_map_loss": 6}) == {
+        "loss": 1, "score_loss": 2, "auc": 3, "val_auc": 4, "val_score_loss": 5, "pixel_map_loss": 6}
+    with pytest.raises(AntispoofError):
+        TrainOptions(pixel_supervision=-1)

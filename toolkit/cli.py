@@ -155,6 +155,9 @@ _training = [
     click.option("--cdc", type=click.FloatRange(0, 1, max_open=True), default=None, metavar="THETA",
                  help="Train the depthwise convolutions as central difference convolutions "
                       "(e.g. 0.7), folded into plain ones in the saved model (default 0: off)."),
+    click.option("--pixel-supervision", type=click.FloatRange(min=0), default=None, metavar="LAMBDA",
+                 help="Also train a pixel map on a mid-level feature map towards the label, with "
+                      "this loss weight (e.g. 0.5); the saved model drops it (default 0: off)."),
     click.option("--select-epoch/--last-epoch", default=None,
                  help="Keep the epoch with the best dev AUC instead of the last (default last)."),
 ]

@@ -1,5 +1,6 @@
-"""Layers and graph rewrites of the light model: the mirror-image pair (flip averaging) and
-central difference convolutions (trained as such, folded into plain ones for export)."""
+"""Layers and graph rewrites of the light model: the mirror-image pair (flip averaging),
+central difference convolutions (trained as such, folded into plain ones for export) and the
+training-only pixel map (pixel-wise binary supervision, dropped before export)."""
 import tensorflow as tf
 import tf_keras as keras
 
@@ -106,3 +107,30 @@ def fold_central_difference(model):
                        *weights[1:]]
         plain.get_layer(layer.name).set_weights(weights)
     return plain
+
+
+PIXEL_MAP = "pixel_map"  # the name of the training-only output
+_BLOCK_OUTPUTS = ("_add", "_project_BN")  # a MobileNetV2 block's output (models.mobilenet_v2)
+
+
+def with_pixel_map(model, stride=8):
+    """The model with a second, training-only output: a 1×1 convolution and sigmoid on the
+    last block output at 1/``stride`` of the input side, one P(spoof) per cell, to be trained
+    towards the crop's label everywhere (pixel-wise binary supervision: George & Marcel,
+    "Deep Pixel-wise Binary Supervision for Face Presentation Attack Detection", ICB 2019).
+    ``main_output`` drops it again; the first output stays the model's score."""
+    side = -(-model.input_shape[1] // stride)
+    taps = [layer for layer in model.layers
+            if layer.name.endswith(_BLOCK_OUTPUTS) and layer.output_shape[1] == side]
+    if not taps:
+        raise AntispoofError(f"{model.name}: no block output at 1/{stride} of the input side "
+                             f"({side}×{side}) for the pixel map")
+    pixel = keras.layers.Conv2D(1, 1, activation="sigmoid", name=PIXEL_MAP)(taps[-1].output)
+    return keras.Model(model.input, [model.output, pixel], name=model.name)
+
+
+def main_output(model):
+    """The model without its training-only outputs (the same layers, one flat graph)."""
+    if len(model.outputs) == 1:
+        return model
+    return keras.Model(model.input, model.outputs[0], name=model.name)

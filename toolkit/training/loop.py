@@ -1,5 +1,6 @@
 """Fine-tuning on the train split, monitored on the dev split; resumable per epoch."""
 import logging
+import re
 import sys
 import time
 from dataclasses import asdict
@@ -15,11 +16,12 @@ from antispoof.data.loading import open_dataset
 from antispoof.data.packing import PackedDataset
 from antispoof.models.builders import build_model, flip_averaged, freeze_batchnorm
 from antispoof.models.efficientnet import build_server_model
-from antispoof.models.layers import fold_central_difference, with_central_difference
+from antispoof.models.layers import (PIXEL_MAP, fold_central_difference, main_output,
+                                     with_central_difference, with_pixel_map)
 from antispoof.models.specs import SERVER_ARCH
 from antispoof.training.batchnorm import precise_batchnorm
 from antispoof.training.distribute import make_strategy, worker_dir
-from antispoof.training.losses import DistillationLoss, LabelAUC
+from antispoof.training.losses import DistillationLoss, LabelAUC, PixelMapLoss
 from antispoof.training.optimizers import RectifiedAdam
 from antispoof.training.options import TrainOptions
 from antispoof.training.teacher import Teacher
@@ -117,7 +119,8 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         history["selected_epoch"] = best["epoch"]
         model = keras.models.load_model(run.best)
         log.info("train: epoch %d has the best dev AUC (%.4f): kept", best["epoch"], best["val_auc"])
-    model = fold_central_difference(model)  # plain convolutions again: nothing extra to export
+    # the score alone, plain convolutions again: nothing extra to export
+    model = fold_central_difference(main_output(model))
     if options.flip_average:  # trained on single crops (randomly flipped); scores both views
         model = flip_averaged(model)
     with atomic_path(run.model, suffix=".keras") as tmp:
@@ -154,18 +157,30 @@ def _compiled_model(options, weights):
         model = with_central_difference(model, options.cdc)
     if options.freeze_batchnorm:
         freeze_batchnorm(model)
+    optimizer = keras.optimizers.Adam(options.learning_rate, use_ema=options.ema > 0,
+                                      ema_momentum=options.ema or 0.99)
     if options.teacher:
-        model.compile(optimizer=keras.optimizers.Adam(options.learning_rate),
-                      loss=DistillationLoss(options.distill_alpha, options.temperature),
-                      metrics=[LabelAUC(name="auc")])
+        loss, metrics = (DistillationLoss(options.distill_alpha, options.temperature),
+                         [LabelAUC(name="auc")])
+    else:
+        loss = keras.losses.BinaryCrossentropy(label_smoothing=options.label_smoothing)
+        metrics = ["accuracy", keras.metrics.AUC(name="auc"), keras.metrics.Precision(name="precision"),
+                   keras.metrics.Recall(name="recall")]
+    if not options.pixel_supervision:
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         return model
-    model.compile(optimizer=keras.optimizers.Adam(options.learning_rate, use_ema=options.ema > 0,
-                                                  ema_momentum=options.ema or 0.99),
-                  loss=keras.losses.BinaryCrossentropy(label_smoothing=options.label_smoothing),
-                  metrics=["accuracy", keras.metrics.AUC(name="auc"),
-                           keras.metrics.Precision(name="precision"),
-                           keras.metrics.Recall(name="recall")])
+    model = with_pixel_map(model)  # the score's target serves both outputs
+    model.compile(optimizer=optimizer, loss={"score": loss, PIXEL_MAP: PixelMapLoss()},
+                  loss_weights={"score": 1.0, PIXEL_MAP: options.pixel_supervision},
+                  metrics={"score": metrics})
     return model
+
+
+def _score_metrics(logs):
+    """Epoch logs with the score's metrics under their one-output names (``score_auc`` →
+    ``auc``, ``val_score_auc`` → ``val_auc``) when a training-only output is attached; the
+    losses keep theirs (``loss`` is the total)."""
+    return {re.sub(r"^(val_)?score_(?!loss$)", r"\1", k): float(v) for k, v in logs.items()}
 
 
 def _last_checkpoint(run):
@@ -189,8 +204,8 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.history["epochs"].append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()},
-                                       "seconds": time.time() - self.started})
+        logs = _score_metrics(logs)
+        self.history["epochs"].append({"epoch": epoch + 1, **logs, "seconds": time.time() - self.started})
         if self.keep_best and logs.get("val_auc", 0) >= max(
                 e.get("val_auc", 0) for e in self.history["epochs"]):
             with atomic_path(self.run.best, suffix=".keras") as tmp:

@@ -1,4 +1,5 @@
-"""Losses and metrics of training with a teacher: distillation targets are [label, P(spoof)]."""
+"""Losses and metrics of training with a teacher (distillation targets are [label, P(spoof)])
+and of the training-only pixel map."""
 import tensorflow as tf
 import tf_keras as keras
 
@@ -42,3 +43,19 @@ class LabelAUC(keras.metrics.AUC):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         return super().update_state(y_true[:, :1], y_pred, sample_weight)
+
+
+@keras.saving.register_keras_serializable(package="antispoof")
+class PixelMapLoss(keras.losses.Loss):
+    """Binary cross-entropy of every cell of a P(spoof) map (batch, h, w, 1) against its crop's
+    label, averaged over the cells. ``y_true`` is the score's target: labels, or distillation
+    rows whose first column is the label."""
+
+    def __init__(self, name="pixel_map_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_pred = tf.cast(y_pred, tf.float32)
+        label = tf.reshape(tf.cast(y_true, tf.float32), [tf.shape(y_pred)[0], -1])[:, :1]
+        target = tf.ones_like(y_pred) * tf.reshape(label, [-1, 1, 1, 1])
+        return tf.reduce_mean(keras.backend.binary_crossentropy(target, y_pred), axis=[1, 2, 3])

@@ -24,6 +24,8 @@ class HyperParameters:
     select_epoch: bool = False  # keep the epoch with the best dev AUC instead of the last one
     cdc: float = 0.0  # θ > 0: depthwise convolutions train as central difference convolutions,
     # folded into plain ones in the saved model (models.layers.with_central_difference)
+    pixel_supervision: float = 0.0  # λ > 0: a training-only pixel map (models.layers.with_pixel_map)
+    # trained towards the label with this loss weight, dropped from the saved model
 
     def check_hyperparameters(self):
         if self.strategy not in STRATEGIES:
@@ -32,6 +34,8 @@ class HyperParameters:
             raise AntispoofError(f"central difference theta must be in [0, 1), not {self.cdc}")
         if not 0 <= self.label_smoothing < 1:
             raise AntispoofError("label smoothing takes 0 ≤ ε < 1")
+        if self.pixel_supervision < 0:
+            raise AntispoofError("pixel supervision takes a loss weight λ ≥ 0")
 
 
 @dataclass
@@ -75,6 +79,8 @@ class TrainOptions(ModelSpec, HyperParameters, Distillation, Augmentation):
         self.check_augmentation()
         if self.arch == SERVER_ARCH:
             for given, what in ((self.cdc, "--cdc trains the light model's depthwise convolutions"),
+                                (self.pixel_supervision, "--pixel-supervision maps the light "
+                                                         "model's block outputs"),
                                 (self.select_epoch, "--select-epoch picks by dev AUC, which the "
                                                     "light model reports"),
                                 (self.teacher, "--teacher distils into the light model, not into "
