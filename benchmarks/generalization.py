@@ -61,6 +61,9 @@ RECIPES = {
     "multi-64-peer-pixel": ("multi-64-peer-pix", {"teacher": str(PEERS["peer MiniFASNetV2"]),
                                                   "select_epoch": True, "pixel_supervision": 0.5},
                             {}, TRAINING),
+    "multi-64-peer-alpha0.2": ("multi-64-peer-a02", {"teacher": str(PEERS["peer MiniFASNetV2"]),
+                                                     "select_epoch": True, "distill_alpha": 0.2},
+                               {}, TRAINING),  # more of the peer, less of the labels
     "multi-80-peer": ("multi-80-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
                                         "select_epoch": True, "input_size": 80}, {}, TRAINING),
     "multi-128-peer": ("multi-128-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
