@@ -64,6 +64,9 @@ RECIPES = {
     "multi-64-peer-alpha0.2": ("multi-64-peer-a02", {"teacher": str(PEERS["peer MiniFASNetV2"]),
                                                      "select_epoch": True, "distill_alpha": 0.2},
                                {}, TRAINING),  # more of the peer, less of the labels
+    "multi-64-peer-cosine": ("multi-64-peer-cos", {"teacher": str(PEERS["peer MiniFASNetV2"]),
+                                                   "select_epoch": True, "lr_schedule": "cosine"},
+                             {}, TRAINING),
     "multi-80-peer": ("multi-80-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
                                         "select_epoch": True, "input_size": 80}, {}, TRAINING),
     "multi-128-peer": ("multi-128-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),

@@ -147,6 +147,22 @@ def test_label_smoothing_and_degradation_reach_training(small_data):
     assert (changed > 1.0).all()
 
 
+def test_the_cosine_schedule_decays_to_zero_over_the_epochs():
+    from antispoof.training.loop import _compiled_model
+    from antispoof.training.optimizers import learning_rate
+    from antispoof.training.options import TrainOptions
+
+    constant = _compiled_model(TrainOptions(input_size=32, epochs=2), None, steps_per_epoch=10)
+    assert float(constant.optimizer.learning_rate) == pytest.approx(3e-4)
+    cosine = _compiled_model(TrainOptions(input_size=32, epochs=2, lr_schedule="cosine"), None,
+                             steps_per_epoch=10).optimizer.get_config()["learning_rate"]
+    assert cosine["config"]["decay_steps"] == 20  # two epochs of ten steps
+    schedule = learning_rate(3e-4, "cosine", 20)
+    assert [round(float(schedule(step)) / 3e-4, 3) for step in (0, 10, 20)] == [1.0, 0.5, 0.0]
+    with pytest.raises(AntispoofError, match="schedule"):
+        TrainOptions(lr_schedule="linear")
+
+
 def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, small_data, small_build):
     import tf_keras as keras
 

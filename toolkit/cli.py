@@ -20,7 +20,7 @@ from antispoof.models.specs import (ARCHS, BACKBONES, DEFAULT_ARCH, DEFAULT_HEAD
                                     SERVER_INPUT_SIZE)
 from antispoof.runtime.device_runner import KERNELS, TFLITE_RUNTIMES
 from antispoof.training.distribute import STRATEGIES
-from antispoof.training.options import TRAIN_DEFAULTS, TrainOptions
+from antispoof.training.options import LR_SCHEDULES, TRAIN_DEFAULTS, TrainOptions
 
 log = logging.getLogger("antispoof")
 
@@ -124,6 +124,9 @@ _training = [
                  help=f"Batch size (default {TRAIN_DEFAULTS['batch_size']})."),
     click.option("--learning-rate", type=float, default=None,
                  help=f"Adam learning rate (default {TRAIN_DEFAULTS['learning_rate']:g})."),
+    click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default=None,
+                 help=f"Learning rate over the epochs: constant, or cosine decay to 0 "
+                      f"(default {TRAIN_DEFAULTS['lr_schedule']})."),
     click.option("--seed", type=int, default=None, help=f"Random seed (default {TRAIN_DEFAULTS['seed']})."),
     click.option("--limit", type=int, default=None, help="At most N images per split (quick runs)."),
     click.option("--teacher", type=click.Path(), default=None,

@@ -22,7 +22,7 @@ from antispoof.models.specs import SERVER_ARCH
 from antispoof.training.batchnorm import precise_batchnorm
 from antispoof.training.distribute import make_strategy, worker_dir
 from antispoof.training.losses import DistillationLoss, LabelAUC, PixelMapLoss
-from antispoof.training.optimizers import RectifiedAdam
+from antispoof.training.optimizers import RectifiedAdam, learning_rate
 from antispoof.training.options import TrainOptions
 from antispoof.training.teacher import Teacher
 
@@ -70,6 +70,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     })
 
     history = {"complete": False, "epochs": []}
+    steps_per_epoch = -(-sum(train_counts.values()) // options.batch_size)
     checkpoint, done = _last_checkpoint(run)
     if checkpoint and history_path.exists():
         history = read_json(history_path)
@@ -79,7 +80,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         log.info("train: resuming after epoch %d", done)
     else:
         with strategy.scope():
-            model = _compiled_model(options, weights)
+            model = _compiled_model(options, weights, steps_per_epoch)
     weights_per_class = class_weights(train_counts)
     if options.teacher:
         teacher = Teacher(options.teacher)
@@ -102,7 +103,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         train_ds,
         validation_data=dev_ds,
         epochs=options.epochs,
-        steps_per_epoch=-(-sum(train_counts.values()) // options.batch_size) if streaming else None,
+        steps_per_epoch=steps_per_epoch if streaming else None,
         initial_epoch=len(history["epochs"]),
         class_weight=weights_per_class,
         callbacks=[_EpochCheckpoint(run, history, options.select_epoch)],
@@ -141,15 +142,17 @@ def _stream(strategy, dataset, options, class_weight):
             class_weight, options.augment))
 
 
-def _compiled_model(options, weights):
+def _compiled_model(options, weights, steps_per_epoch=1):
     """The model to train, compiled: the light model (Adam, binary cross-entropy, or the
     distillation loss with a teacher) or the server model (Rectified Adam, 2-way softmax
-    cross-entropy). BatchNorm is frozen when fine-tuning pretrained weights."""
+    cross-entropy). BatchNorm is frozen when fine-tuning pretrained weights; the learning rate
+    follows ``options.lr_schedule`` over ``options.epochs`` of ``steps_per_epoch``."""
+    rate = learning_rate(options.learning_rate, options.lr_schedule, options.epochs * steps_per_epoch)
     if options.arch == SERVER_ARCH:
         model = build_server_model(options.input_size, weights)
         if options.freeze_batchnorm and weights is not None:
             freeze_batchnorm(model)
-        model.compile(optimizer=RectifiedAdam(options.learning_rate),
+        model.compile(optimizer=RectifiedAdam(rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
     model = build_model(options.backbone, options.head, options.input_size, weights, options.init)
@@ -157,7 +160,7 @@ def _compiled_model(options, weights):
         model = with_central_difference(model, options.cdc)
     if options.freeze_batchnorm:
         freeze_batchnorm(model)
-    optimizer = keras.optimizers.Adam(options.learning_rate, use_ema=options.ema > 0,
+    optimizer = keras.optimizers.Adam(rate, use_ema=options.ema > 0,
                                       ema_momentum=options.ema or 0.99)
     if options.teacher:
         loss, metrics = (DistillationLoss(options.distill_alpha, options.temperature),

@@ -1,6 +1,15 @@
-"""Rectified Adam: the optimizer the paper trains its server model with."""
+"""Learning-rate schedules, and Rectified Adam: the optimizer the paper trains its server
+model with."""
 import tensorflow as tf
 import tf_keras as keras
+
+
+def learning_rate(rate, schedule, steps):
+    """The optimizer's learning rate: ``rate`` throughout ("constant"), or cosine decay from
+    ``rate`` to 0 over ``steps`` training steps ("cosine"; names in ``options.LR_SCHEDULES``)."""
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(int(steps), 1))
+    return rate
 
 
 @keras.saving.register_keras_serializable(package="antispoof")

@@ -9,12 +9,15 @@ from antispoof.data.synthesis import FAMILIES
 from antispoof.models.specs import ModelSpec, SERVER_ARCH
 from antispoof.training.distribute import STRATEGIES
 
+LR_SCHEDULES = ("constant", "cosine")  # cosine: from the learning rate down to 0 over the epochs
+
 
 @dataclass
 class HyperParameters:
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 3e-4
+    lr_schedule: str = "constant"  # a name in LR_SCHEDULES (training.optimizers.learning_rate)
     freeze_batchnorm: bool = True
     seed: int = 0
     limit: int | None = None  # at most this many images per split (quick runs)
@@ -28,6 +31,9 @@ class HyperParameters:
     # trained towards the label with this loss weight, dropped from the saved model
 
     def check_hyperparameters(self):
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise AntispoofError(f"unknown learning-rate schedule {self.lr_schedule!r}: choose one "
+                                 f"of {', '.join(LR_SCHEDULES)}")
         if self.strategy not in STRATEGIES:
             raise AntispoofError(f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
         if not 0 <= self.cdc < 1:
