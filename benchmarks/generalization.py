@@ -67,6 +67,8 @@ RECIPES = {
     "multi-64-peer-cosine": ("multi-64-peer-cos", {"teacher": str(PEERS["peer MiniFASNetV2"]),
                                                    "select_epoch": True, "lr_schedule": "cosine"},
                              {}, TRAINING),
+    "multi-72-peer": ("multi-72-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
+                                        "select_epoch": True, "input_size": 72}, {}, TRAINING),
     "multi-80-peer": ("multi-80-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
                                         "select_epoch": True, "input_size": 80}, {}, TRAINING),
     "multi-128-peer": ("multi-128-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
