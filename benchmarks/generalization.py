@@ -41,43 +41,29 @@ TRAINING = [{"data": str(DATA / "nuaa"), "protocol": None, "weight": None},
 NUAA_ONLY = TRAINING[:1]
 # name -> (run directory stem, TrainOptions fields besides the seed (input size 64 unless
 # given), BuildOptions fields, training datasets)
+PEER = {"teacher": str(PEERS["peer MiniFASNetV2"]), "select_epoch": True}  # the shipped recipe
 RECIPES = {
     "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
     "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
     "multi-64": ("multi-64", {}, {}, TRAINING),
-    "multi-64-peer": ("multi-64-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                        "select_epoch": True}, {}, TRAINING),
+    "multi-64-peer": ("multi-64-peer", PEER, {}, TRAINING),
     "multi-64-degrade": ("multi-64-deg", {"augment": True, "degrade": 0.5, "select_epoch": True},
                          {}, TRAINING),
     "multi-64-cdc": ("multi-64-cdc", {"cdc": 0.7, "select_epoch": True}, {}, TRAINING),
-    # the shipped recipe (peer distillation, epoch chosen on dev) with one method more each
-    "multi-64-peer-cdc": ("multi-64-peer-cdc", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                                "select_epoch": True, "cdc": 0.7}, {}, TRAINING),
-    "multi-64-peer-smooth": ("multi-64-peer-ls", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                                  "select_epoch": True, "label_smoothing": 0.1},
-                             {}, TRAINING),
-    "multi-96-peer": ("multi-96-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                        "select_epoch": True, "input_size": 96}, {}, TRAINING),
-    "multi-64-peer-pixel": ("multi-64-peer-pix", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                                  "select_epoch": True, "pixel_supervision": 0.5},
-                            {}, TRAINING),
-    "multi-64-peer-alpha0.2": ("multi-64-peer-a02", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                                     "select_epoch": True, "distill_alpha": 0.2},
-                               {}, TRAINING),  # more of the peer, less of the labels
-    "multi-64-peer-cosine": ("multi-64-peer-cos", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                                   "select_epoch": True, "lr_schedule": "cosine"},
-                             {}, TRAINING),
-    "multi-72-peer": ("multi-72-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                        "select_epoch": True, "input_size": 72}, {}, TRAINING),
-    "multi-80-peer": ("multi-80-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                        "select_epoch": True, "input_size": 80}, {}, TRAINING),
-    "multi-128-peer": ("multi-128-peer", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                          "select_epoch": True, "input_size": 128}, {}, TRAINING),
-    "multi-64-peer-50kb": ("multi-64-peer-50kb", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                                  "select_epoch": True}, {"budget_kb": 50}, TRAINING),
-    "multi-64-peer-400kb": ("multi-64-peer-400kb", {"teacher": str(PEERS["peer MiniFASNetV2"]),
-                                                    "select_epoch": True}, {"budget_kb": 400},
-                            TRAINING),
+    # the shipped recipe with one method more each
+    "multi-64-peer-cdc": ("multi-64-peer-cdc", {**PEER, "cdc": 0.7}, {}, TRAINING),
+    "multi-64-peer-smooth": ("multi-64-peer-ls", {**PEER, "label_smoothing": 0.1}, {}, TRAINING),
+    "multi-64-peer-pixel": ("multi-64-peer-pix", {**PEER, "pixel_supervision": 0.5}, {}, TRAINING),
+    "multi-64-peer-alpha0.2": ("multi-64-peer-a02", {**PEER, "distill_alpha": 0.2}, {},
+                               TRAINING),  # more of the peer, less of the labels
+    "multi-64-peer-cosine": ("multi-64-peer-cos", {**PEER, "lr_schedule": "cosine"}, {}, TRAINING),
+    # the size-accuracy curve: input side and budget
+    "multi-72-peer": ("multi-72-peer", {**PEER, "input_size": 72}, {}, TRAINING),
+    "multi-80-peer": ("multi-80-peer", {**PEER, "input_size": 80}, {}, TRAINING),
+    "multi-96-peer": ("multi-96-peer", {**PEER, "input_size": 96}, {}, TRAINING),
+    "multi-128-peer": ("multi-128-peer", {**PEER, "input_size": 128}, {}, TRAINING),
+    "multi-64-peer-50kb": ("multi-64-peer-50kb", PEER, {"budget_kb": 50}, TRAINING),
+    "multi-64-peer-400kb": ("multi-64-peer-400kb", PEER, {"budget_kb": 400}, TRAINING),
     "multi-64-smooth": ("multi-64-ls", {"label_smoothing": 0.1, "select_epoch": True}, {}, TRAINING),
     "multi-96": ("multi-96", {"input_size": 96}, {}, TRAINING),
     "multi-64-50kb": ("multi-64-50kb", {}, {"budget_kb": 50}, TRAINING),
