@@ -29,6 +29,7 @@ from antispoof.models.specs import SERVER_ARCH
 from antispoof.runtime.interpreter import open_classifier
 from antispoof.training.options import TRAIN_DEFAULTS
 
+
 def is_server_run(run_dir):
     config = RunDir(run_dir).config
     return config.is_file() and read_json(config)["options"].get("arch") == SERVER_ARCH
