@@ -92,6 +92,7 @@ def test_export_loads_in_mediapipe_image_classifier(small_build, tmp_path):
     assert contract["crop_scale"] == 1.1 and contract["mediapipe_model"] == "antispoof_mediapipe.tflite"
     card = (out / "MODEL_CARD.md").read_text()
     assert "## Intended use" in card and "## Limits" in card and f"{contract['threshold']:.4f}" in card
+    assert "- Data: `/" not in card  # the builder's absolute paths stay out of a shipped card
 
     assert_mediapipe_matches(out / "antispoof_mediapipe.tflite", out / "antispoof_int8.tflite")
 

@@ -174,6 +174,12 @@ def with_metadata(flatbuffer, name, author, licence, crop_scale=CROP_SCALE):
     return populated
 
 
+def _shown(path):
+    """A dataset path as the card shows it: relative to where export runs, so that the card
+    carries no builder's absolute paths (`../shared/data/nuaa`, as the README's command gives it)."""
+    return os.path.relpath(path) if os.path.isabs(str(path)) else str(path)
+
+
 def model_card(metrics, contract, config, latency, peers=None):
     """MODEL_CARD.md: use, input and output, training data (each dataset, and each source
     repository its manifest names for the train and dev splits, with the licence it states),
@@ -196,7 +202,7 @@ def model_card(metrics, contract, config, latency, peers=None):
         f"- Output: P(spoof) (`{ExportDir.INT8}`), or scores [real, spoof] (`{ExportDir.MEDIAPIPE}`); call "
         f"spoof when P(spoof) ≥ {contract['threshold']:.4f} ({contract['threshold_source']}).", "",
         "## Training data and protocol",
-        f"- Data: {', '.join('`' + str(s['data']) + '`' for s in sources)}; protocol `{protocol}`: subjects "
+        f"- Data: {', '.join('`' + _shown(s['data']) + '`' for s in sources)}; protocol `{protocol}`: subjects "
         "(sources) never cross train/dev/test; epochs and the threshold are chosen on dev; test "
         "is only reported.",
         "- Images: " + "; ".join(f"{split} {c['real']:,} real, {c['spoof']:,} spoof"
