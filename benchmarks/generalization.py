@@ -41,7 +41,8 @@ TRAINING = [{"data": str(DATA / "nuaa"), "protocol": None, "weight": None},
 NUAA_ONLY = TRAINING[:1]
 # name -> (run directory stem, TrainOptions fields besides the seed (input size 64 unless
 # given), BuildOptions fields, training datasets)
-PEER = {"teacher": str(PEERS["peer MiniFASNetV2"]), "select_epoch": True}  # the shipped recipe
+PEER = {"teacher": str(PEERS["peer MiniFASNetV2"]), "select_epoch": True}  # distilled from the peer
+SHIPPED_RECIPE = {**PEER, "input_size": 72}  # models/antispoof_int8.tflite (seed 0)
 RECIPES = {
     "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
     "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
@@ -50,7 +51,7 @@ RECIPES = {
     "multi-64-degrade": ("multi-64-deg", {"augment": True, "degrade": 0.5, "select_epoch": True},
                          {}, TRAINING),
     "multi-64-cdc": ("multi-64-cdc", {"cdc": 0.7, "select_epoch": True}, {}, TRAINING),
-    # the shipped recipe with one method more each
+    # the 64x64 recipe (shipped before the 72x72 one) with one method more each
     "multi-64-peer-cdc": ("multi-64-peer-cdc", {**PEER, "cdc": 0.7}, {}, TRAINING),
     "multi-64-peer-smooth": ("multi-64-peer-ls", {**PEER, "label_smoothing": 0.1}, {}, TRAINING),
     "multi-64-peer-pixel": ("multi-64-peer-pix", {**PEER, "pixel_supervision": 0.5}, {}, TRAINING),
@@ -58,12 +59,16 @@ RECIPES = {
                                TRAINING),  # more of the peer, less of the labels
     "multi-64-peer-cosine": ("multi-64-peer-cos", {**PEER, "lr_schedule": "cosine"}, {}, TRAINING),
     # the size-accuracy curve: input side and budget
-    "multi-72-peer": ("multi-72-peer", {**PEER, "input_size": 72}, {}, TRAINING),
+    "multi-72-peer": ("multi-72-peer", SHIPPED_RECIPE, {}, TRAINING),
     "multi-80-peer": ("multi-80-peer", {**PEER, "input_size": 80}, {}, TRAINING),
     "multi-96-peer": ("multi-96-peer", {**PEER, "input_size": 96}, {}, TRAINING),
     "multi-128-peer": ("multi-128-peer", {**PEER, "input_size": 128}, {}, TRAINING),
     "multi-64-peer-50kb": ("multi-64-peer-50kb", PEER, {"budget_kb": 50}, TRAINING),
     "multi-64-peer-400kb": ("multi-64-peer-400kb", PEER, {"budget_kb": 400}, TRAINING),
+    # the shipped recipe with one change more each
+    "multi-72-peer-degrade": ("multi-72-peer-deg", {**SHIPPED_RECIPE, "degrade": 0.5}, {}, TRAINING),
+    "multi-72-peer-lr1e-4": ("multi-72-peer-lr1e-4", {**SHIPPED_RECIPE, "learning_rate": 1e-4}, {},
+                             TRAINING),
     "multi-64-smooth": ("multi-64-ls", {"label_smoothing": 0.1, "select_epoch": True}, {}, TRAINING),
     "multi-96": ("multi-96", {"input_size": 96}, {}, TRAINING),
     "multi-64-50kb": ("multi-64-50kb", {}, {"budget_kb": 50}, TRAINING),
