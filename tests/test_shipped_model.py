@@ -1,5 +1,10 @@
-"""The shipped default model: its contract, its NUAA test metrics, and the demo."""
+"""The shipped default model: its contract, its NUAA test metrics, the demo, and the command and
+benchmark recipe that made it."""
+import importlib.util
 import json
+import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -7,8 +12,10 @@ from antispoof.core.contract import ModelContract, Quantization, read_contract
 from antispoof.core.rundir import CONTRACT_FILE
 from antispoof.core.shipped import DEFAULT_MODEL
 from antispoof.evaluation.evaluate import evaluate
+from antispoof.pipeline.build import BuildOptions
 from antispoof.pipeline.demo import demo
 from antispoof.runtime.info import model_info
+from antispoof.training.options import TrainOptions
 from conftest import NUAA, REPO, SHARED
 
 CONTRACT = DEFAULT_MODEL.with_name(CONTRACT_FILE)
@@ -85,3 +92,37 @@ def test_the_model_card_and_the_models_readme_give_one_latency():
     readme_p50 = re.search(r"^Latency \(measured by `antispoof export`.*?p50\s+([\d.]+) ms", readme,
                            re.S | re.M)[1]
     assert card_p50 == readme_p50
+
+
+def _generalization():
+    """benchmarks/generalization.py, the benchmark that chose the shipped recipe."""
+    sys.path.insert(0, str(REPO / "benchmarks"))  # its own imports (common, latency)
+    try:
+        spec = importlib.util.spec_from_file_location("generalization",
+                                                      REPO / "benchmarks" / "generalization.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return module
+
+
+def test_the_benchmarks_shipped_recipe_is_the_readmes_build_command():
+    """generalization.SHIPPED_RECIPE (what the benchmark measured over three seeds) has the
+    flags of the build command that made the shipped file, and every recipe is a valid build."""
+    generalization = _generalization()
+    build = _shell_block_after((REPO / "README.md").read_text(),
+                               "The build that produced `models/antispoof_int8.tflite`")[0].split()
+    for field, value in generalization.SHIPPED_RECIPE.items():
+        flag = "--" + field.replace("_", "-")
+        assert flag in build, flag
+        if value is not True:
+            assert Path(build[build.index(flag) + 1]).name == Path(str(value)).name, flag
+    options = {arg[2:].replace("-", "_") for arg in build if arg.startswith("--")}
+    assert options - set(generalization.SHIPPED_RECIPE) <= {"data", "weights", "epochs", "seed", "out"}
+    assert int(build[build.index("--epochs") + 1]) == TrainOptions().epochs
+
+    for name, (_, fields, plan, data) in generalization.RECIPES.items():
+        TrainOptions(**{"input_size": 64, **fields, "seed": 0})  # checks its fields
+        replace(BuildOptions(), **plan)
+        assert all(Path(d["data"]).is_dir() for d in data), name
