@@ -28,52 +28,18 @@ from antispoof.core.console import configure
 from antispoof.evaluation import metrics
 from antispoof.bench.latency import BenchOptions, compare
 from antispoof.pipeline.build import BuildOptions, build
+from antispoof.pipeline.recipes import MULTI, RECIPES, resolve
 from antispoof.data.datasets import ALL, FaceDataset, MultiDataset, load_images
 from antispoof.evaluation.evaluate import Scored
-from antispoof.core.contract import contract_threshold
+from antispoof.core.model_contract import contract_threshold
 from antispoof.runtime.interpreter import open_classifier
 from antispoof.training.options import TrainOptions
 from latency import reference_model
 
-from common import DATA, PEERS, SHIPPED, WEIGHTS_035 as WEIGHTS
-TRAINING = [{"data": str(DATA / "nuaa"), "protocol": None, "weight": None},
-            {"data": str(DATA / "webcam-multi"), "protocol": None, "weight": None}]
-NUAA_ONLY = TRAINING[:1]
-# name -> (run directory stem, TrainOptions fields besides the seed (input size 64 unless
-# given), BuildOptions fields, training datasets)
-PEER = {"teacher": str(PEERS["peer MiniFASNetV2"]), "select_epoch": True}  # distilled from the peer
-SHIPPED_RECIPE = {**PEER, "input_size": 72}  # models/antispoof_int8.tflite (seed 0)
-RECIPES = {
-    "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
-    "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
-    "multi-64": ("multi-64", {}, {}, TRAINING),
-    "multi-64-peer": ("multi-64-peer", PEER, {}, TRAINING),
-    "multi-64-degrade": ("multi-64-deg", {"augment": True, "degrade": 0.5, "select_epoch": True},
-                         {}, TRAINING),
-    "multi-64-cdc": ("multi-64-cdc", {"cdc": 0.7, "select_epoch": True}, {}, TRAINING),
-    # the 64x64 recipe (shipped before the 72x72 one) with one method more each
-    "multi-64-peer-cdc": ("multi-64-peer-cdc", {**PEER, "cdc": 0.7}, {}, TRAINING),
-    "multi-64-peer-smooth": ("multi-64-peer-ls", {**PEER, "label_smoothing": 0.1}, {}, TRAINING),
-    "multi-64-peer-pixel": ("multi-64-peer-pix", {**PEER, "pixel_supervision": 0.5}, {}, TRAINING),
-    "multi-64-peer-alpha0.2": ("multi-64-peer-a02", {**PEER, "distill_alpha": 0.2}, {},
-                               TRAINING),  # more of the peer, less of the labels
-    "multi-64-peer-cosine": ("multi-64-peer-cos", {**PEER, "lr_schedule": "cosine"}, {}, TRAINING),
-    # the size-accuracy curve: input side and budget
-    "multi-72-peer": ("multi-72-peer", SHIPPED_RECIPE, {}, TRAINING),
-    "multi-80-peer": ("multi-80-peer", {**PEER, "input_size": 80}, {}, TRAINING),
-    "multi-96-peer": ("multi-96-peer", {**PEER, "input_size": 96}, {}, TRAINING),
-    "multi-128-peer": ("multi-128-peer", {**PEER, "input_size": 128}, {}, TRAINING),
-    "multi-64-peer-50kb": ("multi-64-peer-50kb", PEER, {"budget_kb": 50}, TRAINING),
-    "multi-64-peer-400kb": ("multi-64-peer-400kb", PEER, {"budget_kb": 400}, TRAINING),
-    # the shipped recipe with one change more each
-    "multi-72-peer-degrade": ("multi-72-peer-deg", {**SHIPPED_RECIPE, "degrade": 0.5}, {}, TRAINING),
-    "multi-72-peer-lr1e-4": ("multi-72-peer-lr1e-4", {**SHIPPED_RECIPE, "learning_rate": 1e-4}, {},
-                             TRAINING),
-    "multi-64-smooth": ("multi-64-ls", {"label_smoothing": 0.1, "select_epoch": True}, {}, TRAINING),
-    "multi-96": ("multi-96", {"input_size": 96}, {}, TRAINING),
-    "multi-64-50kb": ("multi-64-50kb", {}, {"budget_kb": 50}, TRAINING),
-    "multi-64-400kb": ("multi-64-400kb", {}, {"budget_kb": 400}, TRAINING),
-}
+from common import DATA, PEERS, SHIPPED, WEIGHTS, WEIGHTS_035
+
+TRAINING = [{"data": str(DATA / name), "protocol": None, "weight": None} for name in MULTI]
+
 SETS = {  # name -> (folder, split)
     "nuaa-test": (DATA / "nuaa", "test"),
     "webcam-multi-test": (DATA / "webcam-multi", "test"),
@@ -131,7 +97,7 @@ def evaluate_model(sets, classifier, threshold=None):
 
 def build_run(recipe, seed, work, weights):
     """The recipe's run directory for ``seed``, built (or resumed) unless finished."""
-    stem, fields, plan, data = RECIPES[recipe]
+    stem, fields, plan, data = resolve(recipe, DATA, WEIGHTS)
     run_dir = work / f"{stem}-seed{seed}"
     if (run_dir / "metrics.json").exists():  # a finished build
         return run_dir
@@ -145,7 +111,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--weights", type=Path, default=WEIGHTS)
+    parser.add_argument("--weights", type=Path, default=WEIGHTS_035)
     parser.add_argument("--work", type=Path, default=Path("runs"))
     parser.add_argument("--rounds", type=int, default=5, help="Latency: interleaved rounds.")
     parser.add_argument("--existing", action="store_true",

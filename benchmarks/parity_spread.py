@@ -15,22 +15,10 @@ import numpy as np
 
 from antispoof.core.console import configure
 from antispoof.pipeline.build import BuildOptions, build
+from antispoof.testing.nuaa import SMALL_SUBJECTS, make_subset
 from antispoof.training.options import TrainOptions
 
-from common import NUAA, WEIGHTS_035 as WEIGHTS
-SUBJECTS = ["0001", "0002", "0003", "0004", "0006", "0007", "0008", "0009"]  # conftest.small_data
-
-
-def small_data(root):
-    """conftest.make_subset's folder: symbolic links to every 7th crop, 30 per subject and class."""
-    for class_dir, label in (("ClientFace", "real"), ("ImposterFace", "spoof")):
-        for subject in SUBJECTS:
-            files = sorted((NUAA / class_dir / subject).glob("*.jpg"))[::7][:30]
-            target = root / label / subject
-            target.mkdir(parents=True, exist_ok=True)
-            for f in files:
-                (target / f.name).symlink_to(f)
-    return root
+from common import WEIGHTS_035 as WEIGHTS
 
 
 def main(argv=None):
@@ -41,7 +29,7 @@ def main(argv=None):
     configure()  # our log lines on stderr, the libraries' hidden
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        data = small_data(Path(scratch) / "data")
+        data = make_subset(Path(scratch) / "data", SMALL_SUBJECTS, 30)  # conftest.small_data
         for seed in args.seeds:
             result = build(data, Path(scratch) / f"run-{seed}", str(WEIGHTS),
                            TrainOptions(epochs=1, seed=seed), build_options=BuildOptions(qat_epochs=1))

@@ -20,13 +20,12 @@ import platform
 import tempfile
 from pathlib import Path
 
-from common import REPO, test_helpers
-
-test_helpers()
-import loopback  # noqa: E402
 from antispoof.core.files import write_json
-from conftest import ANTISPOOF, NUAA, WEIGHTS_035, run_cli  # noqa: E402
-from test_prepare import folders_tree  # noqa: E402
+from antispoof.testing import loopback
+from antispoof.testing.commands import ANTISPOOF, run_cli
+from antispoof.testing.nuaa import folders_tree
+
+from common import NUAA, REPO, WEIGHTS_035
 
 
 def prepare_rows(work, subjects, frames):

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from common import REPO, test_helpers
-
-test_helpers()
-import loopback  # noqa: E402
 from antispoof.bench.latency import BenchOptions, bench
 from antispoof.core.files import write_json
 from antispoof.core.shipped import DEFAULT_MODEL
+from antispoof.testing import loopback
+
+from common import REPO
 
 
 def main():

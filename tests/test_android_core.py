@@ -14,7 +14,7 @@ import pytest
 from antispoof.runtime.device_runner import statistics
 from antispoof.data.faces import FaceDetector, crop_face
 from antispoof.data.images import read_image
-from antispoof.core.contract import ModelContract, Quantization, read_contract
+from antispoof.core.model_contract import ModelContract, Quantization, read_contract
 from antispoof.core.rundir import CONTRACT_FILE
 from antispoof.core.shipped import DEFAULT_MODEL
 from antispoof.runtime.interpreter import TFLiteClassifier

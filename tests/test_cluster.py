@@ -18,8 +18,8 @@ from antispoof.models.builders import load_model
 from antispoof.data.packing import PackedDataset
 from antispoof.core.shipped import DEFAULT_MODEL
 from conftest import ANTISPOOF, WEIGHTS_035, make_subset, run_cli
-from loopback import RAY_ENV, ray_head, tf_workers
-from test_prepare import folders_tree
+from antispoof.testing.loopback import RAY_ENV, ray_head, tf_workers
+from antispoof.testing.nuaa import folders_tree
 
 pytestmark = pytest.mark.system  # Ray clusters and multi-worker training
 

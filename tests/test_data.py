@@ -5,7 +5,7 @@ import logging
 import numpy as np
 import pytest
 
-from antispoof.core.contract import CROP_SCALE
+from antispoof.core.model_contract import CROP_SCALE
 from antispoof.data.datasets import FaceDataset, class_weights, crop_scale, load_images
 from antispoof.core.errors import AntispoofError
 from conftest import NUAA, make_subset, run_cli

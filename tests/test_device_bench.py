@@ -14,9 +14,9 @@ from antispoof.bench.parity import compare_outputs, nuaa_test_crops
 from antispoof.core.shipped import DEFAULT_MODEL
 from antispoof.runtime.interpreter import TFLiteClassifier
 
-import loopback
+from antispoof.testing import loopback
+from antispoof.testing.loopback import free_port
 from conftest import NUAA, run_cli
-from loopback import free_port
 
 pytestmark = pytest.mark.system  # a real sshd, adbd and qemu
 

@@ -92,7 +92,7 @@ def test_predict_names_every_problem_and_counts_in_words(tmp_path):
 
 
 def test_annotate_targets_are_checked_before_any_work(tmp_path):
-    from test_prepare import nuaa_frames, write_video
+    from antispoof.testing.nuaa import nuaa_frames, write_video
 
     proc = run_cli("predict", SHIPPED, CROP, "--annotate", tmp_path / "out.xyz", check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr

@@ -11,8 +11,8 @@ from antispoof.evaluation.evaluate import Scored
 from antispoof.data.faces import crop_face
 from antispoof.data.images import load_face_crop
 from antispoof.runtime.interpreter import TFLiteClassifier
+from antispoof.testing.nuaa import nuaa_frames, write_video
 from conftest import NUAA, REPO, run_cli
-from test_prepare import nuaa_frames, write_video
 
 SHIPPED = REPO / "models" / "antispoof_int8.tflite"
 

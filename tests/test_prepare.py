@@ -16,41 +16,8 @@ from antispoof.core.errors import AntispoofError
 from antispoof.data.faces import FaceDetector, crop_face, crop_square
 from antispoof.data.prepare import PrepareOptions, prepare
 from antispoof.data.sources import list_sources
+from antispoof.testing.nuaa import FRAME, folders_tree, nuaa_frames, write_video
 from conftest import ANTISPOOF, NUAA, run_cli
-
-FRAME = (480, 640)
-
-
-def nuaa_frames(folder, subject, count, faces=1):
-    """640×480 frames, grey background, with ``faces`` NUAA crops of the subject side by side."""
-    files = sorted((NUAA / folder / subject).glob("*.jpg"))[::5][:count]
-    frames = []
-    for f in files:
-        frame = np.full((*FRAME, 3), 90, np.uint8)
-        crop = cv2.resize(cv2.imread(str(f)), (200, 200))
-        for k in range(faces):
-            x = 220 if faces == 1 else 60 + 320 * k
-            frame[140:340, x:x + 200] = crop
-        frames.append(frame)
-    return frames
-
-
-def write_video(path, frames):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    codec = "MJPG" if path.suffix == ".avi" else "mp4v"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), 15, FRAME[::-1])
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
-
-
-def folders_tree(root, subjects=("0001", "0002", "0003", "0004"), count=6):
-    for subject in subjects:
-        write_video(root / "real" / subject / "live session.mp4", nuaa_frames("ClientFace", subject, count))
-        write_video(root / "spoof" / subject / "photo.mp4", nuaa_frames("ImposterFace", subject, count))
-    return root
-
 
 def read_csv(path):
     with open(path, newline="") as f:

@@ -1,19 +1,17 @@
 """The shipped default model: its contract, its NUAA test metrics, the demo, and the command and
 benchmark recipe that made it."""
-import importlib
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from antispoof.core.contract import ModelContract, Quantization, read_contract
 from antispoof.core.rundir import CONTRACT_FILE
 from antispoof.core.shipped import DEFAULT_MODEL
 from antispoof.evaluation.evaluate import evaluate
 from antispoof.pipeline.build import BuildOptions
 from antispoof.pipeline.demo import demo
+from antispoof.pipeline.recipes import RECIPES, SHIPPED_RECIPE, resolve
 from antispoof.runtime.info import model_info
 from antispoof.training.options import TrainOptions
 from conftest import NUAA, REPO, SHARED
@@ -28,26 +26,6 @@ def test_shipped_model_is_int8_and_matches_its_contract():
     assert contract["model"] == DEFAULT_MODEL.name
     assert contract["input_size"] == info["input_shape"][0]
     assert contract["input"]["scale"] == info["inputs"][0]["quantization"]["scale"]
-
-
-def test_the_contract_dataclass_is_the_shipped_model_json():
-    """ModelContract reads the shipped model.json and writes it back byte for byte."""
-    contract = read_contract(DEFAULT_MODEL)
-    assert isinstance(contract, ModelContract) and contract.model == DEFAULT_MODEL.name
-    assert json.dumps(contract.to_json(), indent=2) + "\n" == CONTRACT.read_text()
-    assert contract.threshold_of(DEFAULT_MODEL.name) == (contract.threshold, contract.threshold_source)
-    assert contract.threshold_of(contract.mediapipe_model)[0] == contract.threshold
-    assert contract.threshold_of("other.tflite") == (None, None)
-
-
-def test_a_contract_without_a_threshold_reads_back(tmp_path):
-    """The server model's contract records no threshold (null): it reads back as None."""
-    contract = ModelContract(model="server.tflite", input_size=224, threshold=None,
-                             input=Quantization("float32", 1.0, 0), output=Quantization("float32", 1.0, 0))
-    contract.write(tmp_path)
-    assert json.loads((tmp_path / CONTRACT_FILE).read_text())["threshold"] is None
-    assert read_contract(tmp_path / "server.tflite") == contract
-    assert contract.threshold_of("server.tflite") == (None, None)
 
 
 def test_shipped_model_on_nuaa_test_split():
@@ -94,31 +72,23 @@ def test_the_model_card_and_the_models_readme_give_one_latency():
     assert card_p50 == readme_p50
 
 
-def _generalization():
-    """benchmarks/generalization.py, the benchmark that chose the shipped recipe."""
-    sys.path.insert(0, str(REPO / "benchmarks"))  # it and its own imports (common, latency)
-    try:
-        return importlib.import_module("generalization")
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
-
-
 def test_the_benchmarks_shipped_recipe_is_the_readmes_build_command():
-    """generalization.SHIPPED_RECIPE (what the benchmark measured over three seeds) has the
+    """SHIPPED_RECIPE (what benchmarks/generalization.py measured over three seeds) has the
     flags of the build command that made the shipped file, and every recipe is a valid build."""
-    generalization = _generalization()
     build = _shell_block_after((REPO / "README.md").read_text(),
                                "The build that produced `models/antispoof_int8.tflite`")[0].split()
-    for field, value in generalization.SHIPPED_RECIPE.items():
+    for field, value in SHIPPED_RECIPE.items():
         flag = "--" + field.replace("_", "-")
         assert flag in build, flag
         if value is not True:
             assert Path(build[build.index(flag) + 1]).name == Path(str(value)).name, flag
     options = {arg[2:].replace("-", "_") for arg in build if arg.startswith("--")}
-    assert options - set(generalization.SHIPPED_RECIPE) <= {"data", "weights", "epochs", "seed", "out"}
+    assert options - set(SHIPPED_RECIPE) <= {"data", "weights", "epochs", "seed", "out"}
     assert int(build[build.index("--epochs") + 1]) == TrainOptions().epochs
 
-    for name, (_, fields, plan, data) in generalization.RECIPES.items():
+    for name in RECIPES:
+        _, fields, plan, data = resolve(name, SHARED / "data", SHARED / "weights")
         TrainOptions(**{"input_size": 64, **fields, "seed": 0})  # checks its fields
         replace(BuildOptions(), **plan)
         assert all(Path(d["data"]).is_dir() for d in data), name
+        assert "teacher" not in fields or Path(fields["teacher"]).is_file(), name

@@ -5,10 +5,12 @@ from pathlib import Path
 
 import pytest
 
-TOOLKIT = Path(__file__).resolve().parent.parent / "toolkit"
-# bottom to top: a sub-package imports only from itself and the ones before it
+REPO = Path(__file__).resolve().parent.parent
+TOOLKIT = REPO / "toolkit" / "antispoof"  # the package folder, named as it is imported
+# bottom to top: a sub-package imports only from itself and the ones before it; ``testing``
+# (what the tests and the benchmarks share) sits on top and nothing of the package imports it
 LAYERS = ("core", "data", "models", "runtime", "training", "compress", "bench", "evaluation",
-          "pipeline", "cli")
+          "pipeline", "cli", "testing")
 # function-level imports kept on purpose: Keras (TensorFlow) only for a .keras file, so that
 # running a .tflite file never loads TensorFlow
 LAZY = {("runtime/interpreter.py", "antispoof.models.builders"),
@@ -18,8 +20,6 @@ LAZY = {("runtime/interpreter.py", "antispoof.models.builders"),
 def _modules():
     for path in sorted(TOOLKIT.rglob("*.py")):
         rel = path.relative_to(TOOLKIT)
-        if rel.parts[0] == "shipped":
-            continue
         parts = rel.with_suffix("").parts
         name = ".".join(("antispoof",) + (parts[:-1] if parts[-1] == "__init__" else parts))
         yield name, rel, ast.parse(path.read_text())
@@ -47,6 +47,43 @@ def test_every_module_lives_in_a_stage_package():
     for name, rel, _ in _modules():
         assert len(rel.parts) == 2 or rel.name in ("__init__.py", "cli.py"), rel
         assert rel.parts[0] in LAYERS or rel.name == "__init__.py" or rel.name == "cli.py", rel
+
+
+def test_the_toolkit_folder_holds_only_the_package():
+    """toolkit/antispoof is the package (found by setuptools, no mapping, no links); the
+    shipped model is copied in when a wheel is built, never linked into the tree."""
+    assert sorted(p.name for p in (REPO / "toolkit").iterdir()
+                  if not p.name.endswith(".egg-info") and p.name != "__pycache__") == ["antispoof"]
+    assert not [p for p in TOOLKIT.rglob("*") if p.is_symlink()]
+    assert "package-dir" not in (REPO / "pyproject.toml").read_text()
+
+
+def _top_level_imports(path):
+    """Every module name that ``path`` imports (absolute imports only), wherever it does."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module.split(".")[0]
+        elif isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+
+
+def test_benchmarks_and_tests_import_neither_each_other():
+    """What both need (paths of ../shared, the loopback servers, NUAA videos, the recipes) lives
+    in the package; a benchmark imports benchmarks' own modules, a test only conftest."""
+    benchmarks = {p.stem for p in (REPO / "benchmarks").glob("*.py")}
+    tests = {p.stem for p in (REPO / "tests").glob("*.py")}
+    for path in sorted((REPO / "benchmarks").glob("*.py")):
+        assert not set(_top_level_imports(path)) & (tests - benchmarks), path.name
+        assert "sys.path" not in path.read_text(), f"{path.name} edits sys.path"
+    for path in sorted((REPO / "tests").glob("*.py")):
+        assert not set(_top_level_imports(path)) & (benchmarks - tests), path.name
+        assert not set(_top_level_imports(path)) & (tests - {"conftest"}), path.name
+
+
+def test_the_testing_helpers_are_for_tests_and_benchmarks_only():
+    for name, rel, tree in _modules():
+        if rel.parts[0] != "testing":
+            assert not any(target.startswith("antispoof.testing") for target, _ in _imports(tree)), rel
 
 
 def test_imports_point_down_the_pipeline_and_form_no_circle():
@@ -111,4 +148,4 @@ def test_the_shipped_model_is_package_data(name):
     from antispoof.core.shipped import SHIPPED
 
     assert (SHIPPED / name).is_file()
-    assert (SHIPPED / name).resolve() == (TOOLKIT.parent / "models" / name).resolve()
+    assert (SHIPPED / name).resolve() == (REPO / "models" / name).resolve()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from antispoof.bench.targets import AdbTarget, parse_target
-from antispoof.core.contract import contract_path
+from antispoof.core.model_contract import contract_path
 from antispoof.core.errors import AntispoofError
 from antispoof.runtime import device_runner
 from antispoof.runtime.device_runner import NO_NUMPY, NO_RUNTIME

@@ -8,7 +8,7 @@ import click
 from antispoof.compress.config import (CONTRACTION, CRITERIA, INT8_MODES, QUANTIZATION,
                                        QuantizationConfig)
 from antispoof.core.console import configure
-from antispoof.core.contract import CROP_SCALE
+from antispoof.core.model_contract import CROP_SCALE
 from antispoof.core.errors import AntispoofError
 from antispoof.data.datasets import ALL, SPLITS
 from antispoof.data.sources import ADAPTERS

@@ -4,7 +4,7 @@ import logging
 
 import numpy as np
 
-from antispoof.core.contract import contract_threshold
+from antispoof.core.model_contract import contract_threshold
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path
 from antispoof.data.datasets import ALL, SPLITS, describe_data

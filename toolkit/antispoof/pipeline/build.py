@@ -9,7 +9,7 @@ import numpy as np
 from antispoof.compress.config import ContractionConfig, QuantizationConfig
 from antispoof.compress.contraction import contract
 from antispoof.compress.quantization import quantize
-from antispoof.core.contract import (CROP_SCALE, INPUT_MEANING, ModelContract, OUTPUT_MEANING,
+from antispoof.core.model_contract import (CROP_SCALE, INPUT_MEANING, ModelContract, OUTPUT_MEANING,
                                      Quantization)
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import read_json, write_json

@@ -1,4 +1,4 @@
-"""Real remote targets on 127.0.0.1 for the tests and benchmarks: an sshd, an adbd, a Ray
+"""Real remote targets on 127.0.0.1 for the tests and the benchmarks: an sshd, an adbd, a Ray
 head node and TensorFlow multi-worker processes.
 
 ``sshd`` runs Debian's openssh-server as root on a free port with a generated host key and
@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-ADBD_ROOT = Path(__file__).resolve().parent.parent / ".cache" / "adbd"
+from antispoof.testing.checkout import ADBD_ROOT
 
 
 def free_port():

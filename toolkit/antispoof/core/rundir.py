@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INT8_FILE = "antispoof_int8.tflite"  # the int8 model: in a run folder and in an export alike
-CONTRACT_FILE = "model.json"  # the ModelContract beside a model file (antispoof.core.contract)
+CONTRACT_FILE = "model.json"  # the ModelContract beside a model file (antispoof.core.model_contract)
 
 
 @dataclass(frozen=True)

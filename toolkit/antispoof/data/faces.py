@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from antispoof.core.contract import CROP_SCALE
+from antispoof.core.model_contract import CROP_SCALE
 from antispoof.core.errors import AntispoofError
 from antispoof.data.images import to_model_input
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from antispoof.bench.latency import RUNNER
-from antispoof.core.contract import decision_threshold
+from antispoof.core.model_contract import decision_threshold
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import read_json, write_json
 from antispoof.core.shipped import DEFAULT_MODEL

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from antispoof.core.contract import LABELS
+from antispoof.core.model_contract import LABELS
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import (atomic_path, claim_folder, read_json, remove_stale_temporaries,
                                   write_json)

@@ -5,7 +5,7 @@ import random
 from pathlib import Path
 
 from antispoof.bench.latency import BenchOptions, bench, p50_ms
-from antispoof.core.contract import LABELS, decision_threshold
+from antispoof.core.model_contract import LABELS, decision_threshold
 from antispoof.core.errors import AntispoofError
 from antispoof.core.shipped import DEFAULT_MODEL
 from antispoof.data.datasets import FaceDataset, load_images

@@ -20,7 +20,7 @@ import cv2
 
 from antispoof.core.cluster import map_unordered
 from antispoof.core.console import progress
-from antispoof.core.contract import CROP_SCALE, LABELS
+from antispoof.core.model_contract import CROP_SCALE, LABELS
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import (atomic_path, claim_folder, read_json, remove_stale_temporaries,
                                   write_bytes, write_json)

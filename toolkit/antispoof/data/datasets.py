@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from antispoof.core.console import progress
-from antispoof.core.contract import CROP_SCALE, LABELS
+from antispoof.core.model_contract import CROP_SCALE, LABELS
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import read_json
 from antispoof.data.images import IMAGE_SUFFIXES, load_face_crop

@@ -17,7 +17,7 @@ import numpy as np
 from antispoof import __version__
 from antispoof.bench.latency import BenchOptions, bench, p50_ms
 from antispoof.compress.quantization import convert_float16
-from antispoof.core.contract import CROP_SCALE, LABELS, ModelContract, Quantization, read_contract
+from antispoof.core.model_contract import CROP_SCALE, LABELS, ModelContract, Quantization, read_contract
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path, read_json, write_bytes
 from antispoof.core.rundir import ExportDir, RunDir

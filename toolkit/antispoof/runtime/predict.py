@@ -13,7 +13,7 @@ import numpy as np
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from antispoof.core.console import progress
-from antispoof.core.contract import contract_crop_scale, decision_threshold
+from antispoof.core.model_contract import contract_crop_scale, decision_threshold
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path
 from antispoof.core.shipped import DEFAULT_MODEL

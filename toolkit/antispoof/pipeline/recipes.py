@@ -1,0 +1,56 @@
+"""Named training recipes, a registry as timm's of model configurations: for each, the stem of
+its run folders, the ``TrainOptions`` fields besides the seed (input size 64 unless given), the
+``BuildOptions`` fields and the datasets it trains on, by name. ``SHIPPED_RECIPE`` made
+``models/antispoof_int8.tflite`` (seed 0). Datasets are folder names and the teacher a file
+under the weights folder, so a recipe names no machine's paths; ``resolve`` makes them paths.
+``benchmarks/generalization.py`` builds and scores the recipes."""
+from pathlib import Path
+
+NUAA_ONLY = ("nuaa",)
+MULTI = ("nuaa", "webcam-multi")
+PEER_TEACHER = "silentface/minifasnetv2_scale2.7_80x80.onnx"  # the peer, MiniFASNetV2
+PEER = {"teacher": PEER_TEACHER, "select_epoch": True}  # distilled from the peer
+SHIPPED_RECIPE = {**PEER, "input_size": 72}  # models/antispoof_int8.tflite (seed 0)
+RECIPES = {
+    "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
+    "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
+    "multi-64": ("multi-64", {}, {}, MULTI),
+    "multi-64-peer": ("multi-64-peer", PEER, {}, MULTI),
+    "multi-64-degrade": ("multi-64-deg", {"augment": True, "degrade": 0.5, "select_epoch": True},
+                         {}, MULTI),
+    "multi-64-cdc": ("multi-64-cdc", {"cdc": 0.7, "select_epoch": True}, {}, MULTI),
+    # the 64x64 recipe (shipped before the 72x72 one) with one method more each
+    "multi-64-peer-cdc": ("multi-64-peer-cdc", {**PEER, "cdc": 0.7}, {}, MULTI),
+    "multi-64-peer-smooth": ("multi-64-peer-ls", {**PEER, "label_smoothing": 0.1}, {}, MULTI),
+    "multi-64-peer-pixel": ("multi-64-peer-pix", {**PEER, "pixel_supervision": 0.5}, {}, MULTI),
+    "multi-64-peer-alpha0.2": ("multi-64-peer-a02", {**PEER, "distill_alpha": 0.2}, {},
+                               MULTI),  # more of the peer, less of the labels
+    "multi-64-peer-cosine": ("multi-64-peer-cos", {**PEER, "lr_schedule": "cosine"}, {}, MULTI),
+    # the size-accuracy curve: input side and budget
+    "multi-72-peer": ("multi-72-peer", SHIPPED_RECIPE, {}, MULTI),
+    "multi-80-peer": ("multi-80-peer", {**PEER, "input_size": 80}, {}, MULTI),
+    "multi-96-peer": ("multi-96-peer", {**PEER, "input_size": 96}, {}, MULTI),
+    "multi-128-peer": ("multi-128-peer", {**PEER, "input_size": 128}, {}, MULTI),
+    "multi-64-peer-50kb": ("multi-64-peer-50kb", PEER, {"budget_kb": 50}, MULTI),
+    "multi-64-peer-400kb": ("multi-64-peer-400kb", PEER, {"budget_kb": 400}, MULTI),
+    # the shipped recipe with one change more each
+    "multi-72-peer-degrade": ("multi-72-peer-deg", {**SHIPPED_RECIPE, "degrade": 0.5}, {}, MULTI),
+    "multi-72-peer-lr1e-4": ("multi-72-peer-lr1e-4", {**SHIPPED_RECIPE, "learning_rate": 1e-4}, {},
+                             MULTI),
+    "multi-64-smooth": ("multi-64-ls", {"label_smoothing": 0.1, "select_epoch": True}, {}, MULTI),
+    "multi-96": ("multi-96", {"input_size": 96}, {}, MULTI),
+    "multi-64-50kb": ("multi-64-50kb", {}, {"budget_kb": 50}, MULTI),
+    "multi-64-400kb": ("multi-64-400kb", {}, {"budget_kb": 400}, MULTI),
+}
+
+
+def resolve(recipe, data_root, weights_root):
+    """(run stem, TrainOptions fields, BuildOptions fields, datasets) of ``recipe`` with its
+    datasets as ``build``'s list of {"data", "protocol", "weight"} under ``data_root`` and its
+    teacher as a file under ``weights_root``."""
+    stem, fields, plan, names = RECIPES[recipe]
+    fields = dict(fields)
+    if "teacher" in fields:
+        fields["teacher"] = str(Path(weights_root) / fields["teacher"])
+    data = [{"data": str(Path(data_root) / name), "protocol": None, "weight": None} for name in names]
+    return stem, fields, plan, data
