@@ -30,6 +30,7 @@ def full():
     return load_full(WEIGHTS_100, 96)
 
 
+@pytest.mark.shared
 def test_width_one_reproduces_the_original_network(crops):
     image, features, kept = c.contract_backbone(WEIGHTS_100, w.full_widths(), criterion="l1")
     ours = keras.Model(image, features).predict(crops, verbose=0)
@@ -41,6 +42,7 @@ def test_width_one_reproduces_the_original_network(crops):
     assert all(len(idx) == len(set(idx)) for idx in kept.values())
 
 
+@pytest.mark.shared
 def test_width_035_has_keras_channel_counts_and_consistent_slices(full):
     image, features, kept = c.contract_backbone(WEIGHTS_100, w.Widths.uniform(0.35), criterion="l1")
     contracted = keras.Model(image, features)
@@ -68,6 +70,7 @@ def test_width_035_has_keras_channel_counts_and_consistent_slices(full):
             assert add.input[0].shape[-1] == add.input[1].shape[-1] == len(kept[stage])
 
 
+@pytest.mark.shared
 def test_criteria_rank_channels_differently(full, crops):
     by = {name: c.channel_scores(full, name, crops) for name in CRITERIA}
     widths = w.Widths.uniform(0.35)
@@ -78,6 +81,7 @@ def test_criteria_rank_channels_differently(full, crops):
     assert np.array_equal(kept["bn-gamma"]["expand5"], np.arange(len(kept["l1"]["expand5"])))
 
 
+@pytest.mark.shared
 def test_paper_configuration_parameter_count():
     model = build_model("mnv2-0.35-paper", "paper", weights=str(WEIGHTS_035))
     count = model.count_params()

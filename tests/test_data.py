@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from antispoof.core.model_contract import CROP_SCALE
-from antispoof.data.datasets import FaceDataset, class_weights, crop_scale, load_images
+from antispoof.data.datasets import FaceDataset, crop_scale, load_images
+from antispoof.data.stream import class_weights
 from antispoof.core.errors import AntispoofError
 from conftest import NUAA, make_subset, run_cli
 
 
+@pytest.mark.shared
 def test_nuaa_protocol_split_is_subject_disjoint_and_matches_counts():
     dataset = FaceDataset(NUAA)
     splits = {name: dataset.split(name) for name in ("train", "dev", "test")}
@@ -34,6 +36,7 @@ def test_generic_layout_auto_split_holds_out_subjects(small_data):
     assert [len(s) for s in seen] == [5, 1, 2]
 
 
+@pytest.mark.shared
 def test_subject_regex_reads_subject_from_file_name(tmp_path):
     for label, folder in (("real", "ClientFace"), ("spoof", "ImposterFace")):
         (tmp_path / label).mkdir()
@@ -44,6 +47,7 @@ def test_subject_regex_reads_subject_from_file_name(tmp_path):
     assert dataset.subjects == ["0001", "0002", "0004"]
 
 
+@pytest.mark.shared
 def test_corrupt_jpeg_is_skipped_with_a_warning_naming_it(tmp_path, caplog):
     data = make_subset(tmp_path / "data", ["0001", "0002", "0004"], 4)
     corrupt = data / "real" / "0001" / "broken.jpg"
@@ -57,6 +61,7 @@ def test_corrupt_jpeg_is_skipped_with_a_warning_naming_it(tmp_path, caplog):
     assert images.pixels.shape == (len(samples) - 1, 96, 96, 3) and images.pixels.dtype == np.uint8
 
 
+@pytest.mark.shared
 def test_empty_class_folder_is_a_clear_error(tmp_path):
     make_subset(tmp_path, ["0001", "0002", "0004"], 3)
     for f in (tmp_path / "spoof").rglob("*.jpg"):
@@ -76,6 +81,7 @@ def test_empty_class_folder_cli_message_is_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.shared
 def test_too_few_subjects_for_a_held_out_split(tmp_path):
     make_subset(tmp_path, ["0001", "0002"], 3)
     with pytest.raises(AntispoofError, match="needs at least 3"):
@@ -91,7 +97,7 @@ def test_class_weights_balance_the_classes():
 def test_jitter_shifts_each_crop_by_its_own_bounded_brightness():
     import tensorflow as tf
 
-    from antispoof.data.datasets import jitter
+    from antispoof.data.stream import jitter
 
     grey = tf.fill((8, 32, 32, 3), 128.0)  # contrast, saturation and zoom leave grey as it is
     out = tf.function(jitter)(grey, seed=3).numpy()  # in a graph, as tf.data runs it

@@ -16,7 +16,7 @@ from antispoof.runtime.interpreter import TFLiteClassifier
 from conftest import NUAA, REPO, WEIGHTS_035, make_subset, run_cli, run_cli_on_terminal
 
 SHIPPED = REPO / "models" / "antispoof_int8.tflite"
-CROP = sorted((NUAA / "ClientFace" / "0010").glob("*.jpg"))[0]
+CROP = NUAA / "ClientFace" / "0010" / "0010_01_05_03_115.jpg"  # the subject's first crop
 
 
 def _tflite(path, inputs, outputs):
@@ -81,6 +81,7 @@ def test_a_build_prints_only_its_own_lines(small_build):
                    "W0000" in line for line in lines)
 
 
+@pytest.mark.shared
 def test_predict_names_every_problem_and_counts_in_words(tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 truncated")
@@ -91,6 +92,7 @@ def test_predict_names_every_problem_and_counts_in_words(tmp_path):
     assert summary.endswith(f"; 1 problem: {broken}: cannot decode image")
 
 
+@pytest.mark.shared
 def test_annotate_targets_are_checked_before_any_work(tmp_path):
     from antispoof.testing.nuaa import nuaa_frames, write_video
 
@@ -120,6 +122,7 @@ def test_each_model_file_gets_its_own_threshold(small_build, tmp_path):
         assert "records no threshold" not in proc.stderr
 
 
+@pytest.mark.shared
 def test_predict_scores_face_crops_whole_with_no_detect(tmp_path):
     # a tight crop: the detector's 1.1x square leaves the image and fills with black
     tight = tmp_path / "tight.jpg"

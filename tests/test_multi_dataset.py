@@ -35,6 +35,7 @@ def linked_webcam_subset(root):
     return root
 
 
+@pytest.mark.shared
 def test_symlinked_subject_folders_are_followed(tmp_path):
     data = linked_webcam_subset(tmp_path / "webcam")
     dataset = FaceDataset(data)
@@ -45,6 +46,7 @@ def test_symlinked_subject_folders_are_followed(tmp_path):
     assert {s.attack for s in dataset.samples if s.label} == {"spoof"}
 
 
+@pytest.mark.shared
 def test_splits_are_unions_with_prefixed_subjects_and_weights_resample_train(tmp_path):
     webcam = linked_webcam_subset(tmp_path / "webcam")
     sources = [{"data": str(NUAA), "protocol": None, "weight": None},
@@ -130,7 +132,7 @@ def test_select_epoch_keeps_the_epoch_dev_liked_best(tmp_path, small_data, small
 def test_label_smoothing_and_degradation_reach_training(small_data):
     import tensorflow as tf
 
-    from antispoof.data.datasets import tf_dataset
+    from antispoof.data.stream import tf_dataset
     from antispoof.training.options import TrainOptions
     from antispoof.training.loop import _compiled_model
 

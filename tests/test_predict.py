@@ -6,7 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from antispoof.data.datasets import FaceDataset, load_images, tf_dataset
+from antispoof.data.datasets import FaceDataset, load_images
+
+from antispoof.data.stream import tf_dataset
 from antispoof.evaluation.evaluate import Scored
 from antispoof.data.faces import crop_face
 from antispoof.data.images import load_face_crop
@@ -41,6 +43,7 @@ def test_training_evaluation_and_prediction_see_the_same_tensor(small_data):
     assert np.array_equal(load_face_crop(sample.path, 96), predict_tensor)
 
 
+@pytest.mark.shared
 def test_predict_finds_and_labels_faces_in_a_video(tmp_path):
     video = write_video(tmp_path / "clip.mp4", nuaa_frames("ImposterFace", "0005", 8)
                         + nuaa_frames("ClientFace", "0005", 8))
@@ -97,6 +100,7 @@ def test_export_loads_in_mediapipe_image_classifier(small_build, tmp_path):
     assert_mediapipe_matches(out / "antispoof_mediapipe.tflite", out / "antispoof_int8.tflite")
 
 
+@pytest.mark.shared
 def test_shipped_mediapipe_variant_matches_the_shipped_model():
     scores = assert_mediapipe_matches(SHIPPED.with_name("antispoof_mediapipe.tflite"), SHIPPED)
     assert {float(s) >= 0.5 for s in scores} == {False, True}  # both classes were exercised

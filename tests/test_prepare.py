@@ -32,6 +32,7 @@ def test_crop_geometry_is_square_centred_and_padded():
     assert crop[:, :9].max() == 0 and crop[:, 11:].min() == 255
 
 
+@pytest.mark.shared
 def test_detector_finds_one_face_per_nuaa_frame_and_two_side_by_side():
     with FaceDetector() as detector:
         one = detector.detect(cv2.cvtColor(nuaa_frames("ClientFace", "0001", 1)[0], cv2.COLOR_BGR2RGB))
@@ -43,6 +44,7 @@ def test_detector_finds_one_face_per_nuaa_frame_and_two_side_by_side():
     assert len(two) == 2
 
 
+@pytest.mark.shared
 def test_prepare_videos_into_a_dataset_that_training_reads(tmp_path):
     src = folders_tree(tmp_path / "src")
     summary = prepare(src, tmp_path / "out", progress=False)
@@ -67,6 +69,7 @@ def test_prepare_videos_into_a_dataset_that_training_reads(tmp_path):
     assert not set(protocol["splits"]["test"]) & set(protocol["splits"]["dev"])
 
 
+@pytest.mark.shared
 def test_filters_two_faces_in_real_frames_bad_files_and_blur(tmp_path):
     src = tmp_path / "src"
     write_video(src / "real" / "s1" / "bystander.mp4", nuaa_frames("ClientFace", "0001", 4, faces=2))
@@ -109,6 +112,7 @@ def _touch(path):
     return path
 
 
+@pytest.mark.shared
 def test_adapters_read_each_naming_scheme(tmp_path):
     rose = tmp_path / "rose"
     for relative in ("rgb/adaptation/2/G_NT_5s_g_E_2_1.mp4", "rgb/adaptation/2/Ps_T_HW_wg_E_2_3.mp4",
@@ -167,6 +171,7 @@ def test_adapters_read_each_naming_scheme(tmp_path):
     assert {s.attack for s in listing.sources if s.label} == {"print"}
 
 
+@pytest.mark.shared
 def test_official_protocol_and_nuaa_crops_without_detection(tmp_path):
     oulu = tmp_path / "oulu"
     for user, subject in ((1, "0001"), (2, "0002"), (21, "0003"), (36, "0004")):

@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 from conftest import REPO
 
@@ -69,3 +70,21 @@ def test_no_set_up_file_names_a_host():
     for name in files:
         text = (REPO / name).read_text()
         assert not re.search(r"\w+://", text), f"{name} names an address"
+
+
+def test_the_unit_tier_runs_without_shared(tmp_path):
+    """On a clone without ../shared, a test that reads no data runs and one that reads it is
+    skipped, naming the missing file; in CI the missing folder stops the run."""
+    env = {**os.environ, "ANTISPOOF_SHARED": str(tmp_path / "none")}
+    env.pop("CI", None)
+    tests = ["tests/test_metrics.py", "tests/test_model_contract.py",
+             "tests/test_data.py::test_nuaa_protocol_split_is_subject_disjoint_and_matches_counts"]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+                           *tests], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert re.search(r"\b12 passed, 1 skipped\b", proc.stdout), proc.stdout[-2000:]
+    assert f"reads ../shared: {tmp_path / 'none' / 'data' / 'nuaa' / 'protocol.json'} is missing" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/test_metrics.py"], cwd=REPO, env={**env, "CI": "true"},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "CI needs ../shared beside the clone" in proc.stdout + proc.stderr

@@ -28,12 +28,14 @@ def test_shipped_model_is_int8_and_matches_its_contract():
     assert contract["input"]["scale"] == info["inputs"][0]["quantization"]["scale"]
 
 
+@pytest.mark.shared
 def test_shipped_model_on_nuaa_test_split():
     result = evaluate(DEFAULT_MODEL, NUAA, "test")
     assert result["auc"] >= 0.98
     assert result["threshold"] == pytest.approx(json.loads(CONTRACT.read_text())["threshold"])
 
 
+@pytest.mark.shared
 def test_demo_benchmarks_and_classifies():
     lines = []
     timing, rows = demo(data=NUAA, webcam=SHARED / "data" / "webcam-multi", echo=lines.append)
@@ -72,6 +74,7 @@ def test_the_model_card_and_the_models_readme_give_one_latency():
     assert card_p50 == readme_p50
 
 
+@pytest.mark.shared
 def test_the_benchmarks_shipped_recipe_is_the_readmes_build_command():
     """SHIPPED_RECIPE (what benchmarks/generalization.py measured over three seeds) has the
     flags of the build command that made the shipped file, and every recipe is a valid build."""

@@ -1,5 +1,6 @@
 """Each synthetic-attack transform leaves the measurable trace of the effect it models."""
 import numpy as np
+import pytest
 
 from antispoof.data import synthesis as synth
 from antispoof.data.images import load_face_crop
@@ -43,6 +44,7 @@ def test_subpixel_stripes_favour_one_channel_per_third_of_a_pitch():
     assert np.allclose(out[:, 0], out[:, 6])  # period 6
 
 
+@pytest.mark.shared
 def test_gamut_compression_shrinks_the_chroma_range():
     image = face()
 
@@ -70,6 +72,7 @@ def test_glare_is_a_bright_patch_where_asked():
     assert out[0, SIZE - 1, 0] < 101
 
 
+@pytest.mark.shared
 def test_border_paints_the_edge():
     out = synth.border(face(), side=1, width=0.1, colour=(10, 10, 10))
     assert np.all(out[:, -10:] == 10) and not np.all(out[:, -11] == 10)
@@ -80,6 +83,7 @@ def test_banding_modulates_rows_not_columns():
     assert out[:, 0].std() > 5 and np.allclose(out[0, :], out[0, 0])
 
 
+@pytest.mark.shared
 def test_recapture_blurs_and_adds_noise():
     image = face()
     blurred = synth.recapture(image, sigma=1.5, noise=0.0, seed=0)
@@ -88,6 +92,7 @@ def test_recapture_blurs_and_adds_noise():
     assert 3.5 < noisy.std() < 4.5
 
 
+@pytest.mark.shared
 def test_jpeg_adds_8x8_block_edges():
     image = synth.recapture(face(), sigma=0, noise=6.0, seed=1)
     out = synth.jpeg(image, quality=20)
@@ -116,6 +121,7 @@ def test_bend_shades_across_the_axis():
     assert np.allclose(out[:, 10], out[0, 10])
 
 
+@pytest.mark.shared
 def test_synthesize_is_seeded_and_changes_the_face():
     image = face()
     a = synth.synthesize(image, np.random.default_rng(3))
@@ -130,8 +136,10 @@ def test_synthesize_is_seeded_and_changes_the_face():
     assert np.array_equal(only_print, image)
 
 
+@pytest.mark.shared
 def test_training_pipeline_turns_only_real_crops_into_attacks():
-    from antispoof.data.datasets import Images, tf_dataset
+    from antispoof.data.datasets import Images
+    from antispoof.data.stream import tf_dataset
 
     crop = face().astype(np.uint8)
     n = 200

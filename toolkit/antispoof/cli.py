@@ -1,26 +1,26 @@
 """The ``antispoof`` command line: each command is a thin shell over a plain function."""
+import dataclasses
 import functools
 import json
 import logging
+import typing
 
 import click
 
 from antispoof.compress.config import (CONTRACTION, CRITERIA, INT8_MODES, QUANTIZATION,
                                        QuantizationConfig)
 from antispoof.core.console import configure
+from antispoof.core.fields import flag
 from antispoof.core.model_contract import CROP_SCALE
 from antispoof.core.errors import AntispoofError
 from antispoof.data.datasets import ALL, SPLITS
 from antispoof.data.sources import ADAPTERS
-from antispoof.data.synthesis import FAMILIES
 from antispoof.evaluation.explain import METHODS
 from antispoof.evaluation.metrics import OPERATING_POINT_NAMES
-from antispoof.models.specs import (ARCHS, BACKBONES, DEFAULT_ARCH, DEFAULT_HEAD,
-                                    DEFAULT_INPUT_SIZE, HEADS, SERVER_ARCH, SERVER_HEAD,
-                                    SERVER_INPUT_SIZE)
+from antispoof.models.specs import (DEFAULT_HEAD, DEFAULT_INPUT_SIZE, HEADS, SERVER_ARCH,
+                                    SERVER_HEAD, SERVER_INPUT_SIZE, ModelSpec)
 from antispoof.runtime.device_runner import KERNELS, TFLITE_RUNTIMES
-from antispoof.training.distribute import STRATEGIES
-from antispoof.training.options import LR_SCHEDULES, TRAIN_DEFAULTS, TrainOptions
+from antispoof.training.options import Augmentation, Distillation, HyperParameters, TrainOptions
 
 log = logging.getLogger("antispoof")
 
@@ -83,7 +83,8 @@ class _Command(click.Command):
 
 
 class _Group(click.Group):
-    """Turns user errors into one line on stderr and exit status 1, with no traceback."""
+    """Turns user errors into one line on stderr and exit status 1, with no traceback; a flag
+    that fails its check is one line too (exit status 2), before any work."""
 
     command_class = _Command
 
@@ -92,6 +93,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except AntispoofError as exc:
             raise click.ClickException(str(exc)) from None
+        except click.UsageError as exc:
+            exc.ctx = None  # the message alone, without the usage text around it
+            raise
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,64 +109,53 @@ def _train_options(**kwargs):
     return TrainOptions(**{k: v for k, v in kwargs.items() if v is not None})
 
 
+def _flags(*records, only=None, skip=()):
+    """Click options made from the option fields of the dataclasses ``records``
+    (``core.fields.option``: help, choices, range and default written once, beside the field).
+    Each defaults to None, so that a command passes on only what was given."""
+    options = []
+    for record in records:
+        for f in dataclasses.fields(record):
+            meta = f.metadata
+            if not meta.get("cli") or f.name in skip or (only and f.name not in only):
+                continue
+            name, kind = flag(f.name), _value_type(f.type)
+            default = meta["default_text"] or (("on" if f.default else "off") if kind is bool else
+                                               f"{f.default:g}" if kind is float else f.default)
+            extra = {"help": f"{meta['help'].rstrip('.')} (default {default}).", "default": None}
+            if kind is bool:
+                options.append(click.option(f"{name}/{meta['off'] or '--no-' + name[2:]}", **extra))
+                continue
+            if meta["choices"] is not None:
+                extra["type"] = click.Choice(list(meta["choices"]))
+            elif meta["range"] != (None, None, False, False):
+                low, high, low_open, high_open = meta["range"]
+                extra["type"] = (click.IntRange if kind is int else click.FloatRange)(
+                    low, high, min_open=low_open, max_open=high_open)
+            elif meta["path"]:
+                extra["type"] = click.Path(exists=True)
+            elif meta["split"]:
+                sep = meta["split"]
+                extra["callback"] = lambda ctx, param, value, sep=sep: (
+                    tuple(value.split(sep)) if value else None)
+            else:
+                extra["type"] = kind
+            options.append(click.option(name, metavar=meta["metavar"], **extra))
+    return options
+
+
+def _value_type(annotation):
+    """int for ``int`` and ``int | None``; likewise float, str, bool; tuple for a tuple."""
+    members = [t for t in typing.get_args(annotation) if t is not type(None)] or [annotation]
+    return members[0]
+
+
 _training = [
     click.option("--weights", default="imagenet", show_default=True,
                  callback=lambda ctx, param, value: None if value == "none" else value,
                  help="Backbone ImageNet weights: 'imagenet' (downloads), a Keras no-top .h5 "
                       "path, or 'none' (random initialisation)."),
-    click.option("--backbone", type=click.Choice(list(BACKBONES)), default=None,
-                 help=f"Named backbone (default {TRAIN_DEFAULTS['backbone']})."),
-    click.option("--head", type=click.Choice(list(HEADS)), default=None,
-                 help=f"Named head (default {TRAIN_DEFAULTS['head']}; {SERVER_HEAD} with {SERVER_ARCH})."),
-    click.option("--init", default=None, type=click.Path(),
-                 help="Start from a contracted backbone (antispoof contract) instead of --backbone."),
-    click.option("--input-size", type=int, default=None,
-                 help=f"Model input side in px (default {DEFAULT_INPUT_SIZE}; {SERVER_INPUT_SIZE} "
-                      f"for {SERVER_ARCH})."),
-    click.option("--epochs", type=int, default=None, help=f"Epochs (default {TRAIN_DEFAULTS['epochs']})."),
-    click.option("--batch-size", type=int, default=None,
-                 help=f"Batch size (default {TRAIN_DEFAULTS['batch_size']})."),
-    click.option("--learning-rate", type=float, default=None,
-                 help=f"Adam learning rate (default {TRAIN_DEFAULTS['learning_rate']:g})."),
-    click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default=None,
-                 help=f"Learning rate over the epochs: constant, or cosine decay to 0 "
-                      f"(default {TRAIN_DEFAULTS['lr_schedule']})."),
-    click.option("--seed", type=int, default=None, help=f"Random seed (default {TRAIN_DEFAULTS['seed']})."),
-    click.option("--limit", type=int, default=None, help="At most N images per split (quick runs)."),
-    click.option("--teacher", type=click.Path(), default=None,
-                 help="Distil from this trained run or model (e.g. the server model), or the "
-                      "peer's MiniFASNet .onnx file."),
-    click.option("--distill-alpha", type=click.FloatRange(0, 1), default=None,
-                 help=f"Weight of the hard labels with --teacher (default {TRAIN_DEFAULTS['distill_alpha']})."),
-    click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
-                 help=f"Distillation temperature (default {TRAIN_DEFAULTS['temperature']:g})."),
-    click.option("--augment/--no-augment", default=None,
-                 help="Jitter training crops: brightness, contrast, saturation, zoom (default off)."),
-    click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=None,
-                 help="End with an exponential moving average of the weights, e.g. 0.99 (default off)."),
-    click.option("--flip-average/--no-flip-average", default=None,
-                 help="The finished model averages each crop's score with its mirror image's, "
-                      "inside the model file (twice the compute; default off)."),
-    click.option("--synth-spoof", type=click.FloatRange(0, 1), default=None, metavar="RATE",
-                 help="Share of training crops given webcam blur/noise/JPEG; half of those that "
-                      "are real become synthetic screen or print attacks (default 0: off)."),
-    click.option("--synth-families", default=None, metavar="LIST",
-                 callback=lambda ctx, param, value: tuple(value.split(",")) if value else None,
-                 help=f"Attack families --synth-spoof draws from (default {','.join(FAMILIES)})."),
-    click.option("--degrade", type=click.FloatRange(0, 1), default=None, metavar="RATE",
-                 help="Share of training crops, real and spoof alike, given a webcam's white "
-                      "balance, blur, noise and JPEG (default 0: off)."),
-    click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None,
-                 help="Pull the hard labels towards 0.5 by this much: less saturated scores "
-                      "(default 0)."),
-    click.option("--cdc", type=click.FloatRange(0, 1, max_open=True), default=None, metavar="THETA",
-                 help="Train the depthwise convolutions as central difference convolutions "
-                      "(e.g. 0.7), folded into plain ones in the saved model (default 0: off)."),
-    click.option("--pixel-supervision", type=click.FloatRange(min=0), default=None, metavar="LAMBDA",
-                 help="Also train a pixel map on a mid-level feature map towards the label, with "
-                      "this loss weight (e.g. 0.5); the saved model drops it (default 0: off)."),
-    click.option("--select-epoch/--last-epoch", default=None,
-                 help="Keep the epoch with the best dev AUC instead of the last (default last)."),
+    *_flags(ModelSpec, HyperParameters, Distillation, Augmentation, skip=("arch", "strategy")),
 ]
 
 
@@ -216,13 +209,7 @@ def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, c
 @_datasets
 @_subject_regex
 @_with(_training)
-@click.option("--arch", type=click.Choice(list(ARCHS)), default=None,
-              help=f"{DEFAULT_ARCH} (default): the light model; {SERVER_ARCH}: the paper's server "
-                   f"model (head {SERVER_HEAD}, Rectified Adam, 2-way softmax, input "
-                   f"{SERVER_INPUT_SIZE}).")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
-              help="tf.distribute: mirrored (this host's GPUs) or multiworker (the hosts in "
-                   "TF_CONFIG, each running this command); --batch-size is the global batch.")
+@_with(_flags(ModelSpec, HyperParameters, only=("arch", "strategy")))
 @click.option("--out", required=True, type=click.Path(), help="Run directory to write.")
 def train(data_dir, protocol, subject_regex, weights, out, **options):
     """Fine-tune the light model (MobileNetV2 0.35 + head) or train the server model

@@ -11,7 +11,7 @@ import tf_keras as keras
 
 from antispoof.compress.config import QUANTIZATION, QuantizationConfig
 from antispoof.core.files import write_bytes
-from antispoof.data.datasets import class_weights, tf_dataset
+from antispoof.data.stream import class_weights, tf_dataset
 from antispoof.data.loading import calibration_crops, open_dataset
 from antispoof.models.builders import load_trained
 from antispoof.models.layers import MirrorPair, PairMean

@@ -21,7 +21,8 @@ from antispoof.core.model_contract import LABELS
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import (atomic_path, claim_folder, read_json, remove_stale_temporaries,
                                   write_json)
-from antispoof.data.datasets import FaceDataset, Images, Protocol, SPLITS, Sample, jitter
+from antispoof.data.datasets import FaceDataset, Images, Protocol, SPLITS, Sample
+from antispoof.data.stream import jitter
 from antispoof.data.images import read_image, to_model_input
 
 log = logging.getLogger("antispoof")

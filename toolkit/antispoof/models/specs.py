@@ -3,9 +3,11 @@ are read) and heads. Pure Python (no TensorFlow): the CLI builds its choices fro
 from dataclasses import dataclass
 
 from antispoof.core.errors import AntispoofError
+from antispoof.core.fields import option
 from antispoof.models.widths import Widths
 
-DEFAULT_INPUT_SIZE = 96  # the light model's input side when none is given (the shipped one: 64)
+DEFAULT_INPUT_SIZE = 96  # the light model's input side when none is given (the shipped one: 72)
+MIN_INPUT_SIZE = 32  # the smallest input Keras builds MobileNetV2 and EfficientNet-B0 for
 
 
 @dataclass(frozen=True)
@@ -91,12 +93,20 @@ class ModelSpec:
     """Which model to train: the architecture, its backbone (or a contracted one), head and input
     side, and whether the saved model averages each crop with its mirror image."""
 
-    arch: str = DEFAULT_ARCH  # a name in ARCHS (efficientnet-b0: the server model)
-    backbone: str = DEFAULT_BACKBONE
-    head: str = DEFAULT_HEAD
-    init: str | None = None  # a contracted backbone (``antispoof contract``) instead of ``backbone``
-    input_size: int | None = None  # default: the architecture's
-    flip_average: bool = False  # the saved model averages each crop's score with its mirror's
+    arch: str = option(DEFAULT_ARCH, f"{DEFAULT_ARCH}: the light model; {SERVER_ARCH}: the paper's "
+                       f"server model (head {SERVER_HEAD}, Rectified Adam, 2-way softmax, input "
+                       f"{SERVER_INPUT_SIZE}).", choices=ARCHS)
+    backbone: str = option(DEFAULT_BACKBONE, "Named backbone.", choices=BACKBONES)
+    head: str = option(DEFAULT_HEAD, "Named head.", choices=HEADS,
+                       default_text=f"{DEFAULT_HEAD}; {SERVER_HEAD} with {SERVER_ARCH}")
+    init: str | None = option(None, "Start from a contracted backbone (antispoof contract) instead "
+                                    "of --backbone.", metavar="PATH", path=True,
+                              default_text="none")
+    input_size: int | None = option(None, "Model input side in px.", low=MIN_INPUT_SIZE,
+                                    default_text=f"{DEFAULT_INPUT_SIZE}; {SERVER_INPUT_SIZE} for "
+                                                 f"{SERVER_ARCH}")  # None: the architecture's
+    flip_average: bool = option(False, "The finished model averages each crop's score with its "
+                                       "mirror image's, inside the model file (twice the compute).")
 
     def check_model(self):
         """Validate and fill in the defaults (called by the options that include a ModelSpec)."""

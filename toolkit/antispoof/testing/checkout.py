@@ -1,12 +1,14 @@
 """Where a source checkout keeps what its tests and benchmarks read: ``../shared`` beside the
-checkout (datasets, pretrained weights, the peers) and ``.cache`` (system tools that
-``make system-deps`` extracts). Each path is defined here once."""
+checkout (datasets, pretrained weights, the peers; ``ANTISPOOF_SHARED`` names another folder)
+and ``.cache`` (system tools that ``make system-deps`` extracts). Each path is defined here
+once."""
+import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]  # toolkit/antispoof/testing/checkout.py
 CACHE = REPO / ".cache"
 ADBD_ROOT = CACHE / "adbd"
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("ANTISPOOF_SHARED") or REPO.parent / "shared")
 DATA = SHARED / "data"
 NUAA = DATA / "nuaa"
 WEBCAM_MULTI = DATA / "webcam-multi"

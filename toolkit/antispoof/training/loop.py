@@ -3,7 +3,7 @@ import logging
 import re
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import tf_keras as keras
@@ -11,7 +11,8 @@ import tf_keras as keras
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path, read_json, write_json
 from antispoof.core.rundir import RunDir
-from antispoof.data.datasets import class_weights, describe_data, tf_dataset
+from antispoof.data.datasets import describe_data
+from antispoof.data.stream import class_weights, tf_dataset
 from antispoof.data.loading import open_dataset
 from antispoof.data.packing import PackedDataset
 from antispoof.models.builders import build_model, flip_averaged, freeze_batchnorm
@@ -33,18 +34,40 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     """Train and write ``model.keras``, ``history.json`` and ``config.json`` under ``out_dir``.
 
     An interrupted run restarts from its last completed epoch; a finished run is left as it is.
+    The steps: open the data, resume (or build) the model, make the streams, fit, finish.
     """
     options = options or TrainOptions()
     strategy = make_strategy(options.strategy)  # before any other TensorFlow work
     out = worker_dir(out_dir, options.strategy)
     run = RunDir(out)
-    history_path = run.history
-    if run.model.exists() and history_path.exists() and read_json(history_path)["complete"]:
+    if run.model.exists() and run.history.exists() and read_json(run.history)["complete"]:
         log.info("train: %s is complete, nothing to do", run.model)
         return run.model
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(options.seed)
 
+    data = _open_data(run, data_dir, weights, options, protocol, subject_regex, strategy)
+    history, model = _resume(run, strategy, options, weights, data.steps_per_epoch)
+    train_ds, dev_ds, class_weight = _streams(strategy, data, options)
+    started = time.time()
+    _fit(model, run, history, data, train_ds, dev_ds, class_weight, options)
+    return _finish(model, run, history, data, options, started)
+
+
+@dataclass
+class _Data:
+    """What training reads: the dataset, its decoded train split (None when the packed train
+    split is streamed from its shards), the decoded dev split and the train counts."""
+    dataset: object
+    train: object
+    dev: object
+    counts: dict
+    streaming: bool
+    steps_per_epoch: int
+
+
+def _open_data(run, data_dir, weights, options, protocol, subject_regex, strategy):
+    """Open and decode the splits, check the options against the dataset, write config.json."""
     dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)
     # a packed dataset streams its train split from the shards; quick (--limit) runs load it
     streaming = isinstance(dataset, PackedDataset) and options.limit is None
@@ -68,12 +91,16 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         "replicas": strategy.num_replicas_in_sync,
         "skipped": [{"file": f, "reason": r} for f, r in skipped + dev_images.skipped],
     })
-
-    history = {"complete": False, "epochs": []}
     steps_per_epoch = -(-sum(train_counts.values()) // options.batch_size)
+    return _Data(dataset, train_images, dev_images, train_counts, streaming, steps_per_epoch)
+
+
+def _resume(run, strategy, options, weights, steps_per_epoch):
+    """(history, compiled model): from the newest epoch checkpoint, or new."""
+    history = {"complete": False, "epochs": []}
     checkpoint, done = _last_checkpoint(run)
-    if checkpoint and history_path.exists():
-        history = read_json(history_path)
+    if checkpoint and run.history.exists():
+        history = read_json(run.history)
         history["epochs"] = history["epochs"][:done]  # history is written before its checkpoint
         with strategy.scope():
             model = keras.models.load_model(checkpoint)  # compiled: optimizer state too
@@ -81,40 +108,53 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     else:
         with strategy.scope():
             model = _compiled_model(options, weights, steps_per_epoch)
-    weights_per_class = class_weights(train_counts)
+    return history, model
+
+
+def _streams(strategy, data, options):
+    """(train stream, dev stream, Keras class_weight or None when the stream carries the
+    weights): the teacher's scores as a second target column when distilling."""
+    weights_per_class = class_weights(data.counts)
     if options.teacher:
         teacher = Teacher(options.teacher)
-        train_ds = tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
-                              teacher=teacher.scores(train_images), class_weight=weights_per_class,
+        train_ds = tf_dataset(data.train, options.batch_size, training=True, seed=options.seed,
+                              teacher=teacher.scores(data.train), class_weight=weights_per_class,
                               augment=options.augment, degrade=options.degrade)
-        dev_ds = tf_dataset(dev_images, options.batch_size, training=False,
-                            teacher=teacher.scores(dev_images))
-        weights_per_class = None  # in the samples' weights instead
-    else:
-        train_ds = (_stream(strategy, dataset, options, weights_per_class) if streaming else
-                    tf_dataset(train_images, options.batch_size, training=True, seed=options.seed,
-                               augment=options.augment, synth_spoof=options.synth_spoof,
-                               synth_families=options.synth_families, degrade=options.degrade))
-        weights_per_class = None if streaming else weights_per_class  # in the stream's weights
-        dev_ds = tf_dataset(dev_images, options.batch_size, training=False)
+        dev_ds = tf_dataset(data.dev, options.batch_size, training=False,
+                            teacher=teacher.scores(data.dev))
+        return train_ds, dev_ds, None  # in the samples' weights instead
+    if data.streaming:
+        return (_stream(strategy, data.dataset, options, weights_per_class),
+                tf_dataset(data.dev, options.batch_size, training=False), None)
+    train_ds = tf_dataset(data.train, options.batch_size, training=True, seed=options.seed,
+                          augment=options.augment, synth_spoof=options.synth_spoof,
+                          synth_families=options.synth_families, degrade=options.degrade)
+    return train_ds, tf_dataset(data.dev, options.batch_size, training=False), weights_per_class
 
-    start = time.time()
+
+def _fit(model, run, history, data, train_ds, dev_ds, class_weight, options):
+    """The remaining epochs, each checkpointed (and the best kept with --select-epoch)."""
     model.fit(
         train_ds,
         validation_data=dev_ds,
         epochs=options.epochs,
-        steps_per_epoch=steps_per_epoch if streaming else None,
+        steps_per_epoch=data.steps_per_epoch if data.streaming else None,
         initial_epoch=len(history["epochs"]),
-        class_weight=weights_per_class,
+        class_weight=class_weight,
         callbacks=[_EpochCheckpoint(run, history, options.select_epoch)],
         verbose=1 if sys.stderr.isatty() else 2,
     )
+
+
+def _finish(model, run, history, data, options, started):
+    """Precise BatchNorm (server model), the epoch dev liked best (--select-epoch), the score
+    alone with plain convolutions (and flip-averaged): saved as model.keras; checkpoints go."""
     if options.arch == SERVER_ARCH:
-        pixels = (train_images.pixels if train_images else np.concatenate([
-            x.numpy() for x, _ in dataset.stream("train", options.input_size, options.batch_size,
-                                                 True, options.seed).take(20)]))
+        pixels = (data.train.pixels if data.train else np.concatenate([
+            x.numpy() for x, _ in data.dataset.stream("train", options.input_size, options.batch_size,
+                                                      True, options.seed).take(20)]))
         history["precise_batchnorm_batches"] = precise_batchnorm(model, pixels, seed=options.seed)
-    history.update(complete=True, seconds=history.get("seconds", 0) + time.time() - start)
+    history.update(complete=True, seconds=history.get("seconds", 0) + time.time() - started)
     if options.select_epoch:  # the epoch dev liked best, not the last one
         best = max(history["epochs"], key=lambda e: e.get("val_auc", 0))
         history["selected_epoch"] = best["epoch"]
@@ -126,7 +166,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         model = flip_averaged(model)
     with atomic_path(run.model, suffix=".keras") as tmp:
         model.save(tmp)
-    write_json(history_path, history)
+    write_json(run.history, history)
     for stale in [*run.checkpoints().values(), run.best]:
         stale.unlink(missing_ok=True)
     return run.model

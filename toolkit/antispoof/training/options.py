@@ -5,6 +5,7 @@
 from dataclasses import dataclass, fields
 
 from antispoof.core.errors import AntispoofError
+from antispoof.core.fields import check_fields, option
 from antispoof.data.synthesis import FAMILIES
 from antispoof.models.specs import ModelSpec, SERVER_ARCH
 from antispoof.training.distribute import STRATEGIES
@@ -14,63 +15,65 @@ LR_SCHEDULES = ("constant", "cosine")  # cosine: from the learning rate down to 
 
 @dataclass
 class HyperParameters:
-    epochs: int = 3
-    batch_size: int = 64
-    learning_rate: float = 3e-4
-    lr_schedule: str = "constant"  # a name in LR_SCHEDULES (training.optimizers.learning_rate)
-    freeze_batchnorm: bool = True
-    seed: int = 0
-    limit: int | None = None  # at most this many images per split (quick runs)
-    strategy: str = "default"  # or "mirrored", "multiworker" (see antispoof.training.distribute)
-    ema: float = 0.0  # > 0: the light model ends with this exponential moving average of its weights
-    label_smoothing: float = 0.0  # hard labels pulled towards 0.5 by this much (less saturated scores)
-    select_epoch: bool = False  # keep the epoch with the best dev AUC instead of the last one
-    cdc: float = 0.0  # θ > 0: depthwise convolutions train as central difference convolutions,
-    # folded into plain ones in the saved model (models.layers.with_central_difference)
-    pixel_supervision: float = 0.0  # λ > 0: a training-only pixel map (models.layers.with_pixel_map)
-    # trained towards the label with this loss weight, dropped from the saved model
+    epochs: int = option(3, "Epochs.", low=1)
+    batch_size: int = option(64, "Batch size.", low=1)
+    learning_rate: float = option(3e-4, "Adam learning rate.", low=0, low_open=True)
+    lr_schedule: str = option("constant", "Learning rate over the epochs: constant, or cosine decay "
+                                          "to 0.", choices=LR_SCHEDULES)  # training.optimizers
+    freeze_batchnorm: bool = option(True, "Freeze BatchNorm when fine-tuning.", cli=False)
+    seed: int = option(0, "Random seed.", low=0)
+    limit: int | None = option(None, "At most N images per split (quick runs).", low=1,
+                               default_text="all")
+    strategy: str = option("default", "tf.distribute: mirrored (this host's GPUs) or multiworker "
+                                      "(the hosts in TF_CONFIG, each running this command); "
+                                      "--batch-size is the global batch.", choices=STRATEGIES)
+    ema: float = option(0.0, "End with an exponential moving average of the weights, e.g. 0.99.",
+                        low=0, high=1, high_open=True, default_text="0: off")
+    label_smoothing: float = option(0.0, "Pull the hard labels towards 0.5 by this much: less "
+                                         "saturated scores.", low=0, high=1, high_open=True)
+    select_epoch: bool = option(False, "Keep the epoch with the best dev AUC instead of the last.",
+                                off="--last-epoch")
+    cdc: float = option(0.0, "Train the depthwise convolutions as central difference convolutions "
+                             "(e.g. 0.7), folded into plain ones in the saved model.",
+                        low=0, high=1, high_open=True, metavar="THETA",
+                        default_text="0: off")  # models.layers.with_central_difference
+    pixel_supervision: float = option(0.0, "Also train a pixel map on a mid-level feature map "
+                                           "towards the label, with this loss weight (e.g. 0.5); "
+                                           "the saved model drops it.", low=0, metavar="LAMBDA",
+                                      default_text="0: off")  # models.layers.with_pixel_map
 
-    def check_hyperparameters(self):
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise AntispoofError(f"unknown learning-rate schedule {self.lr_schedule!r}: choose one "
-                                 f"of {', '.join(LR_SCHEDULES)}")
-        if self.strategy not in STRATEGIES:
-            raise AntispoofError(f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-        if not 0 <= self.cdc < 1:
-            raise AntispoofError(f"central difference theta must be in [0, 1), not {self.cdc}")
-        if not 0 <= self.label_smoothing < 1:
-            raise AntispoofError("label smoothing takes 0 ≤ ε < 1")
-        if self.pixel_supervision < 0:
-            raise AntispoofError("pixel supervision takes a loss weight λ ≥ 0")
 
 
 @dataclass
 class Distillation:
-    teacher: str | None = None  # a trained run or model, or the ONNX peer, to distil from
-    distill_alpha: float = 0.5  # weight of the hard labels; 1 - alpha goes to the teacher
-    temperature: float = 2.0
+    teacher: str | None = option(None, "Distil from this trained run or model (e.g. the server "
+                                       "model), or the peer's MiniFASNet .onnx file.", metavar="PATH",
+                                 path=True, default_text="none")
+    distill_alpha: float = option(0.5, "Weight of the hard labels with --teacher; 1 - alpha goes "
+                                       "to the teacher.", low=0, high=1)
+    temperature: float = option(2.0, "Distillation temperature.", low=0, low_open=True)
 
-    def check_distillation(self):
-        if not 0 <= self.distill_alpha <= 1 or not self.temperature > 0:
-            raise AntispoofError("distillation needs 0 ≤ alpha ≤ 1 and temperature > 0")
 
 
 @dataclass
 class Augmentation:
-    augment: bool = False  # photometric and zoom jitter of training crops (data.datasets.jitter)
-    synth_spoof: float = 0.0  # share of crops through webcam effects, half of those reals turned
-    # into synthetic screen/print attacks (data.datasets._synthetic_attacks)
-    synth_families: tuple = FAMILIES  # which attack families the synthesis draws from
-    degrade: float = 0.0  # share of crops (both classes) given a webcam's blur, noise, JPEG and
-    # white balance (data.datasets._degrade)
+    augment: bool = option(False, "Jitter training crops: brightness, contrast, saturation, "
+                                  "zoom.")  # data.stream.jitter
+    synth_spoof: float = option(0.0, "Share of training crops given webcam blur/noise/JPEG; half of "
+                                     "those that are real become synthetic screen or print "
+                                     "attacks.", low=0, high=1, metavar="RATE",
+                                default_text="0: off")  # data.stream._synthetic_attacks
+    synth_families: tuple = option(FAMILIES, "Attack families --synth-spoof draws from.", split=",",
+                                   metavar="LIST", default_text=",".join(FAMILIES))
+    degrade: float = option(0.0, "Share of training crops, real and spoof alike, given a webcam's "
+                                 "white balance, blur, noise and JPEG.", low=0, high=1,
+                            metavar="RATE", default_text="0: off")  # data.stream._degrade
 
     def check_augmentation(self):
         self.synth_families = tuple(self.synth_families)
         if not self.synth_families or set(self.synth_families) - set(FAMILIES):
             raise AntispoofError(f"synthetic attack families are {', '.join(FAMILIES)}, not "
                                  f"{', '.join(self.synth_families) or 'none'}")
-        if not 0 <= self.degrade <= 1:
-            raise AntispoofError("degrade takes a rate 0 ≤ r ≤ 1")
 
 
 @dataclass
@@ -79,9 +82,8 @@ class TrainOptions(ModelSpec, HyperParameters, Distillation, Augmentation):
     and augmentation (each defined once in its own dataclass)."""
 
     def __post_init__(self):
+        check_fields(self)  # choices and ranges, as the flags check them
         self.check_model()
-        self.check_hyperparameters()
-        self.check_distillation()
         self.check_augmentation()
         if self.arch == SERVER_ARCH:
             for given, what in ((self.cdc, "--cdc trains the light model's depthwise convolutions"),
