@@ -159,13 +159,31 @@ def test_threads_and_missing_inputs_fail_fast(tmp_path):
     assert elapsed < 30
 
 
-def _imported_by(command, *args):
+def _imported_by(command, *args, fails=True):
     """The modules a CLI run imported (python -X importtime; --verbose keeps its stderr)."""
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "antispoof.cli", command,
                            "--verbose", *map(str, args)], capture_output=True, text=True, timeout=300)
-    assert "Error: " in proc.stderr
+    assert ("Error: " in proc.stderr) == fails and proc.returncode == (1 if fails else 0), proc.stderr[-2000:]
     return " ".join(line.split("|")[-1].strip() for line in proc.stderr.splitlines()
                     if line.startswith("import time:"))
+
+
+@pytest.mark.parametrize("command", ["predict", "predict-video", "bench", "evaluate", "info", "demo"])
+def test_runtime_commands_never_import_tensorflow(command, tmp_path, small_data):
+    """The commands that run a .tflite file (face detection included) load neither TensorFlow
+    nor Keras: MediaPipe is imported without it, Keras only for a .keras file."""
+    args = {"predict": [SHIPPED, CROP], "bench": [SHIPPED, "--runs", 5, "--warmup", 1],
+            "evaluate": [SHIPPED, "--data", small_data], "info": [SHIPPED], "demo": [],
+            "predict-video": [SHIPPED, _video(tmp_path)]}[command]
+    imported = _imported_by(command.split("-")[0], *args, fails=False).split()
+    assert "tensorflow" not in imported and "tf_keras" not in imported
+    assert command not in ("predict", "predict-video") or "mediapipe.tasks" in imported  # it detected
+
+
+def _video(tmp_path):
+    from antispoof.testing.nuaa import nuaa_frames, write_video
+
+    return write_video(tmp_path / "clip.mp4", nuaa_frames("ClientFace", "0005", 3))
 
 
 @pytest.mark.system

@@ -3,6 +3,8 @@
 Detection uses MediaPipe's BlazeFace short-range model, the file that ships inside the
 mediapipe 0.10.21 wheel: nothing is downloaded at run time.
 """
+import importlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +21,23 @@ from antispoof.data.images import to_model_input
 # scale look like the training data.
 
 
-def blazeface_path():
-    import mediapipe
+def mediapipe_module(name="mediapipe"):
+    """A MediaPipe module, imported without TensorFlow: MediaPipe Tasks imports TensorFlow only
+    for its API documentation markers (``tasks.python.core.optional_dependencies``) and does
+    without it when it is missing, so the runtime commands start seconds sooner."""
+    docs = "tensorflow.tools.docs"
+    blocked = docs not in sys.modules
+    if blocked:
+        sys.modules[docs] = None  # `import` of it raises ModuleNotFoundError at once
+    try:
+        return importlib.import_module(name)
+    finally:
+        if blocked:
+            del sys.modules[docs]
 
+
+def blazeface_path():
+    mediapipe = mediapipe_module()
     path = Path(mediapipe.__file__).parent / "modules/face_detection/face_detection_short_range.tflite"
     if not path.is_file():
         raise AntispoofError(f"{path}: BlazeFace model missing from the mediapipe package "
@@ -43,16 +59,15 @@ class FaceDetector:
     """BlazeFace short range over RGB frames; faces come largest first."""
 
     def __init__(self, min_score=0.5):
-        from mediapipe.tasks.python import BaseOptions, vision
-
+        tasks = mediapipe_module("mediapipe.tasks.python")
+        BaseOptions, vision = tasks.BaseOptions, tasks.vision
         options = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_path=str(blazeface_path())),
             min_detection_confidence=min_score)
         self._detector = vision.FaceDetector.create_from_options(options)
 
     def detect(self, rgb):
-        import mediapipe as mp
-
+        mp = mediapipe_module()
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         faces = [Face((d.bounding_box.origin_x, d.bounding_box.origin_y,
                        d.bounding_box.width, d.bounding_box.height), d.categories[0].score)

@@ -1,4 +1,5 @@
-"""Sharded TFRecord datasets: ``antispoof pack`` writes them, training streams them.
+"""Sharded TFRecord datasets: ``antispoof pack`` writes them, training streams them (TensorFlow
+is imported where a shard is read or written, so that opening a dataset folder stays light).
 
 A face-crop folder becomes ``<split>-<i>-of-<n>.tfrecord`` shards (the encoded JPEG, label,
 subject, attack type and original file of each crop), split by the dataset's protocol, with
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 from antispoof.core.model_contract import LABELS
 from antispoof.core.errors import AntispoofError
@@ -74,6 +74,8 @@ def _write_shard(path, samples, root):
     """Write one shard (unless a finished one is there); returns (labels written, skipped files).
     A finished shard's undecodable files are listed in ``.shards/<shard>.json``, so a rerun
     reports them again."""
+    import tensorflow as tf
+
     companion = path.parent / ".shards" / f"{path.name}.json"
     if path.exists() and companion.exists():
         skipped = read_json(companion)
@@ -106,6 +108,8 @@ def _jpeg_bytes(path):
 
 
 def _example(encoded, sample, root):
+    import tensorflow as tf
+
     def raw(value):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
@@ -121,6 +125,8 @@ def _example(encoded, sample, root):
 
 
 def _parse(serialized):
+    import tensorflow as tf
+
     spec = {"image": tf.io.FixedLenFeature([], tf.string), "label": tf.io.FixedLenFeature([], tf.int64),
             "subject": tf.io.FixedLenFeature([], tf.string), "attack": tf.io.FixedLenFeature([], tf.string),
             "file": tf.io.FixedLenFeature([], tf.string)}
@@ -175,6 +181,8 @@ class PackedDataset:
                     raise AntispoofError(f"{self.root}: the {name} split has no {label} images")
 
     def _records(self, name):
+        import tensorflow as tf
+
         ds = tf.data.TFRecordDataset([str(p) for p in self.shards(name)])
         return ds.map(_parse, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -207,6 +215,8 @@ class PackedDataset:
         (index, count) of this input pipeline, which reads every count-th shard file. With
         ``class_weight`` each crop carries its class's weight as a third element; ``augment``
         adds ``jitter`` when training."""
+        import tensorflow as tf
+
         index, count = shard
         paths = [str(p) for p in self.shards(name)][index::count]
         if not paths:
