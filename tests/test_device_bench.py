@@ -96,6 +96,22 @@ def test_unknown_target_is_a_one_line_error():
                                    "ssh://USER@HOST[:PORT] or adb[://SERIAL]")
 
 
+def test_a_missing_ssh_or_adb_client_is_a_one_line_error(tmp_path):
+    """On a machine without the client, before any work: one line naming what to install."""
+    import subprocess
+
+    from antispoof.testing.commands import ANTISPOOF
+
+    env = {**os.environ, "PATH": str(tmp_path)}  # no ssh, scp or adb on it
+    for target, says in (("ssh://nobody@127.0.0.1", "Error: ssh not found: install an OpenSSH client"),
+                         ("adb", "Error: adb not found: install Android platform-tools")):
+        proc = subprocess.run([str(ANTISPOOF), "bench", str(DEFAULT_MODEL), "--target", target],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        (line,) = proc.stderr.strip().splitlines()
+        assert line.startswith(says), line
+
+
 # --- ssh: a real sshd on 127.0.0.1 -------------------------------------------------------
 
 @pytest.fixture(scope="module")

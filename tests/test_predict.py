@@ -14,7 +14,7 @@ from antispoof.data.faces import crop_face
 from antispoof.data.images import load_face_crop
 from antispoof.runtime.interpreter import TFLiteClassifier
 from antispoof.testing.nuaa import nuaa_frames, write_video
-from conftest import NUAA, REPO, run_cli
+from conftest import NUAA, REPO, SHARED, run_cli
 
 SHIPPED = REPO / "models" / "antispoof_int8.tflite"
 
@@ -85,6 +85,31 @@ def test_predict_bad_inputs(tmp_path):
     assert result.returncode == 1 and "camera cannot be opened" in result.stderr
     result = run_cli("predict", tmp_path / "missing.jpg", check=False)
     assert result.returncode == 1 and "missing.jpg: not found" in result.stderr
+
+
+@pytest.mark.shared
+def test_a_first_argument_that_is_a_model_file_is_the_model(tmp_path):
+    """By suffix (the peer's .onnx) or by content (a TFLite file named otherwise); a model the
+    runtime cannot load is one error line; no model.json beside it is said as such."""
+    crop = NUAA / "ClientFace" / "0010" / "0010_01_05_03_115.jpg"
+    peer = SHARED / "weights" / "silentface" / "minifasnetv2_scale2.7_80x80.onnx"
+    proc = run_cli("predict", peer, crop, "--json", tmp_path / "peer.json")
+    result = json.loads((tmp_path / "peer.json").read_text())
+    assert result["runtime"].startswith("onnxruntime") and result["faces"] == 1
+    assert "skipped" not in proc.stderr and "not an image" not in proc.stderr
+    assert f"warning: {peer}: no model.json beside it; deciding at 0.5" in proc.stderr
+
+    renamed = tmp_path / "model.bin"
+    renamed.write_bytes(SHIPPED.read_bytes())
+    run_cli("predict", renamed, crop, "--json", tmp_path / "renamed.json")
+    assert json.loads((tmp_path / "renamed.json").read_text())["runtime"].startswith("litert")
+
+    broken = tmp_path / "broken.onnx"
+    broken.write_text("not a model")
+    proc = run_cli("predict", broken, crop, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {broken}: cannot load ONNX model")
 
 
 def test_export_loads_in_mediapipe_image_classifier(small_build, tmp_path):

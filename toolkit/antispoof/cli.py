@@ -530,18 +530,19 @@ def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annot
             crop_scale, json_out):
     """Find faces (BlazeFace) in images, folders, videos or a camera and call each real or
     spoof. MODEL defaults to the shipped model (models/antispoof_int8.tflite, installed with
-    the package); a first argument that is not a model file is taken as an input."""
+    the package); a first argument that is a model file (.tflite, .keras, .h5, the peer's .onnx,
+    or a TFLite file by its content) is the model, else an input."""
     from antispoof.core.console import plural
     from antispoof.core.files import write_json
     from antispoof.core.shipped import DEFAULT_MODEL
-    from antispoof.runtime.interpreter import check_tflite_file
+    from antispoof.runtime.interpreter import check_tflite_file, is_model_file
     from antispoof.runtime.predict import PredictOptions, predict as run
 
-    if model and not model.endswith((".tflite", ".keras", ".h5")):
+    if model and not is_model_file(model):
         model, inputs = None, (model, *inputs)
     if not inputs and camera is None:
         raise click.UsageError("give images, folders or videos, or --camera N")
-    if model and model.endswith(".tflite"):
+    if model and not model.endswith((".keras", ".h5", ".onnx")):
         check_tflite_file(model)  # before anything heavy loads
     if crop_scale and not detect:
         raise click.UsageError("--crop-scale sets the crop around a detected face: drop it with "

@@ -60,10 +60,17 @@ class SshTarget:
             common += ["-o", option]
         self.ssh = ["ssh", *common] + (["-p", str(port)] if port else [])
         self.scp = ["scp", "-q", *common] + (["-P", str(port)] if port else [])
+        for client in ("ssh", "scp"):  # before any work
+            if shutil.which(client) is None:
+                raise AntispoofError(f"{client} not found: install an OpenSSH client (Debian: "
+                                     "apt-get install openssh-client)")
 
     def _run(self, argv, timeout=TIMEOUT_S):
         try:
             return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        except FileNotFoundError:  # removed since the check
+            raise AntispoofError(f"{argv[0]} not found: install an OpenSSH client (Debian: "
+                                 "apt-get install openssh-client)") from None
         except subprocess.TimeoutExpired:
             raise AntispoofError(f"{self.name}: no answer in {timeout} s") from None
 

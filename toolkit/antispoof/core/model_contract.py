@@ -125,5 +125,8 @@ def decision_threshold(model, given=None, warn=None):
     if recorded is not None:
         return recorded
     if warn:
-        warn(f"warning: model.json beside {model} records no threshold for it: {FALLBACK_THRESHOLD:g}")
+        beside = Path(model).with_name(CONTRACT_FILE)
+        cause = (f"{CONTRACT_FILE} beside it records no threshold for it" if beside.is_file() else
+                 f"no {CONTRACT_FILE} beside it")
+        warn(f"warning: {model}: {cause}; deciding at {FALLBACK_THRESHOLD:g} (--threshold sets one)")
     return FALLBACK_THRESHOLD

@@ -23,6 +23,23 @@ def runtime_module(runtime=None):
     return found
 
 
+MODEL_SUFFIXES = (".tflite", ".keras", ".h5", PEER_SUFFIX)
+
+
+def is_model_file(path):
+    """Whether ``path`` names a model rather than an input: by its suffix, or by its first bytes
+    (a TFLite flatbuffer's TFL3 identifier, HDF5's signature)."""
+    path = Path(path)
+    if path.suffix.lower() in MODEL_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as f:
+            header = f.read(8)
+    except OSError:
+        return False
+    return header[4:8] == b"TFL3" or header == b"\x89HDF\r\n\x1a\n"
+
+
 def check_tflite_file(path):
     path = Path(path)
     if not path.is_file():
