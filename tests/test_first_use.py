@@ -86,10 +86,22 @@ def test_predict_names_every_problem_and_counts_in_words(tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 truncated")
     proc = run_cli("predict", SHIPPED, CROP, broken)
-    assert f"warning: {broken}: cannot decode image" in proc.stderr
+    assert proc.stderr.count(f"warning: {broken}: cannot decode image") == 1, proc.stderr
     summary = proc.stdout.strip().splitlines()[-1]
     assert summary.startswith("1 face in 1 frame: ")
     assert summary.endswith(f"; 1 problem: {broken}: cannot decode image")
+    # nothing classified: the problems once, in the error alone
+    grey = tmp_path / "grey.png"
+    cv2.imwrite(str(grey), np.full((240, 320, 3), 90, np.uint8))
+    (tmp_path / "empty").mkdir()
+    for inputs, error in (([grey], f"Error: nothing to classify ({grey}: no face found)"),
+                          ([tmp_path / "empty"], f"Error: nothing to classify ({tmp_path / 'empty'}: "
+                                                 "no images or videos in the folder)")):
+        proc = run_cli("predict", SHIPPED, *inputs, check=False)
+        assert proc.returncode == 1 and proc.stderr.strip() == error, proc.stderr
+    # --no-detect prints no detection time; boxes say what their numbers are
+    out = run_cli("predict", SHIPPED, CROP, "--no-detect").stdout
+    assert "detect " not in out and "at box x,y,w,h 0,0," in out
 
 
 @pytest.mark.shared

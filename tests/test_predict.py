@@ -66,7 +66,7 @@ def test_predict_bad_inputs(tmp_path):
     grey = tmp_path / "grey.png"
     cv2.imwrite(str(grey), np.full((240, 320, 3), 90, np.uint8))
     result = run_cli("predict", SHIPPED, grey, check=False)
-    assert result.returncode == 1 and "Error: nothing to classify (no face found)" in result.stderr
+    assert result.returncode == 1 and f"Error: nothing to classify ({grey}: no face found)" in result.stderr
 
     mixed = tmp_path / "mixed"
     mixed.mkdir()

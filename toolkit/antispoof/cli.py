@@ -553,10 +553,11 @@ def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annot
         write_json(json_out, result)
     for item in result["results"]:
         for frame in item.get("frames", []):
-            faces = "  ".join(f"{f['label']} {f.get('smoothed_score', f['score']):.3f} at "
-                              f"{','.join(map(str, f['box']))}" for f in frame["faces"]) or "no face"
-            click.echo(f"{item['input']}[{frame['frame']}]: {faces}  "
-                       f"(detect {frame['detect_ms']:.2f} ms, classify {frame['classify_ms']:.2f} ms)")
+            faces = "  ".join(f"{f['label']} {f.get('smoothed_score', f['score']):.3f} at box "
+                              f"x,y,w,h {','.join(map(str, f['box']))}" for f in frame["faces"]) or "no face"
+            times = (f"detect {frame['detect_ms']:.2f} ms, " if detect else "") + \
+                (f"classify {frame['classify_ms']:.2f} ms" if frame["faces"] else "nothing to classify")
+            click.echo(f"{item['input']}[{frame['frame']}]: {faces}  ({times})")
     problems = result["problems"]
     click.echo(f"{plural(result['faces'], 'face')} in {plural(result['frames'], 'frame')}: "
                f"{result['real']} real, {result['spoof']} spoof (threshold {result['threshold']:.4f}; "

@@ -88,7 +88,7 @@ def predict(model, inputs, options=PredictOptions(), camera=None):
                                targets.get(None), camera=True))
         if results[-1].get("problem"):
             problems.append({"input": f"camera {camera}", "problem": results[-1]["problem"]})
-    with logging_redirect_tqdm([log]):
+    with logging_redirect_tqdm():  # the root logger's handler, which prints ours
         for path in progress(files, desc="predict", unit="file", enabled=len(files) > 1):
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 result = _stream(predictor, cv2.VideoCapture(str(path)), str(path), options,
@@ -110,9 +110,11 @@ def predict(model, inputs, options=PredictOptions(), camera=None):
         "classify_ms_p50": _median([f["classify_ms"] for f in frames if f["faces"]]),
         "problems": problems, "results": results,
     }
-    if not faces:
+    if not faces:  # the problems once, in the error
         what = "; ".join(f"{p['input']}: {p['problem']}" for p in problems) or "no face found"
         raise AntispoofError(f"nothing to classify ({what})")
+    for problem in problems:  # once each, after the work (the summary line counts them)
+        log.warning("warning: %s: %s", problem["input"], problem["problem"])
     return summary
 
 
@@ -160,31 +162,26 @@ def _expand(inputs):
             files.append(item)
         else:
             problems.append({"input": str(item), "problem": "not found"})
-    for problem in problems:
-        log.warning("warning: %s: %s", problem["input"], problem["problem"])
     return files, problems
 
 
 def _image(predictor, path, annotate):
     bgr = read_image(path)
     if bgr is None:
-        log.warning("warning: %s: cannot decode image", path)
         return {"input": str(path), "problem": "cannot decode image"}
     frame = predictor.frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    if not frame["faces"]:
-        log.warning("warning: %s: no face found", path)
     if annotate:
         ok, encoded = cv2.imencode(annotate.suffix, draw(bgr, frame["faces"]))
         with atomic_path(annotate) as tmp:
             tmp.write_bytes(encoded.tobytes())
-    return {"input": str(path), "frames": [{"frame": 0, **frame}]}
+    result = {"input": str(path), "frames": [{"frame": 0, **frame}]}
+    return result if frame["faces"] else {**result, "problem": "no face found"}
 
 
 def _stream(predictor, capture, name, options, annotate, camera=False):
     """Frames of a video or camera; with smoothing, the largest face's score is averaged."""
     if not capture.isOpened():
         kind = "camera cannot be opened (no such device?)" if camera else "cannot open video"
-        log.warning("warning: %s: %s", name, kind)
         return {"input": name, "problem": kind}
     frames, writer, smoothed = [], None, None
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if not camera else 0
