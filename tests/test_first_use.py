@@ -2,6 +2,7 @@
 per-model thresholds, crops without detection, whole-folder evaluation, early data checks."""
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import pytest
 
 from antispoof.data.datasets import FaceDataset
 from antispoof.runtime.interpreter import TFLiteClassifier
-from conftest import NUAA, REPO, WEIGHTS_035, make_subset, run_cli, run_cli_on_terminal
+from conftest import (ANTISPOOF, NUAA, REPO, WEIGHTS_035, WEIGHTS_100, make_subset, run_cli,
+                      run_cli_on_terminal)
 
 SHIPPED = REPO / "models" / "antispoof_int8.tflite"
 CROP = NUAA / "ClientFace" / "0010" / "0010_01_05_03_115.jpg"  # the subject's first crop
@@ -293,3 +295,34 @@ def test_limit_reaches_qat_and_the_final_evaluation(tmp_path, small_data, small_
     run_cli("export", out, "--out", tmp_path / "app")
     assert json.loads((tmp_path / "app" / "model.json").read_text())["crop_scale"] == 1.3
     assert "1.3× the face detector's box" in (tmp_path / "app" / "MODEL_CARD.md").read_text()
+
+
+# a proxy on a closed loopback port: a download fails at once, and nothing leaves the machine
+OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+           "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+
+
+@pytest.mark.shared
+def test_imagenet_weights_are_resolved_before_any_work(tmp_path, monkeypatch):
+    """--weights imagenet (the default) offline: one line naming the file to fetch and
+    --weights PATH, before any work; a file in Keras's cache is used without a download."""
+    from antispoof.models.weights import imagenet_file, resolve_weights
+
+    env = {**os.environ, **OFFLINE, "HOME": str(tmp_path)}
+    start = time.perf_counter()
+    proc = subprocess.run([str(ANTISPOOF), "build", "--data", NUAA, "--out", tmp_path / "run"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert time.perf_counter() - start < 60 and proc.returncode == 1, proc.stderr[-2000:]
+    (line,) = proc.stderr.strip().splitlines()
+    name, origin, _ = imagenet_file("mobilenetv2", 1.0)
+    assert line.startswith(f"Error: the ImageNet weights {name} are not in {tmp_path}/.keras/models")
+    assert line.endswith(f"fetch {origin} and give its path with --weights PATH")
+    assert not (tmp_path / "run").exists()
+
+    cached = tmp_path / ".keras" / "models" / name
+    cached.parent.mkdir(parents=True, exist_ok=True)  # Keras made it on the failed download
+    cached.symlink_to(WEIGHTS_100)
+    for key, value in OFFLINE.items():
+        monkeypatch.setenv(key, value)
+    assert resolve_weights("imagenet", "mobilenetv2", 1.0, cache_dir=tmp_path / ".keras") == str(cached)
+    assert resolve_weights(str(WEIGHTS_035), "mobilenetv2", 0.35) == str(WEIGHTS_035)

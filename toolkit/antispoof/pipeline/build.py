@@ -18,6 +18,8 @@ from antispoof.data.datasets import crop_scale, describe_data
 from antispoof.data.loading import open_dataset
 from antispoof.evaluation.evaluate import assess
 from antispoof.evaluation.report import report
+from antispoof.models.specs import backbone_spec
+from antispoof.models.weights import resolve_weights
 from antispoof.runtime.info import model_info
 from antispoof.runtime.interpreter import TFLiteClassifier, open_classifier
 from antispoof.training.loop import train
@@ -42,10 +44,14 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     plan = build_options or BuildOptions()
     out = RunDir(out_dir)
     start = time.time()
+    contracting = plan.budget_kb is not None and options.init is None
+    if options.init is None:  # "imagenet": the file, before any work (the full width to contract)
+        weights = resolve_weights(weights, options.arch,
+                                  1.0 if contracting else backbone_spec(options.backbone).alpha)
     dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)
     dataset.check()  # a folder without both classes in every split fails now, not after contraction
     scale = crop_scale(data_dir)  # the crops' own (prepare.json), recorded in model.json
-    if plan.budget_kb is not None and options.init is None:
+    if contracting:
         backbone = out.backbone
         if backbone.exists():
             log.info("[1/4] contract: %s exists", backbone)

@@ -19,7 +19,8 @@ from antispoof.models.builders import build_model, flip_averaged, freeze_batchno
 from antispoof.models.efficientnet import build_server_model
 from antispoof.models.layers import (PIXEL_MAP, fold_central_difference, main_output,
                                      with_central_difference, with_pixel_map)
-from antispoof.models.specs import SERVER_ARCH
+from antispoof.models.specs import SERVER_ARCH, backbone_spec
+from antispoof.models.weights import resolve_weights
 from antispoof.training.batchnorm import precise_batchnorm
 from antispoof.training.distribute import make_strategy, worker_dir
 from antispoof.training.losses import DistillationLoss, LabelAUC, PixelMapLoss
@@ -43,6 +44,8 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     if run.model.exists() and run.history.exists() and read_json(run.history)["complete"]:
         log.info("train: %s is complete, nothing to do", run.model)
         return run.model
+    if options.init is None:  # "imagenet": the file, before any work
+        weights = resolve_weights(weights, options.arch, backbone_spec(options.backbone).alpha)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(options.seed)
 
