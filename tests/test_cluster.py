@@ -110,7 +110,8 @@ def test_pack_keeps_the_protocol_the_pixels_and_names_corrupt_files(packed):
     run_cli("pack", data, "--out", out, "--shards", 4)  # a rerun keeps finished shards
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.tfrecord")} == before
     result = run_cli("pack", data, "--out", out, "--shards", 3, check=False)
-    assert result.returncode == 1 and "holds a pack of other data or with other options" in result.stderr
+    assert result.returncode == 1 and (f"Error: {out}: holds a pack made otherwise (--shards 4 there, "
+                                       "3 now): use a new --out") in result.stderr
 
 
 def test_two_multiworker_processes_train_on_packed_shards_to_identical_weights(tmp_path, packed):
@@ -163,7 +164,8 @@ def test_search_runs_two_trials_on_ray_and_build_takes_its_config(tmp_path, smal
     assert "search: resuming" in again.stderr and again.stdout == result.stdout
     assert (out / "build-config.json").read_text() == first
     other = run_cli(*command[:-2], "--epochs", 2, "--out", out, check=False)
-    assert other.returncode == 1 and "holds a search of other data or with other options" in other.stderr
+    assert other.returncode == 1 and (f"Error: {out}: holds a search made otherwise (--epochs 1 there, "
+                                      "2 now): use a new --out") in other.stderr
     trials = json.loads((out / "search.json").read_text())["trials"]
     assert len(trials) == 2 and len({(t["width"], t["per_channel"]) for t in trials}) == 2
     for trial in trials:

@@ -326,3 +326,26 @@ def test_imagenet_weights_are_resolved_before_any_work(tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
     assert resolve_weights("imagenet", "mobilenetv2", 1.0, cache_dir=tmp_path / ".keras") == str(cached)
     assert resolve_weights(str(WEIGHTS_035), "mobilenetv2", 0.35) == str(WEIGHTS_035)
+
+
+@pytest.mark.shared
+def test_messages_say_what_is_wrong(tmp_path):
+    """A file given as --data, a missing weights file, and one video given to prepare."""
+    proc = run_cli("evaluate", SHIPPED, "--data", CROP, check=False)
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        f"Error: {CROP}: a file, not a dataset folder (real/ and spoof/ per subject, or a "
+        "protocol.json layout)")
+    proc = run_cli("contract", "--weights", tmp_path / "missing.h5", "--width", 0.35,
+                   "--out", tmp_path / "b.keras", check=False)
+    assert proc.returncode != 0 and f"{tmp_path / 'missing.h5'}" in proc.stderr
+    assert "not a Keras MobileNetV2" not in proc.stderr and "Traceback" not in proc.stderr
+
+    from antispoof.testing.nuaa import nuaa_frames, write_video
+
+    video = write_video(tmp_path / "one.mp4", nuaa_frames("ImposterFace", "0005", 4))
+    proc = run_cli("prepare", video, "--out", tmp_path / "one", check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == (
+        f"Error: {video}: a single video or image needs --label real or spoof")
+    out = run_cli("prepare", video, "--out", tmp_path / "one", "--label", "spoof").stdout
+    assert out.startswith("4 crops from 4 frames of 1 source (format file;")
+    assert len(list((tmp_path / "one" / "spoof" / "one").glob("*.jpg"))) == 4

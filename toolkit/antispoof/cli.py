@@ -11,7 +11,7 @@ from antispoof.compress.config import (CONTRACTION, CRITERIA, INT8_MODES, QUANTI
                                        QuantizationConfig)
 from antispoof.core.console import configure
 from antispoof.core.fields import flag
-from antispoof.core.model_contract import CROP_SCALE
+from antispoof.core.model_contract import CROP_SCALE, LABELS
 from antispoof.core.errors import AntispoofError
 from antispoof.data.datasets import ALL, SPLITS
 from antispoof.data.sources import ADAPTERS
@@ -189,20 +189,25 @@ def _with(options):
               help="One Ray task per source on a cluster: auto (this node's cluster, the default "
                    "with a bare --ray), HOST:PORT, ray://HOST:10001, or local (a private one with "
                    "--workers CPUs). --out must be a folder all nodes share.")
+@click.option("--label", type=click.Choice(list(LABELS)), default=None,
+              help="The class of a SOURCE that is one video or image.")
 def prepare(source, source_format, out, every_nth_frame, max_frames_per_video, crop_scale, size,
-            min_face, min_sharpness, detect, workers, seed, ray_address):
-    """Videos or images of a dataset → face crops in real/ and spoof/ per subject, with
-    manifest.csv, sources.csv, protocol.json and prepare.json."""
+            min_face, min_sharpness, detect, workers, seed, ray_address, label):
+    """Videos or images of a dataset (or one video or image with --label) → face crops in real/
+    and spoof/ per subject, with manifest.csv, sources.csv, protocol.json and prepare.json."""
+    from antispoof.core.console import plural
     from antispoof.data.prepare import PrepareOptions, prepare as run
 
     options = PrepareOptions(every_nth_frame, max_frames_per_video, crop_scale or CROP_SCALE, size,
                              min_face, min_sharpness, detect=detect)
-    summary = run(source, out, source_format, options, workers, seed, ray_address=ray_address)
+    summary = run(source, out, source_format, options, workers, seed, ray_address=ray_address,
+                  label=label)
     dropped = ", ".join(f"{summary[k]} {k.replace('_', ' ')}" for k in
                         ("no_face", "multiple_faces", "small_face", "blurry"))
-    click.echo(f"{summary['crops']} crops from {summary['frames']} frames of {summary['sources']} "
-               f"{summary['source_format']} sources ({dropped}; {len(summary['unusable_sources'])} "
-               f"unusable sources) → {out} (protocol {summary['protocol']})")
+    click.echo(f"{plural(summary['crops'], 'crop')} from {plural(summary['frames'], 'frame')} of "
+               f"{plural(summary['sources'], 'source')} (format {summary['source_format']}; "
+               f"dropped: {dropped}; {plural(len(summary['unusable_sources']), 'unusable source')}) "
+               f"→ {out} (protocol {summary['protocol']})")
 
 
 @main.command()

@@ -27,7 +27,8 @@ from antispoof.core.files import atomic_path, write_json
 from antispoof.data.loading import calibration_crops
 from antispoof.models.mobilenet_v2 import (BN, load_full, mobilenet_v2, normalized_input,
                                            source_alpha)
-from antispoof.models.specs import DEFAULT_HEAD, DEFAULT_INPUT_SIZE
+from antispoof.models.specs import DEFAULT_ARCH, DEFAULT_HEAD, DEFAULT_INPUT_SIZE
+from antispoof.models.weights import resolve_weights
 from antispoof.models.widths import LAST_FILTERS, STAGE_OF_BLOCK, Widths, describe
 
 log = logging.getLogger("antispoof")
@@ -185,6 +186,7 @@ def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_
 
     if (width is None) == (budget_kb is None):
         raise AntispoofError("give exactly one of --width and --budget-kb")
+    weights = resolve_weights(weights, DEFAULT_ARCH, 1.0)  # "imagenet": the file, before any work
     if budget_kb is not None:
         widths, size = search_widths(int(budget_kb * 1024), head, input_size,
                                      max_alpha=source_alpha(weights))

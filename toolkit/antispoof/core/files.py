@@ -54,9 +54,47 @@ def read_json(path):
 
 def claim_folder(folder, record_path, record, job):
     """Record at ``record_path`` what a resumable job writing ``folder`` is (``record``, JSON);
-    refuse a folder that holds such a job with another record."""
+    refuse a folder that holds such a job with another record, naming what differs."""
     record = json.loads(json.dumps(record))  # as it reads back: tuples become lists
-    if Path(record_path).exists() and read_json(record_path) != record:
-        raise AntispoofError(f"{folder}: holds {job} of other data or with other options; use a "
-                             "new --out or delete it")
+    if Path(record_path).exists():
+        check_same_record(folder, read_json(record_path), record, job)
     write_json(record_path, record)
+
+
+def check_same_record(folder, recorded, record, job):
+    """One AntispoofError naming each option (as its flag) or input whose value in ``record``
+    differs from what ``folder`` was made with (``recorded``); paths compare where they lead."""
+    record = json.loads(json.dumps(record))
+    differ = _differences(_comparable({k: recorded.get(k) for k in record}), _comparable(record))
+    if differ:
+        said = "; ".join(f"{_as_flag(key)} {_shown(old)} there, {_shown(new)} now"
+                         for key, old, new in differ)
+        raise AntispoofError(f"{folder}: holds {job} made otherwise ({said}): use a new --out, "
+                             "or delete it to start over")
+
+
+def _differences(old, new, key=""):
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new))
+                for d in _differences(old.get(k), new.get(k), f"{key}.{k}" if key else k)]
+    return [] if old == new else [(key, old, new)]
+
+
+def _comparable(value):
+    """Existing paths as where they lead (a relative and an absolute path compare equal)."""
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_comparable(v) for v in value]
+    if isinstance(value, str) and value and os.path.exists(value):
+        return os.path.realpath(value)
+    return value
+
+
+def _as_flag(key):
+    """``options.input_size`` → ``--input-size``; ``data`` → ``--data``."""
+    return "--" + key.split(".")[-1].replace("_", "-")
+
+
+def _shown(value):
+    return "none" if value is None else ",".join(map(str, value)) if isinstance(value, list) else str(value)

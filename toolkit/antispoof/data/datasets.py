@@ -101,6 +101,9 @@ class FaceDataset:
 
     def __init__(self, root, protocol=None, subject_regex=None, seed=0):
         self.root = Path(root)
+        if self.root.is_file():
+            raise AntispoofError(f"{self.root}: a file, not a dataset folder (real/ and spoof/ per "
+                                 "subject, or a protocol.json layout)")
         if not self.root.is_dir():
             raise AntispoofError(f"{self.root}: data folder not found")
         if protocol is None and (self.root / PROTOCOL_FILE).exists():

@@ -61,14 +61,15 @@ class PrepareOptions:
 
 
 def prepare(source_dir, out_dir, format="auto", options=PrepareOptions(), workers=1, seed=0,
-            progress=True, ray_address=None):
+            progress=True, ray_address=None, label=None):
     """Prepare ``source_dir`` into ``out_dir``; returns the summary written to prepare.json.
 
+    ``source_dir`` may also be one video or image, whose class ``label`` (real or spoof) says.
     ``workers`` processes here, or, with ``ray_address``, one Ray task per source on that
     cluster (``out_dir`` must then be a folder every node writes to, such as an NFS mount).
     """
     out_dir = Path(out_dir)
-    name, listing = list_sources(source_dir, format)
+    name, listing = list_sources(source_dir, format, label)
     if options.detect is None:
         options = PrepareOptions(**{**asdict(options), "detect": not listing.crops})
     parts = out_dir / ".parts"

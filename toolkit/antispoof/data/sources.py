@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from antispoof.core.errors import AntispoofError
+from antispoof.core.model_contract import LABELS
 from antispoof.core.files import read_json
 from antispoof.data.images import IMAGE_SUFFIXES
 
@@ -179,8 +180,25 @@ def detect_format(root):
                          f"({', '.join(ADAPTERS)})")
 
 
-def list_sources(root, format="auto"):
+SINGLE = "file"  # the format name of one video or image given alone
+
+
+def single_source(path, label):
+    """One video or image as a dataset of one source, labelled ``label`` (real or spoof); the
+    subject is its file name."""
+    if path.suffix.lower() not in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
+        raise AntispoofError(f"{path}: not a video or image (a dataset is a folder)")
+    if label not in LABELS:
+        raise AntispoofError(f"{path}: a single video or image needs --label real or spoof")
+    spoof = LABELS.index(label)
+    return Listing(path.parent, [Source(path, spoof, path.stem, "spoof" if spoof else "")], [])
+
+
+def list_sources(root, format="auto", label=None):
+    """(format name, Listing) of a dataset folder, or of one video or image with ``label``."""
     root = Path(root)
+    if root.is_file():
+        return SINGLE, single_source(root, label)
     if not root.is_dir():
         raise AntispoofError(f"{root}: source folder not found")
     name = detect_format(root) if format == "auto" else format

@@ -57,6 +57,8 @@ def source_alpha(weights):
     (320 × width channels, distinct for every published width); "imagenet" means 1.0."""
     if weights == "imagenet":
         return 1.0
+    if not Path(weights).is_file():
+        raise AntispoofError(f"{weights}: weights file not found")
     import h5py
 
     try:

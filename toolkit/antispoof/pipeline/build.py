@@ -12,7 +12,7 @@ from antispoof.compress.quantization import quantize
 from antispoof.core.model_contract import (CROP_SCALE, INPUT_MEANING, ModelContract, OUTPUT_MEANING,
                                      Quantization)
 from antispoof.core.errors import AntispoofError
-from antispoof.core.files import read_json, write_json
+from antispoof.core.files import check_same_record, read_json, write_json
 from antispoof.core.rundir import RunDir
 from antispoof.data.datasets import crop_scale, describe_data
 from antispoof.data.loading import open_dataset
@@ -22,7 +22,7 @@ from antispoof.models.specs import backbone_spec
 from antispoof.models.weights import resolve_weights
 from antispoof.runtime.info import model_info
 from antispoof.runtime.interpreter import TFLiteClassifier, open_classifier
-from antispoof.training.loop import train
+from antispoof.training.loop import check_run, train
 from antispoof.training.options import TrainOptions
 
 log = logging.getLogger("antispoof")
@@ -48,6 +48,11 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     if options.init is None:  # "imagenet": the file, before any work (the full width to contract)
         weights = resolve_weights(weights, options.arch,
                                   1.0 if contracting else backbone_spec(options.backbone).alpha)
+    if contracting:
+        options.init = str(out.backbone)  # training starts from the contracted backbone
+    check_run(out, data_dir, options)  # a folder built otherwise: one line, before any work
+    if out.metrics.exists():
+        check_same_record(out.path, read_json(out.metrics)["build"], asdict(plan), "a build")
     dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)
     dataset.check()  # a folder without both classes in every split fails now, not after contraction
     scale = crop_scale(data_dir)  # the crops' own (prepare.json), recorded in model.json
@@ -64,7 +69,6 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
                    else {"budget_kb": plan.budget_kb})
             contract(weights, backbone, criterion=plan.criterion, calibration_dir=data_dir,
                      head=options.head, protocol=protocol, input_size=options.input_size, **fit)
-        options.init = str(backbone)
     log.info("[2/4] train → %s", out.model)
     train(data_dir, out.path, weights, options, protocol, subject_regex)
 

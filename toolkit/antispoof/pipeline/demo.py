@@ -18,7 +18,8 @@ def demo(model=DEFAULT_MODEL, data=None, per_class=4, threads=1, echo=print, web
     model = Path(model)
     for folder in (data, webcam):
         if folder is not None and not Path(folder).is_dir():
-            raise AntispoofError(f"{folder}: dataset folder not found")
+            raise AntispoofError(f"{folder}: " + ("a file, not a dataset folder" if Path(folder).is_file()
+                                                  else "dataset folder not found"))
     threshold = decision_threshold(model)
     classifier = TFLiteClassifier(model, threads)  # a model that breaks the contract stops here
     timing = bench(model, BenchOptions(threads=threads, runs=300, warmup=30))

@@ -9,7 +9,7 @@ import numpy as np
 import tf_keras as keras
 
 from antispoof.core.errors import AntispoofError
-from antispoof.core.files import atomic_path, read_json, write_json
+from antispoof.core.files import atomic_path, check_same_record, read_json, write_json
 from antispoof.core.rundir import RunDir
 from antispoof.data.datasets import describe_data
 from antispoof.data.stream import class_weights, tf_dataset
@@ -41,6 +41,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     strategy = make_strategy(options.strategy)  # before any other TensorFlow work
     out = worker_dir(out_dir, options.strategy)
     run = RunDir(out)
+    check_run(run, data_dir, options)
     if run.model.exists() and run.history.exists() and read_json(run.history)["complete"]:
         log.info("train: %s is complete, nothing to do", run.model)
         return run.model
@@ -55,6 +56,19 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     started = time.time()
     _fit(model, run, history, data, train_ds, dev_ds, class_weight, options)
     return _finish(model, run, history, data, options, started)
+
+
+def _record(data_dir, options):
+    """What makes a training run this run: its data and options (config.json records them)."""
+    return {"data": describe_data(data_dir), "options": asdict(options)}
+
+
+def check_run(run, data_dir, options):
+    """A run folder of other data or options is never resumed or reused: one error naming the
+    flags that differ."""
+    if run.config.exists():
+        check_same_record(run.path, read_json(run.config), _record(data_dir, options),
+                          "a training run")
 
 
 @dataclass
@@ -88,9 +102,9 @@ def _open_data(run, data_dir, weights, options, protocol, subject_regex, strateg
              options.strategy != "default" else "")
     skipped = [] if streaming else train_images.skipped
     write_json(run.config, {
-        "data": describe_data(data_dir), "protocol": dataset.protocol.name,
+        **_record(data_dir, options), "protocol": dataset.protocol.name,
         "protocol_file": str(protocol) if protocol else None, "weights": str(weights),
-        "options": asdict(options), "counts": {"train": train_counts, "dev": dev_images.counts},
+        "counts": {"train": train_counts, "dev": dev_images.counts},
         "replicas": strategy.num_replicas_in_sync,
         "skipped": [{"file": f, "reason": r} for f, r in skipped + dev_images.skipped],
     })
