@@ -27,3 +27,17 @@ def test_a_contract_without_a_threshold_reads_back(tmp_path):
     assert json.loads((tmp_path / CONTRACT_FILE).read_text())["threshold"] is None
     assert read_contract(tmp_path / "server.tflite") == contract
     assert contract.threshold_of("server.tflite") == (None, None)
+
+
+def test_the_contract_names_the_resize_filter(tmp_path):
+    """model.json says how the crop is resized (area, as training saw it); a filter antispoof
+    does not feed is refused when the contract is read."""
+    import pytest
+
+    from antispoof.core.errors import AntispoofError
+
+    assert json.loads(CONTRACT.read_text())["resize"] == "area" == read_contract(DEFAULT_MODEL).resize
+    other = {**json.loads(CONTRACT.read_text()), "resize": "bilinear"}
+    (tmp_path / CONTRACT_FILE).write_text(json.dumps(other))
+    with pytest.raises(AntispoofError, match="resize filter 'bilinear' is not one antispoof feeds"):
+        read_contract(tmp_path / DEFAULT_MODEL.name)

@@ -29,7 +29,7 @@ from antispoof.models.mobilenet_v2 import (BN, load_full, mobilenet_v2, normaliz
                                            source_alpha)
 from antispoof.models.specs import DEFAULT_ARCH, DEFAULT_HEAD, DEFAULT_INPUT_SIZE
 from antispoof.models.weights import resolve_weights
-from antispoof.models.widths import LAST_FILTERS, STAGE_OF_BLOCK, Widths, describe
+from antispoof.models.widths import LAST_FILTERS, STAGE_OF_BLOCK, Widths, describe, summarize
 
 log = logging.getLogger("antispoof")
 
@@ -190,7 +190,7 @@ def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_
     if budget_kb is not None:
         widths, size = search_widths(int(budget_kb * 1024), head, input_size,
                                      max_alpha=source_alpha(weights))
-        log.info("contract: chose %s (%d bytes as int8 with the %r head)", describe(widths), size, head)
+        log.info("contract: chose %s (%d bytes as int8 with the %s head)", summarize(widths), size, head)
     else:
         widths = Widths.uniform(width, blocks, last, tap)
     calibration = None

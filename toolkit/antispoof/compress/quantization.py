@@ -10,11 +10,13 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
 from antispoof.compress.config import QUANTIZATION, QuantizationConfig
+from antispoof.core.console import plural
 from antispoof.core.files import write_bytes
 from antispoof.data.stream import class_weights, tf_dataset
 from antispoof.data.loading import calibration_crops, open_dataset
 from antispoof.models.builders import load_trained
 from antispoof.models.layers import MirrorPair, PairMean
+from antispoof.training.callbacks import EpochLog
 
 log = logging.getLogger("antispoof")
 
@@ -201,11 +203,12 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=QUANTIZATION.qat_
     init_quantization_ranges(qat, model, representative)
     qat.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
                 metrics=[keras.metrics.AUC(name="auc")])
-    log.info("quantize: quantization-aware training on %d train and %d dev crops, %d epochs at "
-             "lr %g", len(train.labels), len(dev.labels), epochs, learning_rate)
+    log.info("quantize: quantization-aware training on %d train and %d dev crops, %s at "
+             "lr %g", len(train.labels), len(dev.labels), plural(epochs, "epoch"), learning_rate)
     qat.fit(tf_dataset(train, batch_size, training=True, seed=seed),
             validation_data=tf_dataset(dev, batch_size, training=False), epochs=epochs,
-            class_weight=class_weights(train.counts), verbose=2)
+            class_weight=class_weights(train.counts), callbacks=[EpochLog("quantize", epochs)],
+            verbose=0)
     flatbuffer = convert_int8(qat, representative)
     write_bytes(out, flatbuffer)
     log.info("quantize: wrote %s (%d bytes)", out, len(flatbuffer))

@@ -22,7 +22,8 @@ def load_face_crop(path, size):
 
 
 def to_model_input(image, size, bgr=False):
-    """Resize a face crop (H×W×3 uint8) to the model's square input, in RGB order."""
+    """Resize a face crop (H×W×3 uint8) to the model's square input, in RGB order, with the
+    filter ``model.json`` names (``core.model_contract.RESIZE``: area when shrinking)."""
     if bgr:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     interpolation = cv2.INTER_AREA if min(image.shape[:2]) > size else cv2.INTER_LINEAR

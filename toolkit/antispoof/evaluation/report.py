@@ -61,7 +61,8 @@ def _curves(history):
 
     epochs = [e["epoch"] for e in history["epochs"]]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    for prefix, style in (("", "-"), ("val_", "--")):
+    style_of = "o-" if len(epochs) == 1 else "-"  # one epoch: a point a line would not draw
+    for prefix, style in (("", style_of), ("val_", style_of + "-" if len(epochs) > 1 else "s")):
         split = "dev" if prefix else "train"
         axes[0].plot(epochs, [e[prefix + "loss"] for e in history["epochs"]], style, label=split)
         if prefix + "precision" in history["epochs"][0]:
@@ -75,6 +76,8 @@ def _curves(history):
     for ax in axes:
         ax.legend()
         ax.grid(alpha=.3)
+        ax.set_xticks(epochs)  # whole epochs only
+    fig.tight_layout()
     return fig
 
 
@@ -115,9 +118,11 @@ def _confusion(matrix):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(3.4, 3))
-    ax.imshow(np.log1p(matrix), cmap="Blues")
-    for (i, j), v in np.ndenumerate(np.array(matrix)):
-        ax.text(j, i, str(v), ha="center", va="center")
+    shade = np.log1p(np.array(matrix, dtype=float))
+    ax.imshow(shade, cmap="Blues")
+    for (i, j), v in np.ndenumerate(np.array(matrix)):  # white on the dark cells
+        dark = shade[i, j] > shade.max() / 2
+        ax.text(j, i, str(v), ha="center", va="center", color="white" if dark else "black")
     ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["real", "spoof"], yticklabels=["real", "spoof"],
            xlabel="called", ylabel="true", title="int8, test")
     return fig

@@ -60,6 +60,13 @@ def full_widths():
     return Widths.uniform(1.0)
 
 
+def summarize(widths):
+    """``widths`` in words, for a log line: ``stem 16, stages 8/16/24/32, 8 blocks``."""
+    stages = "/".join(map(str, widths.stages))
+    end = f", {widths.blocks} blocks" + ("" if widths.tap == "output" else f" ({widths.tap} tap)")
+    return f"stem {widths.stem}, stages {stages}{end}" + (f", last conv {widths.last}" if widths.last else "")
+
+
 def describe(widths):
     """``widths`` as JSON."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(widths).items()}

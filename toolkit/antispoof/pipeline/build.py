@@ -111,6 +111,8 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     log.info("int8 model: %s (%d bytes); build took %.0f s", int8, size, results["build_seconds"])
     if plan.budget_bytes and size > plan.budget_bytes:
         raise AntispoofError(f"{int8}: {size} bytes, over the budget of {plan.budget_bytes} bytes")
+    log.info("next: antispoof export %s --out DIR writes what an app takes (the int8 model, its "
+             "MediaPipe variant, labels.txt, model.json and MODEL_CARD.md)", out.path)
     return results
 
 

@@ -1,7 +1,6 @@
 """Fine-tuning on the train split, monitored on the dev split; resumable per epoch."""
 import logging
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -22,6 +21,7 @@ from antispoof.models.layers import (PIXEL_MAP, fold_central_difference, main_ou
 from antispoof.models.specs import SERVER_ARCH, backbone_spec
 from antispoof.models.weights import resolve_weights
 from antispoof.training.batchnorm import precise_batchnorm
+from antispoof.training.callbacks import EpochLog
 from antispoof.training.distribute import make_strategy, worker_dir
 from antispoof.training.losses import DistillationLoss, LabelAUC, PixelMapLoss
 from antispoof.training.optimizers import RectifiedAdam, learning_rate
@@ -63,6 +63,11 @@ def _record(data_dir, options):
     return {"data": describe_data(data_dir), "options": asdict(options)}
 
 
+def _counted(counts):
+    """{"real": 93, "spoof": 107} → ``93 real + 107 spoof``."""
+    return " + ".join(f"{n} {name}" for name, n in counts.items())
+
+
 def check_run(run, data_dir, options):
     """A run folder of other data or options is never resumed or reused: one error naming the
     flags that differ."""
@@ -97,9 +102,9 @@ def _open_data(run, data_dir, weights, options, protocol, subject_regex, strateg
                                                        options.seed)
     train_counts = dataset.counts("train") if streaming else train_images.counts
     dev_images = dataset.load("dev", options.input_size, options.limit, options.seed)
-    log.info("train: %s train, %s dev images (protocol %s%s)", train_counts, dev_images.counts,
-             dataset.protocol.name, f", {strategy.num_replicas_in_sync} replicas" if
-             options.strategy != "default" else "")
+    log.info("train: %s train and %s dev crops (protocol %s%s)", _counted(train_counts),
+             _counted(dev_images.counts), dataset.protocol.name,
+             f", {strategy.num_replicas_in_sync} replicas" if options.strategy != "default" else "")
     skipped = [] if streaming else train_images.skipped
     write_json(run.config, {
         **_record(data_dir, options), "protocol": dataset.protocol.name,
@@ -158,8 +163,9 @@ def _fit(model, run, history, data, train_ds, dev_ds, class_weight, options):
         steps_per_epoch=data.steps_per_epoch if data.streaming else None,
         initial_epoch=len(history["epochs"]),
         class_weight=class_weight,
-        callbacks=[_EpochCheckpoint(run, history, options.select_epoch)],
-        verbose=1 if sys.stderr.isatty() else 2,
+        callbacks=[_EpochCheckpoint(run, history, options.select_epoch),
+                   EpochLog("train", options.epochs)],
+        verbose=0,  # EpochLog: our lines on stderr, a bar on a terminal
     )
 
 

@@ -7,7 +7,7 @@ data class Quantization(val dtype: String, val scale: Double, val zeroPoint: Int
  * What `model.json` (written by `antispoof build` and `export`) promises about the model beside
  * it: input size and colour order, the crop around the detector box, input and output
  * quantization, the decision threshold on P(spoof), and the labels. Mirrors the fields an app
- * needs of the Python `antispoof.core.contract.ModelContract` (a test compares the two).
+ * needs of the Python `antispoof.core.model_contract.ModelContract` (a test compares the two).
  */
 data class ModelContract(
     val model: String,
@@ -17,7 +17,8 @@ data class ModelContract(
     val output: Quantization,
     val threshold: Double,
     val labels: List<String>,
-    val cropScale: Double
+    val cropScale: Double,
+    val resize: String
 ) {
     companion object {
         fun parse(text: String): ModelContract {
@@ -37,10 +38,12 @@ data class ModelContract(
                 output = quantization("output"),
                 threshold = field(root, "threshold") as Double,
                 labels = (field(root, "labels") as List<*>).map { it as String },
-                cropScale = field(root, "crop_scale") as Double
+                cropScale = field(root, "crop_scale") as Double,
+                resize = field(root, "resize") as String
             )
             require(contract.colorOrder == "RGB") { "model.json: colour order ${contract.colorOrder} is not supported" }
             require(contract.labels == listOf("real", "spoof")) { "model.json: labels must be [real, spoof]" }
+            require(contract.resize == "area") { "model.json: resize filter ${contract.resize} is not the one Resize implements (area)" }
             return contract
         }
     }

@@ -55,7 +55,7 @@ class ResizeTest {
 class PreprocessorTest {
     private fun contract(dtype: String, scale: Double, zeroPoint: Int) = ModelContract(
         "m.tflite", 2, "RGB", Quantization(dtype, scale, zeroPoint), Quantization("int8", 1 / 256.0, -128),
-        0.5, listOf("real", "spoof"), 1.0)
+        0.5, listOf("real", "spoof"), 1.0, "area")
 
     @Test
     fun int8InputIsPixelMinus128() {
@@ -96,7 +96,7 @@ class ModelContractTest {
     private val text = """{"model": "antispoof_int8.tflite", "input_size": 64, "color_order": "RGB",
         "input": {"dtype": "int8", "scale": 1.0, "zero_point": -128},
         "output": {"dtype": "int8", "scale": 0.00390625, "zero_point": -128},
-        "threshold": 0.42578125, "labels": ["real", "spoof"], "crop_scale": 1.1}"""
+        "threshold": 0.42578125, "labels": ["real", "spoof"], "crop_scale": 1.1, "resize": "area"}"""
 
     @Test
     fun readsTheFieldsThatMatter() {
@@ -105,6 +105,17 @@ class ModelContractTest {
         assertEquals(Quantization("int8", 0.00390625, -128), c.output)
         assertEquals(0.42578125, c.threshold, 0.0)
         assertEquals(1.1, c.cropScale, 0.0)
+        assertEquals("area", c.resize)
+    }
+
+    @Test
+    fun refusesAResizeFilterItDoesNotImplement() {
+        try {
+            ModelContract.parse(text.replace("\"resize\": \"area\"", "\"resize\": \"bilinear\""))
+            throw AssertionError("no error")
+        } catch (e: IllegalArgumentException) {
+            assertTrue(e.message!!.contains("resize filter bilinear"))
+        }
     }
 
     @Test
