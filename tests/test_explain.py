@@ -49,3 +49,26 @@ def test_tflite_without_its_keras_model_is_a_clear_error(tmp_path, small_build):
     lone.write_bytes((small_build / "antispoof_int8.tflite").read_bytes())
     with pytest.raises(AntispoofError, match="no model.keras beside it"):
         explain(lone, SPOOF)
+
+
+@pytest.mark.shared
+def test_occlusion_explains_any_tflite_the_shipped_one_too(tmp_path):
+    """Occlusion needs only outputs: the shipped .tflite (no model.keras beside it) is explained,
+    and covering the face moves the map; the score is the model's own."""
+    from antispoof.core.shipped import DEFAULT_MODEL
+    from antispoof.evaluation.explain import occlusion_maps
+    from antispoof.runtime.interpreter import open_classifier
+
+    classifier = open_classifier(DEFAULT_MODEL)
+    size = classifier.input_size
+    crop = load_face_crop(SPOOF[0], size)
+    occluded = crop.copy()
+    occluded[size // 4:3 * size // 4, size // 4:3 * size // 4] = 128
+    maps, scores = occlusion_maps(classifier, np.stack([crop, occluded]))
+    assert maps.shape == (2, size, size) and maps.min() >= 0
+    assert np.allclose(maps.reshape(2, -1).max(axis=1), 1.0) and maps[0].std() > 0.05
+    assert scores == pytest.approx(classifier.predict(np.stack([crop, occluded])))
+    mass = maps / maps.sum(axis=(1, 2), keepdims=True)
+    assert 0.5 * np.abs(mass[0] - mass[1]).sum() > 0.05
+    proc = run_cli("explain", DEFAULT_MODEL, *SPOOF, "--method", "occlusion", "--out", tmp_path)
+    assert len(list(tmp_path.glob("*_occlusion.png"))) == 2 and "P(spoof)" in proc.stdout

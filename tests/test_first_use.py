@@ -14,10 +14,11 @@ import pytest
 
 from antispoof.data.datasets import FaceDataset
 from antispoof.runtime.interpreter import TFLiteClassifier
-from conftest import (ANTISPOOF, NUAA, REPO, WEIGHTS_035, WEIGHTS_100, make_subset, run_cli,
-                      run_cli_on_terminal)
+from conftest import (ANTISPOOF, NUAA, REPO, SHARED, WEIGHTS_035, WEIGHTS_100, make_subset,
+                      run_cli, run_cli_on_terminal)
 
 SHIPPED = REPO / "models" / "antispoof_int8.tflite"
+PEER = SHARED / "weights" / "silentface" / "minifasnetv2_scale2.7_80x80.onnx"
 CROP = NUAA / "ClientFace" / "0010" / "0010_01_05_03_115.jpg"  # the subject's first crop
 
 
@@ -295,6 +296,20 @@ def test_limit_reaches_qat_and_the_final_evaluation(tmp_path, small_data, small_
     run_cli("export", out, "--out", tmp_path / "app")
     assert json.loads((tmp_path / "app" / "model.json").read_text())["crop_scale"] == 1.3
     assert "1.3× the face detector's box" in (tmp_path / "app" / "MODEL_CARD.md").read_text()
+    # a run is scored once: `report` gives the build's figures on the build's (limited) crops,
+    # and a peer in the model card is scored on exactly those crops
+    page = run_cli("report", out, "--out", tmp_path / "again.html").stdout.strip()
+    text = (tmp_path / "again.html").read_text()
+    int8 = metrics["int8"]
+    assert page == str(tmp_path / "again.html")
+    assert f"test split {int8['n_real']} real and {int8['n_spoof']} spoof crops" in text
+    assert f"<td>{int8['auc']:.4f}</td>" in text
+    from antispoof.evaluation.evaluate import assess_run
+    from antispoof.runtime.interpreter import open_classifier
+
+    config = json.loads((out / "config.json").read_text())
+    peer, _ = assess_run(open_classifier(PEER), config, resamples=0)
+    assert peer["n_real"] + peer["n_spoof"] == 40
 
 
 # a proxy on a closed loopback port: a download fails at once, and nothing leaves the machine

@@ -414,8 +414,9 @@ def search(data_dir, protocol, weights, budget_kb, trials, widths, depths, per_t
               show_default=True)
 @click.option("--out", required=True, type=click.Path(), help="Folder for the PNG overlays.")
 def explain(model, images, method, out):
-    """Grad-CAM or saliency maps of P(spoof) over face crops (a .tflite file is explained
-    through the model.keras beside it)."""
+    """Grad-CAM, saliency or occlusion maps of P(spoof) over face crops. Grad-CAM and saliency
+    explain a .tflite file through the model.keras beside it; occlusion needs only the model's
+    outputs and explains any model file, the shipped one too."""
     from antispoof.evaluation.explain import explain as run
 
     for png, score in run(model, images, method, out):

@@ -29,6 +29,15 @@ class Scored:
         self.scores = classifier.predict(self.images.pixels)
 
 
+def assess_run(classifier, config, resamples=1000):
+    """``assess`` on exactly the crops a build scored (its config.json: the data, the protocol,
+    the seed and ``--limit``), so that a report, a model card and a peer beside the model give
+    the run's own figures."""
+    options = config.get("options", {})
+    dataset = open_dataset(config["data"], config.get("protocol_file"), seed=options.get("seed", 0))
+    return assess(classifier, dataset, "test", resamples=resamples, limit=options.get("limit"))
+
+
 def evaluate(model_path, data_dir, split="test", protocol=None, threshold=None, threads=1,
              subject_regex=None, resamples=1000, operating_point=None, scores_out=None):
     """Metrics of ``model_path`` on ``split`` (``"all"``: every image) at one threshold.

@@ -1,7 +1,10 @@
-"""Where the model looks: Grad-CAM on the last feature map, and vanilla-gradient saliency.
+"""Where the model looks: Grad-CAM on the last feature map, vanilla-gradient saliency, and
+occlusion sensitivity.
 
-Both explain P(spoof). A ``.tflite`` file is explained through the Keras model it was built
-from: ``model.keras`` in the same run directory.
+All explain P(spoof). Grad-CAM and saliency need gradients: a ``.tflite`` file is explained
+through the Keras model it was built from (``model.keras`` in the same run directory).
+Occlusion (Zeiler and Fergus, 2014) needs only the model's outputs, so it explains any model
+file, the shipped ``.tflite`` too, without TensorFlow.
 """
 from pathlib import Path
 
@@ -12,9 +15,11 @@ from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path
 from antispoof.core.rundir import RunDir
 from antispoof.data.images import load_face_crop
-from antispoof.runtime.interpreter import KerasClassifier
+from antispoof.runtime.interpreter import KerasClassifier, open_classifier
 
-METHODS = ("gradcam", "saliency")
+METHODS = ("gradcam", "saliency", "occlusion")
+GRADIENT_METHODS = METHODS[:2]
+OCCLUDER = 128  # the grey that covers a patch
 
 
 def keras_model_for(path):
@@ -23,8 +28,9 @@ def keras_model_for(path):
     if path.suffix == ".tflite":
         source = path.with_name(RunDir.MODEL)
         if not source.exists():
-            raise AntispoofError(f"{path}: explanations need the Keras model it was built from; "
-                                 f"no {source.name} beside it (pass the run directory's model.keras)")
+            raise AntispoofError(f"{path}: gradient explanations need the Keras model it was built "
+                                 f"from; no {source.name} beside it (pass the run directory's "
+                                 "model.keras, or --method occlusion, which needs only outputs)")
         path = source
     return KerasClassifier(path).model
 
@@ -34,7 +40,7 @@ def heatmaps(model, pixels, method):
     import tensorflow as tf
     import tf_keras as keras
 
-    if method not in METHODS:
+    if method not in GRADIENT_METHODS:
         raise AntispoofError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
     x = tf.convert_to_tensor(pixels.astype(np.float32))
     size = pixels.shape[1]
@@ -57,6 +63,33 @@ def heatmaps(model, pixels, method):
     return maps / np.maximum(peak, 1e-12), score.numpy().reshape(-1)
 
 
+def occlusion_maps(classifier, pixels, patch=None, stride=None):
+    """N×S×S maps in [0, 1] of how much P(spoof) moves when a grey square (``patch``, a sixth of
+    the side by default, every ``stride`` pixels) covers each part of the crop, averaged over
+    the squares that cover a pixel; and the model's P(spoof) for each crop. Any classifier
+    with ``predict`` (a .tflite file through LiteRT) will do."""
+    count, size = len(pixels), pixels.shape[1]
+    patch = patch or max(4, size // 6)
+    stride = stride or max(1, patch // 2)
+    corners = [(y, x) for y in range(0, size - patch + 1, stride)
+               for x in range(0, size - patch + 1, stride)]
+    cover = np.zeros((size, size), np.float32)
+    for y, x in corners:
+        cover[y:y + patch, x:x + patch] += 1
+    scores = classifier.predict(pixels)
+    maps = np.zeros((count, size, size), np.float32)
+    for i in range(count):
+        covered = np.repeat(pixels[i:i + 1], len(corners), axis=0)
+        for k, (y, x) in enumerate(corners):
+            covered[k, y:y + patch, x:x + patch] = OCCLUDER
+        change = np.abs(classifier.predict(covered) - scores[i])
+        for k, (y, x) in enumerate(corners):
+            maps[i, y:y + patch, x:x + patch] += change[k]
+    maps /= np.maximum(cover, 1)
+    peak = maps.reshape(count, -1).max(axis=1).reshape(-1, 1, 1)
+    return maps / np.maximum(peak, 1e-12), np.asarray(scores, np.float32).reshape(-1)
+
+
 def overlay(pixels, heatmap, scale=2):
     """The crop and its heat map blended, side by side, as a BGR image ready to save."""
     crop = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
@@ -67,15 +100,20 @@ def overlay(pixels, heatmap, scale=2):
 
 def explain(model_path, images, method="gradcam", out_dir="explanations"):
     """Write ``<image>_<method>.png`` (crop | overlay) for each image; return [(png, P(spoof))]."""
-    model = keras_model_for(model_path)
-    size = int(model.input_shape[1])
+    if method == "occlusion":
+        classifier = open_classifier(model_path)
+        size = classifier.input_size
+    else:
+        model = keras_model_for(model_path)
+        size = int(model.input_shape[1])
     crops = []
     for image in images:
         crop = load_face_crop(image, size)
         if crop is None:
             raise AntispoofError(f"{image}: cannot decode image")
         crops.append(crop)
-    maps, scores = heatmaps(model, np.stack(crops), method)
+    maps, scores = (occlusion_maps(classifier, np.stack(crops)) if method == "occlusion" else
+                    heatmaps(model, np.stack(crops), method))
     written = []
     for image, crop, heatmap, score in zip(images, crops, maps, scores):
         png = Path(out_dir) / f"{Path(image).stem}_{method}.png"

@@ -14,9 +14,8 @@ from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path, read_json
 from antispoof.core.rundir import RunDir
 from antispoof.data.datasets import data_sources
-from antispoof.data.loading import open_dataset
 from antispoof.evaluation import metrics
-from antispoof.evaluation.evaluate import assess
+from antispoof.evaluation.evaluate import assess_run
 from antispoof.evaluation.explain import heatmaps, keras_model_for, overlay
 from antispoof.runtime.interpreter import open_classifier
 
@@ -165,9 +164,9 @@ def report(run_dir, out=None, data_dir=None, protocol=None, assessed=None):
     data_dir = data_dir or config["data"]
     protocol = protocol or config.get("protocol_file")
     int8_path = run.int8
-    if assessed is None:
-        dataset = open_dataset(data_dir, protocol)
-        assessed = {name: assess(open_classifier(path), dataset, "test")
+    if assessed is None:  # the crops the build scored (its --limit and seed), unless told otherwise
+        scoring = {**config, "data": data_dir, "protocol_file": protocol}
+        assessed = {name: assess_run(open_classifier(path), scoring)
                     for name, path in (("int8", int8_path), ("float", run.model))}
     (int8, int8_scored), (floats, float_scored) = assessed["int8"], assessed["float"]
     scored = {"int8": int8_scored, "float": float_scored}

@@ -22,8 +22,7 @@ from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path, read_json, write_bytes
 from antispoof.core.rundir import ExportDir, RunDir
 from antispoof.data.datasets import FaceDataset, MANIFEST_FILE, data_sources
-from antispoof.data.loading import open_dataset
-from antispoof.evaluation.evaluate import assess
+from antispoof.evaluation.evaluate import assess_run
 from antispoof.models.builders import load_trained
 from antispoof.models.specs import SERVER_ARCH
 from antispoof.runtime.interpreter import open_classifier
@@ -84,10 +83,8 @@ def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", 
                f"{timing['runtime_version']}, {timing['cpu'] or timing['machine']}")
     config = read_json(run.config)
     peer_results = {}
-    if peers:
-        dataset = open_dataset(config["data"], config.get("protocol_file"))
-        for peer in map(Path, peers):
-            peer_results[f"peer {peer.stem}"], _ = assess(open_classifier(peer), dataset, resamples=0)
+    for peer in map(Path, peers):  # on exactly the crops the model was scored on
+        peer_results[f"peer {peer.stem}"], _ = assess_run(open_classifier(peer), config, resamples=0)
     with atomic_path(out / out.CARD) as tmp:
         tmp.write_text(model_card(metrics, contract.to_json(), config, latency, peer_results))
     return [out.INT8, out.MEDIAPIPE, out.LABELS, out.CONTRACT, out.CARD]
