@@ -121,8 +121,21 @@ def test_export_loads_in_mediapipe_image_classifier(small_build, tmp_path):
     card = (out / "MODEL_CARD.md").read_text()
     assert "## Intended use" in card and "## Limits" in card and f"{contract['threshold']:.4f}" in card
     assert "- Data: `/" not in card  # the builder's absolute paths stay out of a shipped card
+    assert_card_stands_alone(card)
 
     assert_mediapipe_matches(out / "antispoof_mediapipe.tflite", out / "antispoof_int8.tflite")
+
+
+def assert_card_stands_alone(card):
+    """A card travels with the model: no link into this repository, no path of the builder's."""
+    import re
+
+    assert not re.search(r"`[^`]*\.md`|\]\((?!https?://)[^)]*\)", card), "a link into the repository"
+    assert "../" not in card and "/shared/" not in card, "a path of the builder's machine"
+
+
+def test_the_shipped_model_card_stands_alone():
+    assert_card_stands_alone(SHIPPED.with_name("MODEL_CARD.md").read_text())
 
 
 @pytest.mark.shared

@@ -171,12 +171,6 @@ def with_metadata(flatbuffer, name, author, licence, crop_scale=CROP_SCALE):
     return populated
 
 
-def _shown(path):
-    """A dataset path as the card shows it: relative to where export runs, so that the card
-    carries no builder's absolute paths (`../shared/data/nuaa`, as the README's command gives it)."""
-    return os.path.relpath(path) if os.path.isabs(str(path)) else str(path)
-
-
 def model_card(metrics, contract, config, latency, peers=None):
     """MODEL_CARD.md: use, input and output, training data (each dataset, and each source
     repository its manifest names for the train and dev splits, with the licence it states),
@@ -199,7 +193,7 @@ def model_card(metrics, contract, config, latency, peers=None):
         f"- Output: P(spoof) (`{ExportDir.INT8}`), or scores [real, spoof] (`{ExportDir.MEDIAPIPE}`); call "
         f"spoof when P(spoof) ≥ {contract['threshold']:.4f} ({contract['threshold_source']}).", "",
         "## Training data and protocol",
-        f"- Data: {', '.join('`' + _shown(s['data']) + '`' for s in sources)}; protocol `{protocol}`: subjects "
+        f"- Data: {', '.join('`' + name + '`' for name in names)}; protocol `{protocol}`: subjects "
         "(sources) never cross train/dev/test; epochs and the threshold are chosen on dev; test "
         "is only reported.",
         "- Images: " + "; ".join(f"{split} {c['real']:,} real, {c['spoof']:,} spoof"
@@ -239,16 +233,16 @@ def model_card(metrics, contract, config, latency, peers=None):
     screens = any(Path(s["data"]).name != "nuaa" for s in sources)
     lines += [
         "", f"Size: {contract['size_bytes']:,} bytes (int8). Latency: {latency} (measured by "
-        "`antispoof export`; other machines and models side by side: `benchmarks/README.md`).", "",
+        "`antispoof export` when this card was written).", "",
         "## Limits",
         "- Attack types: learned only from those in the training data"
         + (" (printed photographs; screen replays on phones, monitors and TVs). No mask or "
            "3-D attack was seen." if screens else
            ". A model trained on NUAA (printed photographs) has seen no screen replay and no "
-           "mask; on screen replays it does far worse (see `models/README.md`)."),
+           "mask, and does far worse on screen replays than on prints."),
         "- Demographics, cameras and lighting: only those of the training data are covered; "
-        "others are untested. Held-out webcam sources vary widely (per-source figures in "
-        "`benchmarks/README.md`).",
+        "others are untested. Cameras, rooms and screens unlike the training sources move the "
+        "scores (the held-out test figures above): check the threshold on your own data.",
         "- The crop must be made as above; other crops (tighter, wider, unaligned) shift the scores.",
         "",
     ]
