@@ -37,8 +37,11 @@ $(ARM64)/.ready: pyproject.toml | $(STAMP) system-deps
 
 arm64-sysroot: $(ARM64)/.ready
 
+# Two pytest workers, a test file each at a time (a file's servers and trained runs stay in one
+# worker; the runs every file reads are built once, see tests/conftest.py).
+PYTEST_WORKERS ?= 2
 test: $(STAMP) system-deps arm64-sysroot
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) $(CACHE) build *.egg-info .pytest_cache

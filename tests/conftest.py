@@ -11,21 +11,46 @@ from antispoof.testing.commands import ANTISPOOF, run_cli, run_cli_on_terminal  
 from antispoof.testing.nuaa import SMALL_SUBJECTS, make_subset  # noqa: E402,F401
 
 
+def _shared_root(tmp_path_factory):
+    """A folder every worker of this session sees (pytest-xdist gives each its own base)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _built_once(tmp_path_factory, name, make):
+    """``make(folder)`` once per session under a file lock, whichever worker asks first; the
+    others wait for it and read the same folder."""
+    from filelock import FileLock
+
+    root = _shared_root(tmp_path_factory)
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            make(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory):
     """Eight NUAA subjects, 30 crops per subject and class, generic real/ spoof/ layout."""
-    return make_subset(tmp_path_factory.mktemp("small") / "data", SMALL_SUBJECTS, 30)
+    return _built_once(tmp_path_factory, "small-data",
+                       lambda folder: make_subset(folder, SMALL_SUBJECTS, 30))
 
 
 @pytest.fixture(scope="session")
 def small_build(tmp_path_factory, small_data):
     """A real default `antispoof build` (contract to 100 KB, train, QAT) on the small subset,
-    one epoch of each."""
-    out = tmp_path_factory.mktemp("build") / "run"
-    proc = run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--out", out,
-                   "--epochs", 1, "--qat-epochs", 1)
-    (out / "build-stderr.txt").write_text(proc.stderr)  # what a user saw (test_first_use)
-    return out
+    one epoch of each: built once per session and read by every test that needs a trained
+    run (the end-to-end test of the default build: only it covers contraction, training, QAT,
+    evaluation and the report in one command)."""
+    def make(folder):
+        out = folder / "run"
+        proc = run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--out", out,
+                       "--epochs", 1, "--qat-epochs", 1)
+        (out / "build-stderr.txt").write_text(proc.stderr)  # what a user saw (test_first_use)
+
+    return _built_once(tmp_path_factory, "small-build", make) / "run"
 
 
 # Two tiers: `pytest -m "not system"` runs the fast unit tests; the system tests drive real

@@ -152,6 +152,28 @@ def test_multiworker_without_tf_config_is_a_one_line_error(tmp_path, small_data)
     assert result.stderr.strip().splitlines()[-1].startswith("Error: --strategy multiworker needs TF_CONFIG")
 
 
+def _assert_quiet(result):
+    """Our lines only: no Ray log line, no Tune table, on stderr or stdout."""
+    for line in (result.stderr + result.stdout).splitlines():
+        assert not any(mark in line for mark in (" INFO ", " WARNING ", "╭", "│", "View detailed results")), line
+
+
+def test_search_on_a_private_cluster_is_quiet_and_writes_no_token_home(tmp_path, small_data):
+    """--ray local (the default): its token stays in the process, ~/.ray gets nothing."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    env["HOME"] = str(tmp_path / "home")
+    result = subprocess.run([str(ANTISPOOF), "search", "--data", str(small_data), "--weights", str(WEIGHTS_035),
+                             "--trials", "1", "--widths", "0.35", "--depths", "5", "--input-size", "32",
+                             "--batch-size", "16", "--limit", "40", "--out", str(tmp_path / "search")],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "best: width 0.35" in result.stdout
+    _assert_quiet(result)
+    assert not (tmp_path / "home" / ".ray").exists()
+
+
 def test_search_runs_two_trials_on_ray_and_build_takes_its_config(tmp_path, small_data, ray_address):
     out = tmp_path / "search"
     command = ["search", "--data", small_data, "--weights", WEIGHTS_035, "--trials", 2, "--widths",
@@ -159,6 +181,7 @@ def test_search_runs_two_trials_on_ray_and_build_takes_its_config(tmp_path, smal
                ray_address, "--out", out]
     result = run_cli(*command)
     assert "best: width" in result.stdout
+    _assert_quiet(result)
     first = (out / "build-config.json").read_text()
     again = run_cli(*command)  # a rerun restores the finished Tune experiment: nothing retrains
     assert "search: resuming" in again.stderr and again.stdout == result.stdout

@@ -4,34 +4,46 @@ Ray is an optional extra (``pip install antispoof[cluster]``); nothing imports i
 command is given ``--ray``. Every node needs antispoof installed in the same environment (with
 the Ray cluster launcher or KubeRay: in the node image), since tasks import it by name.
 """
+import logging
+import os
+import secrets
 import socket
 
+from antispoof.core.console import quiet_logger
 from antispoof.core.errors import AntispoofError
 
 LOCAL = "local"
 
 
-def require_ray():
-    """The ray module, or a one-line error naming the extra that installs it."""
+def require_ray(address=None):
+    """The ray module, or a one-line error naming the extra that installs it. For a private
+    cluster (``address`` local), Ray's token comes from this process's environment, set before
+    Ray loads: Ray then neither writes a token to ~/.ray nor reuses what a token file holds."""
+    if address == LOCAL:
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
     try:
         import ray
     except ImportError:
         raise AntispoofError("this needs Ray: pip install 'antispoof[cluster]'") from None
+    quiet_logger("ray")  # Ray set its own level (INFO) as it loaded
     return ray
 
 
 def connect(address, num_cpus=None):
     """Join the cluster at ``address`` ("auto": the one this node belongs to, "host:port" or
     "ray://host:10001"), or start a private one here with ``num_cpus`` CPUs ("local")."""
-    ray = require_ray()
+    ray = require_ray(address)
     if ray.is_initialized():
         return ray
     _check_reachable(address)
+    quiet = {"log_to_driver": False,  # Ray's own lines only at the level our console shows
+             "logging_level": logging.getLogger("ray").getEffectiveLevel()}
     try:
         if address == LOCAL:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
         else:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AntispoofError(f"--ray {address}: cannot join the Ray cluster ({first}); start one "

@@ -8,6 +8,14 @@ import sys
 import warnings
 
 _quieted = False
+LIBRARY_LOGGERS = ("tensorflow", "absl", "tf_keras", "jax", "ray")
+
+
+def quiet_logger(name):
+    """Errors only from the library logger ``name`` unless --verbose: for libraries that set
+    their own level when they load (Ray does), call it again after the import."""
+    if _quieted:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def configure(verbose=False):
@@ -34,9 +42,9 @@ def configure(verbose=False):
             sys.stderr = open(terminal, "w", buffering=1, encoding=sys.stderr.encoding,
                               errors="backslashreplace")
         warnings.simplefilter("ignore")
-        for name in ("tensorflow", "absl", "tf_keras", "jax", "ray"):
-            logging.getLogger(name).setLevel(logging.ERROR)
         _quieted = True
+        for name in LIBRARY_LOGGERS:
+            quiet_logger(name)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr, force=True)
     logging.getLogger("antispoof").setLevel(logging.INFO)
 

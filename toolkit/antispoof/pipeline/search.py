@@ -9,6 +9,7 @@ over budget stops before training. The best trial becomes ``build-config.json`` 
 ``antispoof build --config``. The search resumes (Ray Tune's own restore) after an interruption.
 """
 import logging
+import os
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -68,7 +69,9 @@ def candidates(options, max_alpha):
 def search(data_dir, out_dir, weights, options=None, protocol=None, ray_address="local"):
     """Run the search under ``out_dir``; returns the build config written there."""
 
-    require_ray()
+    require_ray(ray_address)
+    # Tune's legacy reporter, which verbose=0 silences (the new one prints its tables anyway)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     from ray import tune
 
     options = options or SearchOptions()
