@@ -17,8 +17,8 @@ from antispoof.data.datasets import ALL, SPLITS
 from antispoof.data.sources import ADAPTERS
 from antispoof.evaluation.explain import METHODS
 from antispoof.evaluation.metrics import OPERATING_POINT_NAMES
-from antispoof.models.specs import (DEFAULT_HEAD, DEFAULT_INPUT_SIZE, HEADS, SERVER_ARCH,
-                                    SERVER_HEAD, SERVER_INPUT_SIZE, ModelSpec)
+from antispoof.models.specs import (DEFAULT_HEAD, DEFAULT_INPUT_SIZE, HEADS, MIN_INPUT_SIZE,
+                                    SERVER_ARCH, SERVER_HEAD, SERVER_INPUT_SIZE, ModelSpec)
 from antispoof.runtime.device_runner import KERNELS, TFLITE_RUNTIMES
 from antispoof.training.options import Augmentation, Distillation, HyperParameters, TrainOptions
 
@@ -172,18 +172,23 @@ def _with(options):
 @click.option("--format", "source_format", default="auto", show_default=True,
               type=click.Choice(["auto", *ADAPTERS]))
 @click.option("--out", required=True, type=click.Path(), help="Dataset folder to write (resumable).")
-@click.option("--every-nth-frame", type=int, default=1, show_default=True)
-@click.option("--max-frames-per-video", type=int, default=0, show_default=True, help="0: all.")
-@click.option("--crop-scale", type=float, default=None,
+@click.option("--every-nth-frame", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--max-frames-per-video", type=click.IntRange(min=0),
+              default=0, show_default=True, help="0: all.")
+@click.option("--crop-scale", type=click.FloatRange(min=0, min_open=True), default=None,
               help=f"Crop side over the face box's longer side (default {CROP_SCALE}, NUAA-like).")
-@click.option("--size", type=int, default=128, show_default=True, help="Side of the saved crops.")
-@click.option("--min-face", type=int, default=40, show_default=True, help="Smallest face box side, px.")
-@click.option("--min-sharpness", type=float, default=8.0, show_default=True,
+@click.option("--size", type=click.IntRange(min=MIN_INPUT_SIZE),
+              default=128, show_default=True, help="Side of the saved crops.")
+@click.option("--min-face", type=click.IntRange(min=1),
+              default=40, show_default=True, help="Smallest face box side, px.")
+@click.option("--min-sharpness", type=click.FloatRange(min=0), default=8.0, show_default=True,
               help="Drop crops whose variance of Laplacian is lower; 0 keeps all.")
 @click.option("--detect/--no-detect", default=None,
               help="Run the face detector (default: yes, except on datasets of crops such as NUAA).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Processes.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the subject split.")
+@click.option("--workers", type=click.IntRange(min=1),
+              default=1, show_default=True, help="Processes.")
+@click.option("--seed", type=click.IntRange(min=0),
+              default=0, show_default=True, help="Seed of the subject split.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None,
               metavar="[ADDRESS]",
               help="One Ray task per source on a cluster: auto (this node's cluster, the default "
@@ -230,9 +235,9 @@ def train(data_dir, protocol, subject_regex, weights, out, **options):
 @_protocol
 @_subject_regex
 @click.option("--out", required=True, type=click.Path(), help="Folder for the shards (resumable).")
-@click.option("--shards", type=int, default=8, show_default=True,
+@click.option("--shards", type=click.IntRange(min=1), default=8, show_default=True,
               help="Shards per split (at least the number of training workers).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the shuffle (and of the subject split without a protocol).")
 def pack(dataset, protocol, subject_regex, out, shards, seed):
     """A face-crop dataset → sharded TFRecord files per split, with pack.json; `antispoof
@@ -248,21 +253,24 @@ def pack(dataset, protocol, subject_regex, out, shards, seed):
 @main.command()
 @click.option("--weights", default="imagenet", show_default=True,
               help="Width-1.0 MobileNetV2 no-top weights: 'imagenet' (downloads) or an .h5 path.")
-@click.option("--width", type=float, default=None, help="Global width to keep, e.g. 0.35.")
-@click.option("--budget-kb", type=float, default=None,
+@click.option("--width", type=click.FloatRange(min=0, max=1.4, min_open=True),
+              default=None, help="Global width to keep, e.g. 0.35.")
+@click.option("--budget-kb", type=click.FloatRange(min=0), default=None,
               help="Instead of --width: the widest layout whose int8 file, head included, fits.")
-@click.option("--input-size", type=int, default=DEFAULT_INPUT_SIZE, show_default=True)
+@click.option("--input-size", type=click.IntRange(min=MIN_INPUT_SIZE),
+              default=DEFAULT_INPUT_SIZE, show_default=True)
 @click.option("--criterion", type=click.Choice(list(CRITERIA)), default=CONTRACTION.criterion,
               show_default=True, help="How channels are ranked.")
 @click.option("--calibration-data", type=click.Path(), default=None,
               help="Image folder for --criterion activation.")
 @click.option("--head", type=click.Choice(list(HEADS)), default=DEFAULT_HEAD, show_default=True,
               help="Head counted in --budget-kb.")
-@click.option("--blocks", type=int, default=CONTRACTION.blocks, show_default=True,
+@click.option("--blocks", type=click.IntRange(0, 16), default=CONTRACTION.blocks, show_default=True,
               help="Last block kept (--width).")
-@click.option("--tap", type=click.Choice(["output", "expanded"]), default="output", show_default=True,
+@click.option("--tap", type=click.Choice(["output", "expanded"]),
+              default="output", show_default=True,
               help="Features after the last block, or after its depthwise conv (paper: expanded).")
-@click.option("--last-conv", type=int, default=1280, show_default=True,
+@click.option("--last-conv", type=click.IntRange(min=0), default=1280, show_default=True,
               help="Channels of the final 1x1 conv (0 drops it; only with --blocks 16 --tap output).")
 @click.option("--out", required=True, type=click.Path(), help="The .keras backbone to write.")
 def contract(weights, width, budget_kb, input_size, criterion, calibration_data, head, blocks, tap,
@@ -280,10 +288,13 @@ def contract(weights, width, budget_kb, input_size, criterion, calibration_data,
 @_datasets
 @click.option("--mode", type=click.Choice(INT8_MODES), default=QUANTIZATION.mode, show_default=True,
               help="Quantization-aware fine-tuning, or post-training quantization only.")
-@click.option("--epochs", type=int, default=QUANTIZATION.qat_epochs, show_default=True, help="QAT epochs.")
-@click.option("--learning-rate", type=float, default=QUANTIZATION.qat_learning_rate, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1),
+              default=QUANTIZATION.qat_epochs, show_default=True, help="QAT epochs.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
+              default=QUANTIZATION.qat_learning_rate, show_default=True,
               help="QAT learning rate.")
-@click.option("--limit", type=int, default=None, help="QAT: at most N images per split (quick runs).")
+@click.option("--limit", type=click.IntRange(min=1),
+              default=None, help="QAT: at most N images per split (quick runs).")
 @click.option("--out", required=True, type=click.Path(), help="The .tflite file to write.")
 def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, limit, out):
     """Full-integer int8 model (int8 in and out) of a run's (or a .keras file's) model."""
@@ -300,7 +311,7 @@ def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, limit, ou
 @click.option("--split", type=click.Choice([*SPLITS, ALL]), default="test",
               show_default=True, help="all: every image of the folder (needs a threshold: "
                                       "--threshold, or the model's model.json).")
-@click.option("--threshold", type=float, default=None,
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Decision threshold on P(spoof) (default: the one model.json records for the "
                    "model, else chosen on dev, see --operating-point).")
 @click.option("--operating-point", default=None,
@@ -337,14 +348,15 @@ def evaluate(model, data_dir, protocol, subject_regex, split, threshold, operati
 @_datasets
 @_subject_regex
 @_with(_training)
-@click.option("--budget-kb", type=float, default=None,
+@click.option("--budget-kb", type=click.FloatRange(min=0), default=None,
               help=f"Contract the backbone from --weights so the int8 file fits (default "
                    f"{CONTRACTION.budget_kb:g}); 0: use --backbone as is.")
 @click.option("--criterion", type=click.Choice(list(CRITERIA)), default=None,
               help=f"Channel ranking for the contraction (default {CONTRACTION.criterion}).")
 @click.option("--mode", type=click.Choice(INT8_MODES), default=None,
               help=f"Default {QUANTIZATION.mode}.")
-@click.option("--qat-epochs", type=int, default=None, help=f"Default {QUANTIZATION.qat_epochs}.")
+@click.option("--qat-epochs", type=click.IntRange(min=1),
+              default=None, help=f"Default {QUANTIZATION.qat_epochs}.")
 @click.option("--config", "config_file", type=click.Path(), default=None,
               help="A build config (antispoof search writes build-config.json); flags given "
                    "here override it.")
@@ -369,19 +381,23 @@ def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode
 @_datasets
 @click.option("--weights", required=True, type=click.Path(),
               help="MobileNetV2 no-top .h5 to contract (a path every Ray node can read).")
-@click.option("--budget-kb", type=float, default=CONTRACTION.budget_kb, show_default=True)
-@click.option("--trials", type=int, default=8, show_default=True)
+@click.option("--budget-kb", type=click.FloatRange(min=0),
+              default=CONTRACTION.budget_kb, show_default=True)
+@click.option("--trials", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--widths", default="0.2,0.25,0.3,0.35,0.4,0.5,0.75,1.0", show_default=True,
               help="Width multipliers to try (those above the weights' width are skipped).")
 @click.option("--depths", default="5,8,9,12", show_default=True, help="Last blocks to try.")
 @click.option("--per-tensor/--per-channel-only", default=True, show_default=True,
               help="Also try per-tensor int8 weights.")
 @click.option("--head", type=click.Choice(list(HEADS)), default=DEFAULT_HEAD, show_default=True)
-@click.option("--input-size", type=int, default=DEFAULT_INPUT_SIZE, show_default=True)
-@click.option("--epochs", type=int, default=1, show_default=True, help="Fine-tuning epochs per trial.")
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--limit", type=int, default=None, help="At most N images per split in a trial.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--input-size", type=click.IntRange(min=MIN_INPUT_SIZE),
+              default=DEFAULT_INPUT_SIZE, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1),
+              default=1, show_default=True, help="Fine-tuning epochs per trial.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1),
+              default=None, help="At most N images per split in a trial.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--ray", "ray_address", default="local", show_default=True,
               help="Ray cluster: local (start one here), auto, HOST:PORT or ray://HOST:10001.")
 @click.option("--out", required=True, type=click.Path(), help="Search folder (resumable).")
@@ -441,7 +457,8 @@ def report(run_dir, out, data_dir, protocol):
 @click.option("--arch", type=click.Choice([SERVER_ARCH]), default=None,
               help="Instead of MODEL: build this architecture (random weights, no data).")
 @click.option("--head", default=SERVER_HEAD, show_default=True, help="Head, with --arch.")
-@click.option("--input-size", type=int, default=SERVER_INPUT_SIZE, show_default=True, help="With --arch.")
+@click.option("--input-size", type=click.IntRange(min=MIN_INPUT_SIZE),
+              default=SERVER_INPUT_SIZE, show_default=True, help="With --arch.")
 @_json_out
 def info(model, arch, head, input_size, json_out):
     """Size, parameters or tensors, input shape and dtype, quantization and ops of a model; or,
@@ -470,9 +487,9 @@ def info(model, arch, head, input_size, json_out):
               help="local, ssh://USER@HOST[:PORT] or adb[://SERIAL].")
 @click.option("--compare", is_flag=True, help="Time several models interleaved; print their ratios.")
 @_threads
-@click.option("--runs", type=int, default=200, show_default=True)
-@click.option("--warmup", type=int, default=20, show_default=True)
-@click.option("--rounds", type=int, default=10, show_default=True,
+@click.option("--runs", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("--rounds", type=click.IntRange(min=1), default=10, show_default=True,
               help="With --compare: rounds that visit the models in turn.")
 @click.option("--kernels", type=click.Choice(KERNELS), default=KERNELS[0],
               show_default=True, help="builtin: TFLite's own kernels, XNNPACK off.")
@@ -516,13 +533,16 @@ def bench(models, target, compare, threads, runs, warmup, rounds, kernels, runti
 @main.command()
 @click.argument("model", type=click.Path(), required=False)
 @click.argument("inputs", nargs=-1, type=click.Path())
-@click.option("--camera", type=int, default=None, help="Camera index to read instead of files.")
-@click.option("--threshold", type=float, default=None,
+@click.option("--camera", type=click.IntRange(min=0),
+              default=None, help="Camera index to read instead of files.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Default: the one model.json beside the model records for it.")
 @_threads
-@click.option("--smooth", type=float, default=0.0, show_default=True,
+@click.option("--smooth", type=click.FloatRange(0, 1, max_open=True),
+              default=0.0, show_default=True,
               help="Video: weight of the past in an exponential average of the largest face's score.")
-@click.option("--max-frames", type=int, default=0, show_default=True, help="Per video or camera; 0: all.")
+@click.option("--max-frames", type=click.IntRange(min=0),
+              default=0, show_default=True, help="Per video or camera; 0: all.")
 @click.option("--annotate", type=click.Path(), default=None,
               help="Write the image (.jpg, .png), video (.mp4) or, for several inputs, folder "
                    "with boxes and labels.")
