@@ -43,7 +43,8 @@ def packed(tmp_path_factory):
     root = tmp_path_factory.mktemp("pack")
     data = make_subset(root / "data", SUBJECTS, 12)
     (data / "real" / "0001" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
-    run_cli("pack", data, "--out", root / "packed", "--shards", 4)
+    proc = run_cli("pack", data, "--out", root / "packed", "--shards", 4)
+    assert "\r" not in proc.stderr  # a pipe, not a terminal: no progress bar written into it
     return data, root / "packed"
 
 

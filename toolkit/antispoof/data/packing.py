@@ -10,13 +10,13 @@ finished ones.
 """
 import logging
 import random
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from antispoof.core.console import progress as console_progress
 from antispoof.core.model_contract import LABELS
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import (atomic_path, claim_folder, read_json, remove_stale_temporaries,
@@ -56,15 +56,13 @@ def pack(dataset_dir, out_dir, shards=8, protocol=None, subject_regex=None, seed
         count = min(shards, len(samples))
         names = [f"{split}-{i:05d}-of-{count:05d}.tfrecord" for i in range(count)]
         counts = dict.fromkeys(LABELS, 0)
-        for i, name in enumerate(names):
-            written, skipped = _write_shard(out / name, samples[i::count], Path(dataset_dir))
-            for label in written:
-                counts[LABELS[label]] += 1
-            index["skipped"] += skipped
-            if progress:
-                print(f"\rpack: {split} {i + 1}/{count} shards", end="", file=sys.stderr, flush=True)
-        if progress:
-            print(file=sys.stderr)
+        with console_progress(total=count, desc=f"pack {split}", unit="shard", enabled=progress) as bar:
+            for i, name in enumerate(names):  # a bar on a terminal only, no \r into a log
+                written, skipped = _write_shard(out / name, samples[i::count], Path(dataset_dir))
+                for label in written:
+                    counts[LABELS[label]] += 1
+                index["skipped"] += skipped
+                bar.update()
         index["splits"][split] = {"shards": names, "records": sum(counts.values()), "counts": counts}
     write_json(out / PACK_FILE, index)
     return index
