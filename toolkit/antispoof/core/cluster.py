@@ -40,8 +40,8 @@ def connect(address, num_cpus=None):
     quiet = {"log_to_driver": False,  # Ray's own lines only at the level our console shows
              "logging_level": logging.getLogger("ray").getEffectiveLevel()}
     try:
-        if address == LOCAL:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
+        if address == LOCAL:  # a new instance, even where this machine runs a cluster already
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
         else:
             ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:

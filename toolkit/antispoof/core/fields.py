@@ -45,7 +45,8 @@ def check_fields(record):
         if value is None:
             continue
         if meta["choices"] is not None and value not in meta["choices"]:
-            raise AntispoofError(f"{flag(f.name)}: {value!r} is not one of {', '.join(map(str, meta['choices']))}")
+            raise AntispoofError(f"unknown {f.name.replace('_', ' ')} {value!r} ({flag(f.name)}): "
+                                 f"choose one of {', '.join(map(str, meta['choices']))}")
         low, high, low_open, high_open = meta["range"]
         if low is None and high is None:
             continue

@@ -206,7 +206,7 @@ def list_sources(root, format="auto", label=None):
         raise AntispoofError(f"unknown format {name!r}: choose auto or {', '.join(ADAPTERS)}")
     listing = ADAPTERS[name](root)
     if not listing.sources:
-        raise AntispoofError(f"{root}: no {name} videos or images found")
+        raise AntispoofError(f"{root}: no videos or images found (format {name})")
     for path, reason in listing.rejected:
         log.warning("warning: skipped %s: %s", path, reason)
     return name, listing

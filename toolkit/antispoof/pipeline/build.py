@@ -45,9 +45,7 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     out = RunDir(out_dir)
     start = time.time()
     contracting = plan.budget_kb is not None and options.init is None
-    if options.init is None:  # "imagenet": the file, before any work (the full width to contract)
-        weights = resolve_weights(weights, options.arch,
-                                  1.0 if contracting else backbone_spec(options.backbone).alpha)
+    resolve = options.init is None  # "imagenet" becomes a file (the full width to contract)
     if contracting:
         options.init = str(out.backbone)  # training starts from the contracted backbone
     check_run(out, data_dir, options)  # a folder built otherwise: one line, before any work
@@ -55,6 +53,9 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
         check_same_record(out.path, read_json(out.metrics)["build"], asdict(plan), "a build")
     dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)
     dataset.check()  # a folder without both classes in every split fails now, not after contraction
+    if resolve:  # then the weights, before any long work
+        weights = resolve_weights(weights, options.arch,
+                                  1.0 if contracting else backbone_spec(options.backbone).alpha)
     scale = crop_scale(data_dir)  # the crops' own (prepare.json), recorded in model.json
     if contracting:
         backbone = out.backbone

@@ -45,12 +45,13 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     if run.model.exists() and run.history.exists() and read_json(run.history)["complete"]:
         log.info("train: %s is complete, nothing to do", run.model)
         return run.model
-    if options.init is None:  # "imagenet": the file, before any work
+    dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)  # a bad folder: now
+    if options.init is None:  # "imagenet": the file, before any decoding or training
         weights = resolve_weights(weights, options.arch, backbone_spec(options.backbone).alpha)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(options.seed)
 
-    data = _open_data(run, data_dir, weights, options, protocol, subject_regex, strategy)
+    data = _open_data(run, dataset, data_dir, weights, options, protocol, strategy)
     history, model = _resume(run, strategy, options, weights, data.steps_per_epoch)
     train_ds, dev_ds, class_weight = _streams(strategy, data, options)
     started = time.time()
@@ -88,9 +89,8 @@ class _Data:
     steps_per_epoch: int
 
 
-def _open_data(run, data_dir, weights, options, protocol, subject_regex, strategy):
-    """Open and decode the splits, check the options against the dataset, write config.json."""
-    dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)
+def _open_data(run, dataset, data_dir, weights, options, protocol, strategy):
+    """Decode the splits, check the options against the dataset, write config.json."""
     # a packed dataset streams its train split from the shards; quick (--limit) runs load it
     streaming = isinstance(dataset, PackedDataset) and options.limit is None
     if isinstance(dataset, PackedDataset) and options.teacher:

@@ -27,7 +27,7 @@ public class SelfTestActivity extends Activity {
         }
         ModelContract contract = new ModelContract("antispoof_int8.tflite", 64, "RGB",
                 new Quantization("int8", 1.0, -128), new Quantization("int8", 1.0 / 256, -128),
-                0.5, Arrays.asList("real", "spoof"), 1.1);
+                0.5, Arrays.asList("real", "spoof"), 1.1, "area");
         Preprocessor preprocessor = new Preprocessor(contract);
         RgbImage frame = new RgbImage(320, 240, pixels);
         byte[] tensor = preprocessor.quantize(preprocessor.crop(frame, new Box(100, 50, 120, 130)));
