@@ -176,10 +176,12 @@ def test_search_on_a_private_cluster_is_quiet_and_writes_no_token_home(tmp_path,
 
 
 def test_search_runs_two_trials_on_ray_and_build_takes_its_config(tmp_path, small_data, ray_address):
+    """End to end, one of the three tests allowed over a minute: the only one of a Ray Tune
+    search on a cluster at an address, resumed, and of `build --config` building what it chose."""
     out = tmp_path / "search"
     command = ["search", "--data", small_data, "--weights", WEIGHTS_035, "--trials", 2, "--widths",
-               "0.2,0.35", "--depths", "5", "--input-size", 32, "--batch-size", 16, "--ray",
-               ray_address, "--out", out]
+               "0.2,0.35", "--depths", "5", "--input-size", 32, "--batch-size", 16, "--limit", 64,
+               "--ray", ray_address, "--out", out]
     result = run_cli(*command)
     assert "best: width" in result.stdout
     _assert_quiet(result)
@@ -201,7 +203,7 @@ def test_search_runs_two_trials_on_ray_and_build_takes_its_config(tmp_path, smal
 
     run = tmp_path / "build"
     run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--config", out / "build-config.json",
-            "--mode", "ptq", "--epochs", 1, "--out", run)
+            "--mode", "ptq", "--epochs", 1, "--limit", 64, "--out", run)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["build"]["width"] == best["width"] and metrics["build"]["blocks"] == best["blocks"]
     assert metrics["build"]["per_channel"] == best["per_channel"]

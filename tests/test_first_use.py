@@ -298,10 +298,12 @@ def test_limit_reaches_qat_and_the_final_evaluation(tmp_path, small_data, small_
     assert "1.3× the face detector's box" in (tmp_path / "app" / "MODEL_CARD.md").read_text()
     # a run is scored once: `report` gives the build's figures on the build's (limited) crops,
     # and a peer in the model card is scored on exactly those crops
-    page = run_cli("report", out, "--out", tmp_path / "again.html").stdout.strip()
+    from antispoof.evaluation.report import report  # what `antispoof report RUN` calls
+
+    page = report(out, tmp_path / "again.html")
     text = (tmp_path / "again.html").read_text()
     int8 = metrics["int8"]
-    assert page == str(tmp_path / "again.html")
+    assert str(page) == str(tmp_path / "again.html")
     assert f"test split {int8['n_real']} real and {int8['n_spoof']} spoof crops" in text
     assert f"<td>{int8['auc']:.4f}</td>" in text
     from antispoof.evaluation.evaluate import assess_run

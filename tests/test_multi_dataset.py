@@ -189,12 +189,18 @@ def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, s
     assert not any(isinstance(layer, CentralDifferenceDepthwise) for layer in folded.layers)
     np.testing.assert_allclose(features(folded), features(cdc), atol=1e-5 * scale)
 
-    runs = {"plain": [], "cdc": ["--cdc", 0.7], "pixel": ["--pixel-supervision", 0.5, "--select-epoch"]}
-    for name, extra in runs.items():
-        run_cli("train", "--data", small_data, "--init", small_build / "backbone.keras", "--epochs", 1,
-                "--limit", 60, *extra, "--out", tmp_path / name)
-        run_cli("quantize", tmp_path / name, "--data", small_data, "--mode", "ptq",
-                "--out", tmp_path / name / "int8.tflite")
+    from antispoof.compress.config import QuantizationConfig
+    from antispoof.compress.quantization import quantize
+    from antispoof.training.loop import train
+    from antispoof.training.options import TrainOptions
+
+    # the functions `train` and `quantize --mode ptq` call, in this process (no start-up each)
+    runs = {"plain": {}, "cdc": {"cdc": 0.7}, "pixel": {"pixel_supervision": 0.5, "select_epoch": True}}
+    for name, fields in runs.items():
+        train(small_data, tmp_path / name, None,
+              TrainOptions(init=str(small_build / "backbone.keras"), epochs=1, limit=60, **fields))
+        quantize(tmp_path / name, small_data, tmp_path / name / "int8.tflite",
+                 QuantizationConfig(mode="ptq"))
     saved = load_model(tmp_path / "cdc" / "model.keras")
     assert not any(isinstance(layer, CentralDifferenceDepthwise) for layer in saved.layers)
     saved = load_model(tmp_path / "pixel" / "model.keras")

@@ -99,14 +99,17 @@ def test_qat_wraps_a_group_norm_head_and_converts(small_data, tmp_path):
 
 def test_flip_averaged_model_trains_quantizes_and_is_mirror_invariant(small_build, small_data,
                                                                        tmp_path):
+    from antispoof.compress.config import QuantizationConfig
+    from antispoof.compress.quantization import quantize
     from antispoof.evaluation.explain import heatmaps
     from antispoof.models.builders import load_model
     from antispoof.core.rundir import RunDir
+    from antispoof.training.loop import train
+    from antispoof.training.options import TrainOptions
 
-    run = tmp_path / "flip"
-    run_cli("train", "--data", small_data, "--weights", WEIGHTS_035, "--init",
-            small_build / "backbone.keras", "--epochs", 1, "--limit", 60, "--flip-average",
-            "--out", run)
+    run = tmp_path / "flip"  # the functions `train` and `quantize` call, in this process
+    train(small_data, run, str(WEIGHTS_035), TrainOptions(init=str(small_build / "backbone.keras"),
+                                                         epochs=1, limit=60, flip_average=True))
     model = load_model(RunDir(run).model)
     assert [layer.name for layer in model.layers][:2] == ["image", "mirror_pair"]
     assert model.layers[-1].name == "pair_mean" and model.output_shape == (None, 1)
@@ -122,7 +125,7 @@ def test_flip_averaged_model_trains_quantizes_and_is_mirror_invariant(small_buil
 
     for mode in ("qat", "ptq"):
         out = tmp_path / f"flip-{mode}.tflite"
-        run_cli("quantize", run, "--data", small_data, "--mode", mode, "--epochs", 1, "--out", out)
+        quantize(run, small_data, out, QuantizationConfig(mode=mode, qat_epochs=1), limit=60)
         info = json.loads(run_cli("info", out).stdout)
         assert (info["input_dtype"], info["outputs"][0]["dtype"]) == ("int8", "int8")
         assert info["size_bytes"] <= BUDGET
