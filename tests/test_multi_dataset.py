@@ -198,7 +198,7 @@ def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, s
     runs = {"plain": {}, "cdc": {"cdc": 0.7}, "pixel": {"pixel_supervision": 0.5, "select_epoch": True}}
     for name, fields in runs.items():
         train(small_data, tmp_path / name, None,
-              TrainOptions(init=str(small_build / "backbone.keras"), epochs=1, limit=60, **fields))
+              TrainOptions(init=str(small_build / "backbone.keras"), epochs=1, limit=32, **fields))
         quantize(tmp_path / name, small_data, tmp_path / name / "int8.tflite",
                  QuantizationConfig(mode="ptq"))
     saved = load_model(tmp_path / "cdc" / "model.keras")
