@@ -49,6 +49,7 @@ def small_build(tmp_path_factory, small_data):
         proc = run_cli("build", "--data", small_data, "--weights", WEIGHTS_035, "--out", out,
                        "--epochs", 1, "--qat-epochs", 1)
         (out / "build-stderr.txt").write_text(proc.stderr)  # what a user saw (test_first_use)
+        (out / "build-stdout.txt").write_text(proc.stdout)
 
     return _built_once(tmp_path_factory, "small-build", make) / "run"
 

@@ -53,6 +53,7 @@ def test_training_flags_are_made_from_the_option_fields():
     (["--input-size", "7"], "'--input-size': 7 is not in the range x>=32"),
     (["--init", "no-such-backbone.keras"], "'--init': Path 'no-such-backbone.keras' does not exist"),
     (["--lr-schedule", "linear"], "'--lr-schedule': 'linear' is not one of 'constant', 'cosine'"),
+    (["--weights", "no-such.h5"], "'--weights': no-such.h5: no such file"),
 ])
 def test_options_are_checked_when_parsed_in_one_line(args, says, tmp_path):
     """A bad flag is one line and exit status 2 before any work: no run folder is made."""

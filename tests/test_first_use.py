@@ -82,6 +82,16 @@ def test_a_build_prints_only_its_own_lines(small_build):
     assert all(len(line) < 300 for line in lines), max(lines, key=len)[:300]
     assert not any("scale out of expressed type range" in line or "E0000" in line or
                    "W0000" in line for line in lines)
+    # our lines in words on stderr (no Python dicts, one line per epoch, counted right), none of
+    # Keras' own epoch output on stdout, and the build names the command that comes next
+    assert not any("{'" in line for line in lines), [line for line in lines if "{'" in line]
+    assert not re.search(r"\b1 epochs\b", stderr)
+    assert re.search(r"^train: \d+ real \+ \d+ spoof train and \d+ real \+ \d+ spoof dev crops", stderr, re.M)
+    assert re.search(r"^train: epoch 1/1: loss [\d.]+, .*val_auc [\d.]+.* \(\d+ s\)$", stderr, re.M)
+    assert re.search(r"^quantize: epoch 1/1: ", stderr, re.M)
+    assert re.search(r"^contract: chose stem \d+, stages [\d/]+, \d+ blocks", stderr, re.M)
+    assert lines[-1].startswith(f"next: antispoof export {small_build} --out DIR")
+    assert "val_loss" not in (small_build / "build-stdout.txt").read_text()
 
 
 @pytest.mark.shared

@@ -58,3 +58,17 @@ def test_report_sections_and_screenshot(report_html):
     _chromium("--hide-scrollbars", "--window-size=1200,5000", f"--screenshot={shot}",
               report_html.as_uri())
     assert shot.exists() and shot.stat().st_size > 50_000
+
+
+def test_one_epoch_curves_are_points_and_dark_cells_have_white_numbers():
+    """A one-epoch run draws its figures as markers (a line of one point draws nothing), and
+    the confusion matrix's darkest cell writes its count in white."""
+    from antispoof.evaluation.report import _confusion, _curves
+
+    epoch = {"epoch": 1, "loss": 0.5, "val_loss": 0.4, "auc": 0.9, "val_auc": 0.95,
+             "precision": 0.8, "recall": 0.7, "val_precision": 0.8, "val_recall": 0.9}
+    figure = _curves({"epochs": [epoch]})
+    assert all(line.get_marker() not in (None, "None", "") for ax in figure.axes for line in ax.lines)
+    axis = _confusion([[50, 3], [2, 40]]).axes[0]
+    colours = {text.get_text(): text.get_color() for text in axis.texts}
+    assert colours["50"] == "white" and colours["3"] == "black"

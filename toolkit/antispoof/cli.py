@@ -4,6 +4,7 @@ import functools
 import json
 import logging
 import typing
+from pathlib import Path
 
 import click
 
@@ -144,6 +145,16 @@ def _flags(*records, only=None, skip=()):
     return options
 
 
+def _weights(ctx, param, value):
+    """--weights: 'none' → None, 'imagenet' as it is, else a file that must exist."""
+    if value == "none":
+        return None
+    if value != "imagenet" and not Path(value).is_file():
+        raise click.BadParameter(f"{value}: no such file (a Keras no-top .h5, 'imagenet' or "
+                                 "'none')")
+    return value
+
+
 def _value_type(annotation):
     """int for ``int`` and ``int | None``; likewise float, str, bool; tuple for a tuple."""
     members = [t for t in typing.get_args(annotation) if t is not type(None)] or [annotation]
@@ -151,10 +162,9 @@ def _value_type(annotation):
 
 
 _training = [
-    click.option("--weights", default="imagenet", show_default=True,
-                 callback=lambda ctx, param, value: None if value == "none" else value,
-                 help="Backbone ImageNet weights: 'imagenet' (downloads), a Keras no-top .h5 "
-                      "path, or 'none' (random initialisation)."),
+    click.option("--weights", default="imagenet", show_default=True, callback=_weights,
+                 help="Backbone ImageNet weights: 'imagenet' (Keras's cache, else a download), "
+                      "a Keras no-top .h5 path, or 'none' (random initialisation)."),
     *_flags(ModelSpec, HyperParameters, Distillation, Augmentation, skip=("arch", "strategy")),
 ]
 
@@ -251,8 +261,9 @@ def pack(dataset, protocol, subject_regex, out, shards, seed):
 
 
 @main.command()
-@click.option("--weights", default="imagenet", show_default=True,
-              help="Width-1.0 MobileNetV2 no-top weights: 'imagenet' (downloads) or an .h5 path.")
+@click.option("--weights", default="imagenet", show_default=True, callback=_weights,
+              help="Width-1.0 MobileNetV2 no-top weights: 'imagenet' (Keras's cache, else a "
+                   "download) or an .h5 path.")
 @click.option("--width", type=click.FloatRange(min=0, max=1.4, min_open=True),
               default=None, help="Global width to keep, e.g. 0.35.")
 @click.option("--budget-kb", type=click.FloatRange(min=0), default=None,
@@ -379,7 +390,7 @@ def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode
 
 @main.command()
 @_datasets
-@click.option("--weights", required=True, type=click.Path(),
+@click.option("--weights", required=True, type=click.Path(exists=True, dir_okay=False),
               help="MobileNetV2 no-top .h5 to contract (a path every Ray node can read).")
 @click.option("--budget-kb", type=click.FloatRange(min=0),
               default=CONTRACTION.budget_kb, show_default=True)
