@@ -62,6 +62,7 @@ def figures(scored, threshold):
             "bpcer_at_apcer_5": bpcer_at_apcer(labels, scores),
             "subject_auc": {k: v["auc"] for k, v in
                             metrics.per_group(labels, scores, scored.subjects, threshold).items()},
+            "per_source": metrics.source_auc(labels, scores, scored.subjects),  # pooled, mean, worst
             "distinct_scores": int(len(np.unique(scores)))}
 
 
@@ -157,13 +158,14 @@ def main(argv=None):
 
 def print_table(rows):
     print(f"{'recipe':<22} {'seed':>4} {'model':<5} {'dev AUC':>7} {'NUAA AUC':>8} {'ACER':>6} "
-          f"{'webcam AUC':>10} {'replay AUC':>10} {'replay APCER':>12} {'BPCER':>6} "
-          f"{'distinct':>8} {'bytes':>9} {'latency':>7}")
+          f"{'webcam AUC':>10} {'mean/worst src':>14} {'replay AUC':>10} {'replay APCER':>12} "
+          f"{'BPCER':>6} {'distinct':>8} {'bytes':>9} {'latency':>7}")
     for r in rows:
         nuaa, web, replay = r["nuaa-test"], r["webcam-multi-test"], r["replay-webcam"]
         ratio = f"{r['latency_ratio']:.2f}×" if r.get("latency_ratio") else ""
         print(f"{r['recipe']:<22} {'' if r['seed'] is None else r['seed']:>4} {r['model']:<5} "
               f"{r['dev_auc']:7.3f} {nuaa['auc']:8.3f} {100 * nuaa['acer']:5.2f}% {web['auc']:10.3f} "
+              f"{web['per_source']['mean_per_source']:7.3f}/{web['per_source']['worst_per_source']:.3f} "
               f"{replay['auc']:10.3f} {100 * max(replay['apcer_per_attack'].values()):11.1f}% "
               f"{100 * replay['bpcer']:5.1f}% {replay['distinct_scores']:8d} {r['size_bytes']:9,d} {ratio:>7}")
 

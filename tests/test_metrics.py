@@ -94,3 +94,13 @@ def test_thresholds_give_the_same_calls_in_float32_and_float64():
         for target in (0.0, 0.01, 0.05)]
     for t in thresholds:
         assert np.array_equal(scores >= np.float32(t), scores.astype(np.float64) >= t)
+
+
+def test_source_auc_gives_pooled_mean_and_worst_source():
+    labels = [0, 1, 0, 1, 0, 1, 0, 0]
+    scores = [0.1, 0.9, 0.2, 0.8, 0.7, 0.3, 0.4, 0.6]
+    groups = ["a", "a", "b", "b", "c", "c", "d", "d"]  # d holds no attack: no AUC of its own
+    result = metrics.source_auc(labels, scores, groups)
+    assert result["sources"] == 3 and result["worst_source"] == "c"
+    assert result["worst_per_source"] == 0.0 and result["mean_per_source"] == pytest.approx(2 / 3)
+    assert result["pooled"] == pytest.approx(metrics.roc_auc(labels, scores))

@@ -71,6 +71,31 @@ def test_splits_are_unions_with_prefixed_subjects_and_weights_resample_train(tmp
         MultiDataset([{**sources[0], "weight": 1}, sources[1]])
 
 
+@pytest.mark.shared
+def test_source_balance_gives_each_source_an_equal_share_within_its_dataset(tmp_path):
+    """--balance source: every train subject (source) of a dataset as many crops as the others,
+    the dataset's total kept; dev and test untouched; the default keeps each crop once."""
+    from collections import Counter
+
+    from antispoof.training.options import TrainOptions
+
+    webcam = linked_webcam_subset(tmp_path / "webcam")
+    sources = [{"data": str(NUAA), "protocol": None, "weight": None},
+               {"data": str(webcam), "protocol": None, "weight": None}]
+    union = open_dataset(sources)
+    plain, balanced = union.split("train"), union.split("train", seed=0, balance="source")
+    assert plain == union.split("train", balance="size")
+    for dataset in ("nuaa", "webcam"):
+        before = [s for s in plain if s.dataset == dataset]
+        after = Counter(s.subject for s in balanced if s.dataset == dataset)
+        assert sum(after.values()) == len(before)  # the dataset's total is kept
+        assert set(after) == {s.subject for s in before} and max(after.values()) - min(after.values()) <= 1
+    assert union.split("dev", balance="source") == union.split("dev")
+    assert balanced == union.split("train", seed=0, balance="source")  # seeded
+    with pytest.raises(AntispoofError, match="unknown balance 'subjects'"):
+        TrainOptions(balance="subjects")
+
+
 def test_train_and_evaluate_take_several_datasets(tmp_path, small_build):
     webcam = linked_webcam_subset(tmp_path / "webcam")
     run = tmp_path / "run"

@@ -35,6 +35,10 @@ PROTOCOL_FILE = "protocol.json"  # a dataset folder's splits (and, from prepare,
 MANIFEST_FILE = "manifest.csv"  # one row per crop: label, subject, attack, source, licence
 PREPARE_FILE = "prepare.json"  # what ``antispoof prepare`` did, with its options (crop scale)
 ALL = "all"  # every image of a folder, whatever its protocol says
+# How the train split weighs the sources (subjects) of a dataset: "size", each crop once (the
+# largest sources give most of the stream); "source", each source an equal share of its
+# dataset's train crops (its crops repeated, or a seeded subset kept), the dataset's total kept.
+BALANCES = ("size", "source")
 
 
 @dataclass(frozen=True)
@@ -116,12 +120,14 @@ class FaceDataset:
     def subjects(self):
         return sorted({s.subject for s in self.samples})
 
-    def split(self, name, limit=None, seed=0):
+    def split(self, name, limit=None, seed=0, balance=BALANCES[0]):
         """The samples of one split (``"all"``: every sample); ``limit`` keeps a seeded random
-        subset of that size."""
+        subset of that size; ``balance`` (the train split only): see BALANCES."""
         if name not in SPLITS + (ALL,):
             raise AntispoofError(f"unknown split {name!r}: choose one of {', '.join(SPLITS)} or {ALL}")
         samples = [s for s in self.samples if name == ALL or self.protocol.split_of(s.subject) == name]
+        if name == "train" and balance == "source":
+            samples = balanced_by_source(samples, seed)
         if limit is not None and len(samples) > limit:
             samples = sorted(random.Random(seed).sample(samples, limit), key=lambda s: s.path)
         present = {s.label for s in samples}
@@ -132,8 +138,8 @@ class FaceDataset:
                     f"(protocol {self.protocol.name!r})")
         return samples
 
-    def load(self, name, size, limit=None, seed=0, workers=4):
-        return load_images(self.split(name, limit, seed), size, workers)
+    def load(self, name, size, limit=None, seed=0, workers=4, balance=BALANCES[0]):
+        return load_images(self.split(name, limit, seed, balance), size, workers)
 
     def check(self):
         """Raise, in one line, unless every split holds both classes (before any long job)."""
@@ -215,8 +221,8 @@ class MultiDataset(FaceDataset):
     def names(self):
         return [name for name, _, _ in self.parts]
 
-    def split(self, name, limit=None, seed=0):
-        samples = super().split(name, None, seed)
+    def split(self, name, limit=None, seed=0, balance=BALANCES[0]):
+        samples = super().split(name, None, seed, balance)  # sources within each dataset first
         if name == "train" and self.weights:
             rng, total, resampled = random.Random(seed), len(samples), []
             for dataset, weight in zip(self.names, self.weights):
@@ -228,6 +234,25 @@ class MultiDataset(FaceDataset):
         if limit is not None and len(samples) > limit:
             samples = sorted(random.Random(seed).sample(samples, limit), key=lambda s: s.path)
         return samples
+
+
+def balanced_by_source(samples, seed):
+    """``samples`` resampled so that within each dataset every source (subject) gives an equal
+    share of that dataset's crops, the dataset's total kept: a small source's crops repeat, a
+    large one's are a seeded subset."""
+    rng, out = random.Random(seed), []
+    for dataset in sorted({s.dataset for s in samples}):
+        sources = {}
+        for s in samples:
+            if s.dataset == dataset:
+                sources.setdefault(s.subject, []).append(s)
+        total = sum(len(crops) for crops in sources.values())
+        share, more = divmod(total, len(sources))
+        for k, subject in enumerate(sorted(sources)):
+            crops = sorted(sources[subject], key=lambda s: s.path)
+            copies, extra = divmod(share + (k < more), len(crops))
+            out += crops * copies + rng.sample(crops, extra)
+    return sorted(out, key=lambda s: s.path)
 
 
 def _discover(root, protocol, subject_regex):

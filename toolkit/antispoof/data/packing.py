@@ -198,7 +198,10 @@ class PackedDataset:
             rows = random.Random(seed).sample(rows, limit)
         return sorted(rows, key=lambda row: row[0].path)
 
-    def load(self, name, size, limit=None, seed=0, workers=4):
+    def load(self, name, size, limit=None, seed=0, workers=4, balance="size"):
+        if balance != "size":
+            raise AntispoofError(f"{self.root}: --balance {balance} reads crop files; give the "
+                                 "unpacked dataset")
         rows = self._read(name, limit, seed, images=True)
         with ThreadPoolExecutor(workers) as pool:
             pixels = np.stack(list(pool.map(lambda row: _decode(row[1], size), rows)))

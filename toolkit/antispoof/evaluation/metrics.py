@@ -176,6 +176,17 @@ def per_group(labels, scores, groups, threshold):
     return result
 
 
+def source_auc(labels, scores, groups):
+    """The pooled AUC and, over the groups (sources) that hold both classes, the mean and the
+    worst AUC, and which group is the worst: how a model does on every held-out source, not
+    only on the largest ones."""
+    per = {g: r["auc"] for g, r in per_group(labels, scores, groups, 0.5).items() if r["auc"] is not None}
+    worst = min(per, key=per.get) if per else None
+    return {"pooled": roc_auc(labels, scores), "sources": len(per),
+            "mean_per_source": float(np.mean(list(per.values()))) if per else None,
+            "worst_per_source": per[worst] if per else None, "worst_source": worst}
+
+
 # name -> (function choosing a threshold on dev, target rate)
 OPERATING_POINTS = {
     "bpcer@apcer=1%": (threshold_at_apcer, 0.01),

@@ -98,8 +98,11 @@ def _open_data(run, dataset, data_dir, weights, options, protocol, strategy):
     if streaming and options.synth_spoof:
         raise AntispoofError(f"{data_dir}: --synth-spoof works on decoded crops; give the unpacked "
                              "dataset (or --limit)")
+    if streaming and options.balance != "size":
+        raise AntispoofError(f"{data_dir}: --balance {options.balance} resamples decoded crops; give "
+                             "the unpacked dataset (or --limit)")
     train_images = None if streaming else dataset.load("train", options.input_size, options.limit,
-                                                       options.seed)
+                                                       options.seed, balance=options.balance)
     train_counts = dataset.counts("train") if streaming else train_images.counts
     dev_images = dataset.load("dev", options.input_size, options.limit, options.seed)
     log.info("train: %s train and %s dev crops (protocol %s%s)", _counted(train_counts),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 
 from antispoof.core.errors import AntispoofError
 from antispoof.core.fields import check_fields, option
+from antispoof.data.datasets import BALANCES
 from antispoof.data.synthesis import FAMILIES
 from antispoof.models.specs import ModelSpec, SERVER_ARCH
 from antispoof.training.distribute import STRATEGIES
@@ -24,6 +25,9 @@ class HyperParameters:
     seed: int = option(0, "Random seed.", low=0)
     limit: int | None = option(None, "At most N images per split (quick runs).", low=1,
                                default_text="all")
+    balance: str = option("size", "How the train split weighs each dataset's sources (subjects): "
+                                  "size, each crop once; source, each source an equal share of "
+                                  "its dataset's crops.", choices=BALANCES)  # data.datasets
     strategy: str = option("default", "tf.distribute: mirrored (this host's GPUs) or multiworker "
                                       "(the hosts in TF_CONFIG, each running this command); "
                                       "--batch-size is the global batch.", choices=STRATEGIES)
