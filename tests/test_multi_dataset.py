@@ -152,6 +152,16 @@ def test_select_epoch_keeps_the_epoch_dev_liked_best(tmp_path, small_data, small
     aucs = [e["val_auc"] for e in history["epochs"]]
     assert history["selected_epoch"] == 1 + max(range(3), key=lambda i: (aucs[i], i))
     assert not (run / "best-epoch.keras").exists()
+    # by the worst dev source instead: each epoch logs it, the best of it is kept
+    run = tmp_path / "worst"
+    proc = run_cli("train", "--data", small_data, "--init", small_build / "backbone.keras", "--epochs", 2,
+                   "--select-epoch", "--select-by", "worst-source", "--limit", 80, "--learning-rate",
+                   3e-3, "--out", run)
+    history = json.loads((run / "history.json").read_text())
+    worst = [e["val_worst_source_auc"] for e in history["epochs"]]
+    assert all(0 <= w <= 1 for w in worst) and history["selected_by"] == "val_worst_source_auc"
+    assert history["selected_epoch"] == 1 + max(range(2), key=lambda i: (worst[i], i))
+    assert "has the best dev worst source auc" in proc.stderr
 
 
 def test_label_smoothing_and_degradation_reach_training(small_data):

@@ -25,7 +25,7 @@ from antispoof.training.callbacks import EpochLog
 from antispoof.training.distribute import make_strategy, worker_dir
 from antispoof.training.losses import DistillationLoss, LabelAUC, PixelMapLoss
 from antispoof.training.optimizers import RectifiedAdam, learning_rate
-from antispoof.training.options import TrainOptions
+from antispoof.training.options import SELECTION, TrainOptions
 from antispoof.training.teacher import Teacher
 
 log = logging.getLogger("antispoof")
@@ -166,7 +166,9 @@ def _fit(model, run, history, data, train_ds, dev_ds, class_weight, options):
         steps_per_epoch=data.steps_per_epoch if data.streaming else None,
         initial_epoch=len(history["epochs"]),
         class_weight=class_weight,
-        callbacks=[_EpochCheckpoint(run, history, options.select_epoch),
+        callbacks=[*([_DevSourceAUC(data.dev, options.batch_size)]
+                     if options.select_epoch and options.select_by != "pooled" else []),
+                   _EpochCheckpoint(run, history, options.select_epoch and SELECTION[options.select_by]),
                    EpochLog("train", options.epochs)],
         verbose=0,  # EpochLog: our lines on stderr, a bar on a terminal
     )
@@ -182,10 +184,12 @@ def _finish(model, run, history, data, options, started):
         history["precise_batchnorm_batches"] = precise_batchnorm(model, pixels, seed=options.seed)
     history.update(complete=True, seconds=history.get("seconds", 0) + time.time() - started)
     if options.select_epoch:  # the epoch dev liked best, not the last one
-        best = max(history["epochs"], key=lambda e: e.get("val_auc", 0))
-        history["selected_epoch"] = best["epoch"]
+        key = SELECTION[options.select_by]
+        best = max(history["epochs"], key=lambda e: e.get(key, 0))
+        history["selected_epoch"], history["selected_by"] = best["epoch"], key
         model = keras.models.load_model(run.best)
-        log.info("train: epoch %d has the best dev AUC (%.4f): kept", best["epoch"], best["val_auc"])
+        log.info("train: epoch %d has the best %s (%.4f): kept", best["epoch"],
+                 key.replace("val_", "dev ").replace("_", " "), best[key])
     # the score alone, plain convolutions again: nothing extra to export
     model = fold_central_difference(main_output(model))
     if options.flip_average:  # trained on single crops (randomly flipped); scores both views
@@ -258,6 +262,31 @@ def _last_checkpoint(run):
     return (found[max(found)], max(found)) if found else (None, 0)
 
 
+class _DevSourceAUC(keras.callbacks.Callback):
+    """After each epoch, the mean and the worst AUC over the dev split's sources (subjects),
+    added to the epoch's logs (``val_mean_source_auc``, ``val_worst_source_auc``) before the
+    checkpoint reads them."""
+
+    def __init__(self, dev, batch_size):
+        super().__init__()
+        self.dev, self.batch_size = dev, batch_size
+        self.subjects = np.array([s.subject for s in dev.samples])
+
+    def on_epoch_end(self, epoch, logs=None):
+        outputs = self.model.predict(self.dev.pixels.astype(np.float32), batch_size=self.batch_size,
+                                     verbose=0)
+        scores = (outputs[0] if isinstance(outputs, list) else outputs).reshape(-1)
+        aucs = []  # Keras' AUC, as val_auc is: per source that holds both classes
+        for subject in np.unique(self.subjects):
+            mine = self.subjects == subject
+            if len(np.unique(self.dev.labels[mine])) == 2:
+                metric = keras.metrics.AUC()
+                metric.update_state(self.dev.labels[mine], scores[mine])
+                aucs.append(float(metric.result()))
+        logs["val_mean_source_auc"] = float(np.mean(aucs)) if aucs else 0.0
+        logs["val_worst_source_auc"] = min(aucs, default=0.0)
+
+
 class _EpochCheckpoint(keras.callbacks.Callback):
     """After each epoch, atomically: the history, then ``checkpoint-epochN.keras``.
 
@@ -265,7 +294,8 @@ class _EpochCheckpoint(keras.callbacks.Callback):
     which resuming truncates; the previous checkpoint goes once the new one is in place.
     """
 
-    def __init__(self, run, history, keep_best=False):
+    def __init__(self, run, history, keep_best=None):
+        """``keep_best``: the epoch log entry whose highest value keeps ``best-epoch.keras``."""
         super().__init__()
         self.run, self.history, self.started, self.keep_best = run, history, time.time(), keep_best
 
@@ -275,8 +305,8 @@ class _EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = _score_metrics(logs)
         self.history["epochs"].append({"epoch": epoch + 1, **logs, "seconds": time.time() - self.started})
-        if self.keep_best and logs.get("val_auc", 0) >= max(
-                e.get("val_auc", 0) for e in self.history["epochs"]):
+        if self.keep_best and logs.get(self.keep_best, 0) >= max(
+                e.get(self.keep_best, 0) for e in self.history["epochs"]):
             with atomic_path(self.run.best, suffix=".keras") as tmp:
                 self.model.save(tmp)  # before the history that names it the best
         write_json(self.run.history, self.history)

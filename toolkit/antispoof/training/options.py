@@ -12,6 +12,10 @@ from antispoof.models.specs import ModelSpec, SERVER_ARCH
 from antispoof.training.distribute import STRATEGIES
 
 LR_SCHEDULES = ("constant", "cosine")  # cosine: from the learning rate down to 0 over the epochs
+# what --select-epoch maximises on dev, and the epoch log entry that holds it: the AUC of all dev
+# crops, or the mean or the worst AUC over the dev sources (subjects)
+SELECTION = {"pooled": "val_auc", "mean-source": "val_mean_source_auc",
+             "worst-source": "val_worst_source_auc"}
 
 
 @dataclass
@@ -37,6 +41,9 @@ class HyperParameters:
                                          "saturated scores.", low=0, high=1, high_open=True)
     select_epoch: bool = option(False, "Keep the epoch with the best dev AUC instead of the last.",
                                 off="--last-epoch")
+    select_by: str = option("pooled", "Which dev AUC --select-epoch maximises: pooled (all dev "
+                                      "crops), mean-source or worst-source (over the dev "
+                                      "sources).", choices=SELECTION)
     cdc: float = option(0.0, "Train the depthwise convolutions as central difference convolutions "
                              "(e.g. 0.7), folded into plain ones in the saved model.",
                         low=0, high=1, high_open=True, metavar="THETA",
