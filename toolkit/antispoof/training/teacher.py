@@ -10,8 +10,6 @@ from antispoof.runtime.peer import PEER_SUFFIX, PeerClassifier
 
 log = logging.getLogger("antispoof")
 
-log = logging.getLogger("antispoof")
-
 
 class Teacher:
     """A trained model's (or the ONNX peer's) P(spoof) on a split's crops, decoded at the
