@@ -58,7 +58,7 @@ def small_build(tmp_path_factory, small_data):
 # sshd, adbd, qemu, Chromium and the Kotlin compiler, or train models. A test is a system test
 # when it says so (@pytest.mark.system) or uses one of these fixtures.
 SYSTEM_FIXTURES = {"small_build", "core_jar", "sshd", "adb_device", "python_at_awkward_path",
-                   "server_run", "report_html", "packed", "ray_address", "broken_models"}
+                   "server_run", "report_html", "packed", "ray_address", "broken_models", "quick_run"}
 
 
 # Tests that read ../shared (real datasets, pretrained weights, the peers) say so with

@@ -286,39 +286,51 @@ def test_build_checks_the_data_before_any_work(layout, tmp_path, small_data):
     assert time.perf_counter() - start < 30  # before contraction (35 s here)
 
 
-def test_limit_reaches_qat_and_the_final_evaluation(tmp_path, small_data, small_build):
-    """Also: the crop scale the data was prepared with (prepare.json) reaches model.json, and
-    export carries it to the app's model.json and the MediaPipe metadata."""
-    data = tmp_path / "prepared"
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, small_data, small_build):
+    """A --limit 40 build from the small build's backbone, on the small data as if prepared at
+    crop scale 1.3: (run folder, what the build wrote on stderr)."""
+    root = tmp_path_factory.mktemp("quick")
+    data = root / "prepared"
     data.mkdir()
     for label in ("real", "spoof"):
         (data / label).symlink_to(small_data / label)
     (data / "prepare.json").write_text(json.dumps({"options": {"crop_scale": 1.3}}))
-    out = tmp_path / "quick"
+    out = root / "quick"
     proc = run_cli("build", "--data", data, "--weights", WEIGHTS_035, "--init",
                    small_build / "backbone.keras", "--budget-kb", 0, "--epochs", 1,
                    "--qat-epochs", 1, "--limit", 40, "--out", out)
+    return out, proc.stderr
+
+
+def test_limit_reaches_qat_and_the_final_evaluation(quick_run, tmp_path):
+    """Also: the crop scale the data was prepared with (prepare.json) reaches model.json, and
+    export carries it to the app's model.json and the MediaPipe metadata."""
+    out, stderr = quick_run
     metrics = json.loads((out / "metrics.json").read_text())
     for model in ("float", "int8"):
         assert metrics[model]["n_real"] + metrics[model]["n_spoof"] == 40
-    assert "quantize: quantization-aware training on 40 train and 40 dev crops" in proc.stderr
+    assert "quantize: quantization-aware training on 40 train and 40 dev crops" in stderr
     assert json.loads((out / "model.json").read_text())["crop_scale"] == 1.3
     run_cli("export", out, "--out", tmp_path / "app")
     assert json.loads((tmp_path / "app" / "model.json").read_text())["crop_scale"] == 1.3
     assert "1.3× the face detector's box" in (tmp_path / "app" / "MODEL_CARD.md").read_text()
-    # a run is scored once: `report` gives the build's figures on the build's (limited) crops,
-    # and a peer in the model card is scored on exactly those crops
-    from antispoof.evaluation.report import report  # what `antispoof report RUN` calls
 
+
+def test_a_run_is_scored_once(quick_run, tmp_path):
+    """`report` gives the build's figures on the build's (limited) crops, and a peer in the
+    model card is scored on exactly those crops."""
+    from antispoof.evaluation.evaluate import assess_run
+    from antispoof.evaluation.report import report  # what `antispoof report RUN` calls
+    from antispoof.runtime.interpreter import open_classifier
+
+    out, _ = quick_run
+    int8 = json.loads((out / "metrics.json").read_text())["int8"]
     page = report(out, tmp_path / "again.html")
     text = (tmp_path / "again.html").read_text()
-    int8 = metrics["int8"]
     assert str(page) == str(tmp_path / "again.html")
     assert f"test split {int8['n_real']} real and {int8['n_spoof']} spoof crops" in text
     assert f"<td>{int8['auc']:.4f}</td>" in text
-    from antispoof.evaluation.evaluate import assess_run
-    from antispoof.runtime.interpreter import open_classifier
-
     config = json.loads((out / "config.json").read_text())
     peer, _ = assess_run(open_classifier(PEER), config, resamples=0)
     assert peer["n_real"] + peer["n_spoof"] == 40
