@@ -44,6 +44,11 @@ class LocalTarget:
         return _last_line(stderr)
 
 
+def _no_ssh_client(client):
+    return AntispoofError(f"{client} not found: install an OpenSSH client (Debian: apt-get "
+                          "install openssh-client)")
+
+
 class SshTarget:
     """``ssh://[USER@]HOST[:PORT]`` through the system ``ssh``/``scp`` clients."""
 
@@ -62,15 +67,13 @@ class SshTarget:
         self.scp = ["scp", "-q", *common] + (["-P", str(port)] if port else [])
         for client in ("ssh", "scp"):  # before any work
             if shutil.which(client) is None:
-                raise AntispoofError(f"{client} not found: install an OpenSSH client (Debian: "
-                                     "apt-get install openssh-client)")
+                raise _no_ssh_client(client)
 
     def _run(self, argv, timeout=TIMEOUT_S):
         try:
             return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         except FileNotFoundError:  # removed since the check
-            raise AntispoofError(f"{argv[0]} not found: install an OpenSSH client (Debian: "
-                                 "apt-get install openssh-client)") from None
+            raise _no_ssh_client(argv[0]) from None
         except subprocess.TimeoutExpired:
             raise AntispoofError(f"{self.name}: no answer in {timeout} s") from None
 

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from antispoof.core.errors import AntispoofError
+from antispoof.core.fields import flag
 
 
 @contextmanager
@@ -55,7 +56,6 @@ def read_json(path):
 def claim_folder(folder, record_path, record, job):
     """Record at ``record_path`` what a resumable job writing ``folder`` is (``record``, JSON);
     refuse a folder that holds such a job with another record, naming what differs."""
-    record = json.loads(json.dumps(record))  # as it reads back: tuples become lists
     if Path(record_path).exists():
         check_same_record(folder, read_json(record_path), record, job)
     write_json(record_path, record)
@@ -67,7 +67,7 @@ def check_same_record(folder, recorded, record, job):
     record = json.loads(json.dumps(record))
     differ = _differences(_comparable({k: recorded.get(k) for k in record}), _comparable(record))
     if differ:
-        said = "; ".join(f"{_as_flag(key)} {_shown(old)} there, {_shown(new)} now"
+        said = "; ".join(f"{flag(key.split('.')[-1])} {_shown(old)} there, {_shown(new)} now"
                          for key, old, new in differ)
         raise AntispoofError(f"{folder}: holds {job} made otherwise ({said}): use a new --out, "
                              "or delete it to start over")
@@ -89,11 +89,6 @@ def _comparable(value):
     if isinstance(value, str) and value and os.path.exists(value):
         return os.path.realpath(value)
     return value
-
-
-def _as_flag(key):
-    """``options.input_size`` → ``--input-size``; ``data`` → ``--data``."""
-    return "--" + key.split(".")[-1].replace("_", "-")
 
 
 def _shown(value):

@@ -240,12 +240,12 @@ def balanced_by_source(samples, seed):
     """``samples`` resampled so that within each dataset every source (subject) gives an equal
     share of that dataset's crops, the dataset's total kept: a small source's crops repeat, a
     large one's are a seeded subset."""
+    datasets = {}
+    for s in samples:
+        datasets.setdefault(s.dataset, {}).setdefault(s.subject, []).append(s)
     rng, out = random.Random(seed), []
-    for dataset in sorted({s.dataset for s in samples}):
-        sources = {}
-        for s in samples:
-            if s.dataset == dataset:
-                sources.setdefault(s.subject, []).append(s)
+    for dataset in sorted(datasets):
+        sources = datasets[dataset]
         total = sum(len(crops) for crops in sources.values())
         share, more = divmod(total, len(sources))
         for k, subject in enumerate(sorted(sources)):

@@ -59,6 +59,7 @@ class FaceDetector:
     """BlazeFace short range over RGB frames; faces come largest first."""
 
     def __init__(self, min_score=0.5):
+        self._mp = mediapipe_module()  # once: detect runs for every frame
         tasks = mediapipe_module("mediapipe.tasks.python")
         BaseOptions, vision = tasks.BaseOptions, tasks.vision
         options = vision.FaceDetectorOptions(
@@ -67,7 +68,7 @@ class FaceDetector:
         self._detector = vision.FaceDetector.create_from_options(options)
 
     def detect(self, rgb):
-        mp = mediapipe_module()
+        mp = self._mp
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         faces = [Face((d.bounding_box.origin_x, d.bounding_box.origin_y,
                        d.bounding_box.width, d.bounding_box.height), d.categories[0].score)

@@ -59,8 +59,13 @@ def heatmaps(model, pixels, method):
             tape.watch(x)
             score = model(x, training=False)
         maps = tf.reduce_max(tf.abs(tape.gradient(score, x)), axis=-1).numpy()
+    return _peak_normalized(maps), score.numpy().reshape(-1)
+
+
+def _peak_normalized(maps):
+    """Each map divided by its own maximum: values in [0, 1]."""
     peak = maps.reshape(len(maps), -1).max(axis=1).reshape(-1, 1, 1)
-    return maps / np.maximum(peak, 1e-12), score.numpy().reshape(-1)
+    return maps / np.maximum(peak, 1e-12)
 
 
 def occlusion_maps(classifier, pixels, patch=None, stride=None):
@@ -86,8 +91,7 @@ def occlusion_maps(classifier, pixels, patch=None, stride=None):
         for k, (y, x) in enumerate(corners):
             maps[i, y:y + patch, x:x + patch] += change[k]
     maps /= np.maximum(cover, 1)
-    peak = maps.reshape(count, -1).max(axis=1).reshape(-1, 1, 1)
-    return maps / np.maximum(peak, 1e-12), np.asarray(scores, np.float32).reshape(-1)
+    return _peak_normalized(maps), np.asarray(scores, np.float32).reshape(-1)
 
 
 def overlay(pixels, heatmap, scale=2):
@@ -102,18 +106,17 @@ def explain(model_path, images, method="gradcam", out_dir="explanations"):
     """Write ``<image>_<method>.png`` (crop | overlay) for each image; return [(png, P(spoof))]."""
     if method == "occlusion":
         classifier = open_classifier(model_path)
-        size = classifier.input_size
+        size, explain_crops = classifier.input_size, lambda crops: occlusion_maps(classifier, crops)
     else:
         model = keras_model_for(model_path)
-        size = int(model.input_shape[1])
+        size, explain_crops = int(model.input_shape[1]), lambda crops: heatmaps(model, crops, method)
     crops = []
     for image in images:
         crop = load_face_crop(image, size)
         if crop is None:
             raise AntispoofError(f"{image}: cannot decode image")
         crops.append(crop)
-    maps, scores = (occlusion_maps(classifier, np.stack(crops)) if method == "occlusion" else
-                    heatmaps(model, np.stack(crops), method))
+    maps, scores = explain_crops(np.stack(crops))
     written = []
     for image, crop, heatmap, score in zip(images, crops, maps, scores):
         png = Path(out_dir) / f"{Path(image).stem}_{method}.png"

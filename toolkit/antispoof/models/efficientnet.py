@@ -3,13 +3,13 @@ downloaded, from a file, or random initialisation), global pooling, then the pap
 (``specs.HEADS["paper-server"]``): Dense 1024 → 256 → 32, each followed by BatchNorm, swish and
 dropout, and a 2-way softmax. The backbone's stochastic depth is what Keras and the paper call
 drop-connect."""
-from pathlib import Path
 
 import tensorflow as tf
 import tf_keras as keras
 
 from antispoof.core.errors import AntispoofError
 from antispoof.models.specs import SERVER_ARCH, SERVER_HEAD, SERVER_INPUT_SIZE, head_spec
+from antispoof.models.weights import require_weights_file
 
 HEAD = head_spec(SERVER_HEAD)
 PAPER_TRAINABLE_PARAMETERS = 5_592_606
@@ -22,8 +22,7 @@ def build_server_model(input_size=SERVER_INPUT_SIZE, weights="imagenet", dropout
     ``weights``: ``"imagenet"`` (Keras downloads them), a path to EfficientNetB0 no-top
     weights, or None (random initialisation).
     """
-    if weights not in (None, "imagenet") and not Path(weights).is_file():
-        raise AntispoofError(f"{weights}: weights file not found")
+    require_weights_file(weights)
     image = keras.Input((input_size, input_size, 3), name="image")
     try:
         base = keras.applications.EfficientNetB0(include_top=False, weights=weights,

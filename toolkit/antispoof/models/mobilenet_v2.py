@@ -1,11 +1,11 @@
 """MobileNetV2 as one flat tf_keras graph with Keras' layer names (its ImageNet weights load by
 name), for any channel layout (``Widths``): the pretrained and the contracted networks alike."""
-from pathlib import Path
 
 import tf_keras as keras
 from tf_keras.src.applications.imagenet_utils import correct_pad
 
 from antispoof.core.errors import AntispoofError
+from antispoof.models.weights import require_weights_file
 from antispoof.models.widths import BLOCKS, RESIDUAL, STAGE_OF_BLOCK, Widths, make_divisible
 
 BN = {"epsilon": 1e-3, "momentum": 0.999}
@@ -57,8 +57,7 @@ def source_alpha(weights):
     (320 × width channels, distinct for every published width); "imagenet" means 1.0."""
     if weights == "imagenet":
         return 1.0
-    if not Path(weights).is_file():
-        raise AntispoofError(f"{weights}: weights file not found")
+    require_weights_file(weights)
     import h5py
 
     try:
@@ -105,8 +104,7 @@ def load_pretrained(model, alpha, weights):
     """
     if weights is None:
         return model
-    if weights != "imagenet" and not Path(weights).is_file():
-        raise AntispoofError(f"{weights}: weights file not found")
+    require_weights_file(weights)
     try:
         reference = keras.applications.MobileNetV2(alpha=alpha, include_top=False, weights=weights,
                                                    input_shape=model.input_shape[1:])

@@ -26,6 +26,12 @@ def imagenet_file(arch, alpha=1.0):
     return name, application.BASE_WEIGHT_PATH + name, None
 
 
+def require_weights_file(weights):
+    """One error unless ``weights`` is None, ``"imagenet"`` or a file that exists."""
+    if weights not in (None, IMAGENET) and not Path(weights).is_file():
+        raise AntispoofError(f"{weights}: weights file not found")
+
+
 def resolve_weights(weights, arch, alpha=1.0, cache_dir=None):
     """``weights`` as a file: ``"imagenet"`` from Keras's cache, else downloaded (Keras's own
     ``get_file``); a path or None is returned as it is."""

@@ -9,11 +9,11 @@ FRAME = (480, 640)
 SMALL_SUBJECTS = ("0001", "0002", "0003", "0004", "0006", "0007", "0008", "0009")
 
 
-def make_subset(root, subjects, per_subject, step=7):
-    """A real/ spoof/ per-subject folder of symlinks to every ``step``-th NUAA crop."""
+def make_subset(root, subjects, per_subject):
+    """A real/ spoof/ per-subject folder of symlinks to every 7th NUAA crop."""
     for class_dir, label in (("ClientFace", "real"), ("ImposterFace", "spoof")):
         for subject in subjects:
-            files = sorted((NUAA / class_dir / subject).glob("*.jpg"))[::step][:per_subject]
+            files = sorted((NUAA / class_dir / subject).glob("*.jpg"))[::7][:per_subject]
             target = root / label / subject
             target.mkdir(parents=True, exist_ok=True)
             for f in files:

@@ -54,7 +54,6 @@ class HyperParameters:
                                       default_text="0: off")  # models.layers.with_pixel_map
 
 
-
 @dataclass
 class Distillation:
     teacher: str | None = option(None, "Distil from this trained run or model (e.g. the server "
@@ -63,7 +62,6 @@ class Distillation:
     distill_alpha: float = option(0.5, "Weight of the hard labels with --teacher; 1 - alpha goes "
                                        "to the teacher.", low=0, high=1)
     temperature: float = option(2.0, "Distillation temperature.", low=0, low_open=True)
-
 
 
 @dataclass

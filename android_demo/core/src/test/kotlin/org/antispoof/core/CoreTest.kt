@@ -108,24 +108,24 @@ class ModelContractTest {
         assertEquals("area", c.resize)
     }
 
+    /** The message of the IllegalArgumentException that parsing [json] must raise. */
+    private fun parseError(json: String): String = try {
+        ModelContract.parse(json)
+        throw AssertionError("no error")
+    } catch (e: IllegalArgumentException) {
+        e.message!!
+    }
+
     @Test
     fun refusesAResizeFilterItDoesNotImplement() {
-        try {
-            ModelContract.parse(text.replace("\"resize\": \"area\"", "\"resize\": \"bilinear\""))
-            throw AssertionError("no error")
-        } catch (e: IllegalArgumentException) {
-            assertTrue(e.message!!.contains("resize filter bilinear"))
-        }
+        val bilinear = text.replace("\"resize\": \"area\"", "\"resize\": \"bilinear\"")
+        assertTrue(parseError(bilinear).contains("resize filter bilinear"))
     }
 
     @Test
     fun namesAMissingField() {
-        try {
-            ModelContract.parse(text.replace("\"threshold\": 0.42578125,", ""))
-            throw AssertionError("no error")
-        } catch (e: IllegalArgumentException) {
-            assertEquals("model.json: missing \"threshold\"", e.message)
-        }
+        val noThreshold = text.replace("\"threshold\": 0.42578125,", "")
+        assertEquals("model.json: missing \"threshold\"", parseError(noThreshold))
     }
 }
 
