@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean system-deps arm64-sysroot
+.PHONY: demo test clean system-deps arm64-sysroot web-page
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/antispoof demo --data ../shared/data/nuaa --webcam ../shared/data/webcam-multi
 
-# System tools the tests drive for real: Chromium, sshd, adb/adbd, qemu-user, mmdebstrap.
+# The web page (toolkit/web): its npm packages, pinned by package-lock.json, and its bundle,
+# made as `antispoof web` and `export` make them (antispoof.pipeline.web.page_bundle).
+WEB := toolkit/web
+$(WEB)/dist/app.js: $(WEB)/package-lock.json $(wildcard $(WEB)/src/*) | $(STAMP) system-deps
+	$(VENV)/bin/python -c 'from antispoof.pipeline.web import page_bundle; page_bundle()'
+
+web-page: $(WEB)/dist/app.js
+
+# System tools the tests drive for real: Chromium, Node.js and npm, sshd, adb/adbd, qemu-user,
+# mmdebstrap.
 CACHE := .cache
 system-deps:
 	bash tests/system_tools.sh $(CACHE)/adbd
@@ -40,8 +49,8 @@ arm64-sysroot: $(ARM64)/.ready
 # Two pytest workers, a test file each at a time (a file's servers and trained runs stay in one
 # worker; the runs every file reads are built once, see tests/conftest.py).
 PYTEST_WORKERS ?= 2
-test: $(STAMP) system-deps arm64-sysroot
+test: $(STAMP) system-deps arm64-sysroot web-page
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 clean:
-	rm -rf $(VENV) $(CACHE) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(CACHE) build *.egg-info .pytest_cache $(WEB)/node_modules $(WEB)/dist

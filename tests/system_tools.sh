@@ -1,12 +1,13 @@
 #!/bin/bash
 # System tools that the tests drive for real, installed by `make test` on a fresh Debian
-# bookworm machine (as root): headless Chromium (HTML report), openssh-server and -client (bench
-# over ssh), adb (bench over adb), kotlin 1.3 and junit4 (the Android demo's pure part and its
-# JVM tests), aapt2, zipalign, apksigner and zip, with bullseye's android.jar (API 23) and dx
-# (dalvik-exchange), pinned low (an offline APK), mmdebstrap (aarch64 sysroot), qemu-user 10 from
-# bookworm-backports (bookworm's own 7.2 segfaults and miscomputes int8 with XNNPACK), and the
-# adbd daemon from bookworm-backports, extracted into $1 rather than installed (it conflicts
-# with bookworm's adb packages).
+# bookworm machine (as root): headless Chromium (HTML report, web page), Node.js and npm (the
+# web page's bundle), openssh-server and -client (bench over ssh), adb (bench over adb), kotlin
+# 1.3 and junit4 (the Android demo's pure part and its JVM tests), aapt2, zipalign, apksigner
+# and zip, with bullseye's android.jar (API 23) and dx (dalvik-exchange), pinned low (an
+# offline APK), mmdebstrap (aarch64 sysroot), qemu-user 10 from bookworm-backports (bookworm's
+# own 7.2 segfaults and miscomputes int8 with XNNPACK), and the adbd daemon from
+# bookworm-backports, extracted into $1 rather than installed (it conflicts with bookworm's adb
+# packages).
 set -euo pipefail
 # usage: system_tools.sh ADBD_DIR [--dry-run]   (--dry-run: print what is missing, change nothing)
 ADBD_DIR=${1:?usage: system_tools.sh ADBD_DIR [--dry-run]}
@@ -18,7 +19,7 @@ MIRROR=$(bash "$(dirname "$0")/debian_mirror.sh")  # the archive this machine's 
 
 # What is missing, decided before anything is written.
 missing=()
-for tool in chromium:chromium sshd:openssh-server ssh:openssh-client adb:adb mmdebstrap:mmdebstrap \
+for tool in chromium:chromium node:nodejs npm:npm sshd:openssh-server ssh:openssh-client adb:adb mmdebstrap:mmdebstrap \
         kotlinc:kotlin; do
     command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool#*:}")
 done

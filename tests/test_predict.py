@@ -124,6 +124,9 @@ def test_export_loads_in_mediapipe_image_classifier(small_build, tmp_path):
     assert_card_stands_alone(card)
 
     assert_mediapipe_matches(out / "antispoof_mediapipe.tflite", out / "antispoof_int8.tflite")
+    page = json.loads((out / "web" / "model" / "model.json").read_text())  # the page's own contract
+    assert (out / "web" / "index.html").is_file() and (out / "web" / "model" / page["model"]).is_file()
+    assert page["threshold"] == contract["threshold"] and page["input"]["dtype"] == "uint8"
 
 
 def assert_card_stands_alone(card):

@@ -29,7 +29,7 @@ def test_system_tools_plans_every_missing_tool_on_a_bare_machine(tmp_path):
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr  # no qemu: not an error before anything is installed
     missing = proc.stdout.split("missing:", 1)[1].split()
-    for package in ("chromium", "openssh-client", "adb", "mmdebstrap", "kotlin",
+    for package in ("chromium", "nodejs", "npm", "openssh-client", "adb", "mmdebstrap", "kotlin",
                     "qemu-user", "adbd"):
         assert package in missing, proc.stdout
 

@@ -50,10 +50,12 @@ def test_every_module_lives_in_a_stage_package():
 
 
 def test_the_toolkit_folder_holds_only_the_package():
-    """toolkit/antispoof is the package (found by setuptools, no mapping, no links); the
-    shipped model is copied in when a wheel is built, never linked into the tree."""
+    """toolkit/antispoof is the package (found by setuptools, no mapping, no links) and
+    toolkit/web the web page's JavaScript source, which no Python imports; the shipped model is
+    copied in when a wheel is built, never linked into the tree."""
     assert sorted(p.name for p in (REPO / "toolkit").iterdir()
-                  if not p.name.endswith(".egg-info") and p.name != "__pycache__") == ["antispoof"]
+                  if not p.name.endswith(".egg-info") and p.name != "__pycache__") == ["antispoof", "web"]
+    assert not [p for p in (REPO / "toolkit" / "web").rglob("*.py") if "node_modules" not in p.parts]
     assert not [p for p in TOOLKIT.rglob("*") if p.is_symlink()]
     assert "package-dir" not in (REPO / "pyproject.toml").read_text()
 

@@ -608,10 +608,12 @@ def predict(model, inputs, camera, threshold, threads, smooth, max_frames, annot
 @click.option("--peer", "peers", multiple=True, type=click.Path(),
               help="An ONNX peer model (Silent-Face MiniFASNet) to score on the same test crops "
                    "for the model card; repeatable.")
-def export(run_dir, out, peers):
+@click.option("--web/--no-web", default=True, show_default=True,
+              help="Also write OUT/web: the model's liveness page (antispoof serve OUT/web).")
+def export(run_dir, out, peers, web):
     """A build's artifacts for apps: the int8 model, a MediaPipe Tasks ImageClassifier variant
-    with TFLite metadata, labels.txt, model.json and MODEL_CARD.md. For a server-model run
-    (train --arch efficientnet-b0): a SavedModel and a float16 .tflite."""
+    with TFLite metadata, labels.txt, model.json, MODEL_CARD.md and the web page (web/). For a
+    server-model run (train --arch efficientnet-b0): a SavedModel and a float16 .tflite."""
     from antispoof.pipeline.export import export as run
     from antispoof.pipeline.export import export_server, is_server_run
 
@@ -621,6 +623,49 @@ def export(run_dir, out, peers):
         names = run(run_dir, out, peers=peers)
     for name in names:
         click.echo(f"{out}/{name}")
+    if web and not is_server_run(run_dir):
+        from antispoof.core.rundir import ExportDir
+        from antispoof.pipeline.web import write_web
+
+        click.echo(f"{write_web(Path(out) / ExportDir.CONTRACT, Path(out) / WEB_FOLDER)}/ "
+                   f"(antispoof serve {Path(out) / WEB_FOLDER})")
+
+
+WEB_FOLDER = "web"  # export's page, beside the artifacts
+
+
+@main.command()
+@click.option("--model", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A model.json of exported artifacts (default: the shipped model's).")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for the page (replaced when the new one is complete).")
+def web(model, out):
+    """The liveness web page of a model: camera → BlazeFace → face crop → the int8 model in
+    LiteRT.js, as a static folder that works offline from any static file server."""
+    from antispoof.pipeline.web import write_shipped_web, write_web
+
+    folder = write_web(model, out) if model else write_shipped_web(out)
+    click.echo(f"{folder}/ (antispoof serve {folder})")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--verbose", is_flag=True, help="Log each request.")
+def serve(folder, port, verbose):
+    """Serve a web page folder (antispoof web, export) on 127.0.0.1, cross-origin isolated so
+    that the model may use several threads; Ctrl-C stops."""
+    from antispoof.pipeline.web import page_server
+
+    server = page_server(folder, port, verbose=verbose)
+    click.echo(f"http://127.0.0.1:{server.server_address[1]}/  (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @main.command()

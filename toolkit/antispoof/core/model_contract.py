@@ -2,7 +2,7 @@
 input size and colour order, the crop around the detector box, input and output quantization,
 the decision threshold on P(spoof) and the labels. One dataclass, read and written here only;
 the Kotlin ``org.antispoof.core.ModelContract`` (``android_demo/core``) mirrors its fields."""
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
 from antispoof.core.errors import AntispoofError
@@ -19,6 +19,9 @@ RESIZE_FILTERS = (RESIZE,)
 FALLBACK_THRESHOLD = 0.5  # for a model whose model.json records no threshold of its own
 INPUT_MEANING = "face crop resized to input_size; q = pixel / scale + zero_point"
 OUTPUT_MEANING = "P(spoof) = (q - zero_point) * scale"
+# The MediaPipe variant (``mediapipe_model``) wraps the int8 graph in uint8 ↔ int8
+# requantizations: uint8 q = int8 q + UINT8_SHIFT, the same real values.
+UINT8_SHIFT = 128
 
 
 @dataclass
@@ -93,6 +96,17 @@ class ModelContract:
         if name not in thresholds:
             return None, None
         return thresholds[name], self.threshold_source or CONTRACT_FILE
+
+
+def mediapipe_variant(contract):
+    """The contract of the MediaPipe variant of the int8 model ``contract`` describes: uint8
+    pixels in, uint8 scores [P(real), P(spoof)] out, the same threshold and crop."""
+    def shifted(q, meaning):
+        return Quantization("uint8", q.scale, q.zero_point + UINT8_SHIFT, meaning)
+
+    return replace(contract, model=contract.mediapipe_model, mediapipe_model=None,
+                   input=shifted(contract.input, contract.input.meaning),
+                   output=shifted(contract.output, "[P(real), P(spoof)] = (q - zero_point) * scale"))
 
 
 def contract_path(model):

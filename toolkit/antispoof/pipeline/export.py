@@ -17,7 +17,8 @@ import numpy as np
 from antispoof import __version__
 from antispoof.bench.latency import BenchOptions, bench, p50_ms
 from antispoof.compress.quantization import convert_float16
-from antispoof.core.model_contract import CROP_SCALE, LABELS, ModelContract, Quantization, read_contract
+from antispoof.core.model_contract import (CROP_SCALE, LABELS, UINT8_SHIFT, ModelContract, Quantization,
+                                           read_contract)
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path, read_json, write_bytes
 from antispoof.core.rundir import ExportDir, RunDir
@@ -135,11 +136,11 @@ def mediapipe_graph(flatbuffer):
     uint8, ops = schema.TensorType.UINT8, schema.BuiltinOperator
     (in_scale,), (in_zero,) = t_in.quantization.scale, t_in.quantization.zeroPoint
     (out_scale,), (out_zero,) = t_out.quantization.scale, t_out.quantization.zeroPoint
-    image = tensor("image", t_in.shape, uint8, in_scale, in_zero + 128)
-    spoof = tensor("p_spoof", [1, 1], uint8, out_scale, out_zero + 128)
+    image = tensor("image", t_in.shape, uint8, in_scale, in_zero + UINT8_SHIFT)
+    spoof = tensor("p_spoof", [1, 1], uint8, out_scale, out_zero + UINT8_SHIFT)
     one = tensor("one", [1, 1], uint8, 1.0, 0, np.array([[1]], np.uint8))
-    real = tensor("p_real", [1, 1], uint8, out_scale, out_zero + 128)
-    scores = tensor("scores", [1, 2], uint8, out_scale, out_zero + 128)
+    real = tensor("p_real", [1, 1], uint8, out_scale, out_zero + UINT8_SHIFT)
+    scores = tensor("scores", [1, 2], uint8, out_scale, out_zero + UINT8_SHIFT)
     sub, concat = schema.SubOptionsT(), schema.ConcatenationOptionsT()
     concat.axis = 1
     graph.operators = [operator(ops.QUANTIZE, [image], [inp]), *graph.operators,
