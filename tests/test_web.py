@@ -196,6 +196,40 @@ def test_the_page_smooths_and_draws_its_decision(shipped_page, camera_clip):
     assert painted[y:y + h, max(0, x - 3):x + 4].any(axis=1).mean() > 0.8  # left edge
 
 
+@pytest.mark.shared
+def test_the_page_takes_a_photo_or_a_video_file(shipped_page, camera_clip, tmp_path):
+    """Without a camera the file input takes a photo, scored as predict scores the same file
+    (lossless pixels: the same box, P(spoof) within one step), or a video, played frame by
+    frame; a file that is no image is one visible line."""
+    from antispoof.runtime.predict import PredictOptions, predict
+
+    _, frames, _ = camera_clip
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
+    video = tmp_path / "faces.webm"  # VP8, which Chromium plays
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"VP80"), FPS, browser.FRAME[::-1])
+    for frame in frames[:8]:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("not an image")
+    with browser.served(shipped_page) as url, browser.chromium() as chromium:
+        page = browser.open_page(chromium, url + "?camera=0")
+        page.set_input_files("#file", photo)
+        page.wait_for_function("window.antispoof.frames.length === 1")
+        (shown, *_) = page.evaluate("window.antispoof.frames[0].faces")
+        page.set_input_files("#file", video)
+        played = browser.page_frames(page, 6)
+        page.set_input_files("#file", broken)
+        page.wait_for_function("document.getElementById('status').className === 'error'")
+        line = page.inner_text("#status")
+    (scored, *_) = predict(DEFAULT_MODEL, [photo], PredictOptions())["results"][0]["frames"][0]["faces"]
+    assert shown["box"] == scored["box"] and abs(shown["score"] - scored["score"]) <= OUTPUT_STEP
+    assert shown["smoothed"] == shown["score"]  # a photo is not smoothed with what came before
+    assert len({browser.place_of(f["faces"][0]["box"]) for f in played[1:] if f["faces"]}) >= 2
+    assert line == "broken.jpg: cannot decode this image."
+
+
 def _channels_first_model(folder):
     """A float32 model that takes [1, 3, 72, 72] (channels first), with its model.json."""
     import tensorflow as tf

@@ -41,6 +41,11 @@ export class Liveness {
     this.smoother = new Smoother(smoothing);
   }
 
+  // A new source (another file, the camera): the smoothing starts again.
+  restart() {
+    this.smoother.update(null);
+  }
+
   // P(spoof) of one size × size RGB crop.
   async score(rgb) {
     const {size, input, output, spoofIndex} = this.spec;

@@ -89,6 +89,7 @@ async function startCamera(video, work) {
 
 async function openFile(file, video, work) {
   page.token = null;
+  page.liveness.restart();
   const url = URL.createObjectURL(file);
   if (file.type.startsWith('image/')) {
     const image = new Image();
