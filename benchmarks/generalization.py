@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from antispoof.core.console import configure
-from antispoof.evaluation import metrics
+from antispoof.core import metrics
 from antispoof.bench.latency import BenchOptions, compare
 from antispoof.pipeline.build import BuildOptions, build
 from antispoof.pipeline.recipes import MULTI, RECIPES, resolve

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from common import NUAA, NUAA_PROTOCOL, REPLAY_WEBCAM, WEIGHTS_035
-from antispoof.evaluation import metrics
+from antispoof.core import metrics
 from antispoof.pipeline.build import BuildOptions, build
 from antispoof.data.datasets import FaceDataset, load_images
 from antispoof.runtime.interpreter import open_classifier

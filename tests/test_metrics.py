@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from antispoof.evaluation import metrics
+from antispoof.core import metrics
 
 # labels: 0 real, 1 spoof; scores are P(spoof)
 LABELS = [0, 0, 0, 0, 1, 1, 1, 1]

@@ -174,7 +174,7 @@ def test_distillation_trains_the_light_model(server_run, tmp_path):
     epoch = history["epochs"][0]
     assert {"loss", "auc", "val_loss", "val_auc"} <= set(epoch) and math.isfinite(epoch["loss"])
     options = json.loads((out / "config.json").read_text())["options"]
-    assert options["teacher"] == str(server_run) and options["distill_alpha"] == 0.3
+    assert options["teacher"] == [str(server_run)] and options["distill_alpha"] == 0.3
     student = keras.models.load_model(out / "model.keras", compile=False)
     assert student.output_shape == (None, 1) and student.input_shape[1] == 64
 

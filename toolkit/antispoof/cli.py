@@ -17,7 +17,7 @@ from antispoof.core.errors import AntispoofError
 from antispoof.data.datasets import ALL, SPLITS
 from antispoof.data.sources import ADAPTERS
 from antispoof.evaluation.explain import METHODS
-from antispoof.evaluation.metrics import OPERATING_POINT_NAMES
+from antispoof.core.metrics import OPERATING_POINT_NAMES
 from antispoof.models.specs import (DEFAULT_HEAD, DEFAULT_INPUT_SIZE, HEADS, MIN_INPUT_SIZE,
                                     SERVER_ARCH, SERVER_HEAD, SERVER_INPUT_SIZE, ModelSpec)
 from antispoof.runtime.device_runner import KERNELS, TFLITE_RUNTIMES
@@ -135,6 +135,8 @@ def _flags(*records, only=None, skip=()):
                     low, high, min_open=low_open, max_open=high_open)
             elif meta["path"]:
                 extra["type"] = click.Path(exists=True)
+                if meta["multiple"]:  # () when not given: None, so that nothing is passed on
+                    extra.update(multiple=True, callback=lambda ctx, param, value: tuple(value) or None)
             elif meta["split"]:
                 sep = meta["split"]
                 extra["callback"] = lambda ctx, param, value, sep=sep: (

@@ -7,18 +7,19 @@ from antispoof.core.errors import AntispoofError
 
 
 def option(default, help, *, choices=None, low=None, high=None, low_open=False, high_open=False,
-           metavar=None, off=None, default_text=None, split=None, path=False, cli=True):
+           metavar=None, off=None, default_text=None, split=None, path=False, multiple=False,
+           cli=True):
     """A dataclass field with default ``default`` and the flag's ``help``.
 
     ``choices``: the allowed values; ``low``/``high`` (with ``*_open``): the allowed range;
     ``off``: the negative flag of a boolean (default ``--no-NAME``); ``default_text``: what the
     help says the default is, where the declared default is a placeholder; ``split``: the flag
     takes ``split``-separated values (a tuple field); ``path``: an existing file or folder;
-    ``cli=False``: no flag."""
+    ``multiple``: the flag is repeated, once per value (a tuple field); ``cli=False``: no flag."""
     return field(default=default, metadata={
         "help": help, "choices": tuple(choices) if choices is not None else None,
         "range": (low, high, low_open, high_open), "metavar": metavar, "off": off,
-        "default_text": default_text, "split": split, "path": path, "cli": cli})
+        "default_text": default_text, "split": split, "path": path, "multiple": multiple, "cli": cli})
 
 
 def flag(name):

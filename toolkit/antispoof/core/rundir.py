@@ -27,6 +27,7 @@ class RunDir:
     METRICS = "metrics.json"
     CONTRACT = CONTRACT_FILE
     REPORT = "report.html"
+    TEACHERS = "teachers.json"  # with --teacher: the ensemble's weights, chosen on dev
 
     def __post_init__(self):
         object.__setattr__(self, "path", Path(self.path))
@@ -39,6 +40,7 @@ class RunDir:
     int8 = property(lambda self: self.path / self.INT8)
     parity = property(lambda self: self.path / self.PARITY)
     metrics = property(lambda self: self.path / self.METRICS)
+    teachers = property(lambda self: self.path / self.TEACHERS)
     contract = property(lambda self: self.path / self.CONTRACT)
     report = property(lambda self: self.path / self.REPORT)
 

@@ -9,7 +9,7 @@ from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path
 from antispoof.data.datasets import ALL, SPLITS, describe_data
 from antispoof.data.loading import open_dataset
-from antispoof.evaluation import metrics
+from antispoof.core import metrics
 from antispoof.runtime.interpreter import open_classifier
 
 log = logging.getLogger("antispoof")

@@ -14,7 +14,7 @@ from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path, read_json
 from antispoof.core.rundir import RunDir
 from antispoof.data.datasets import data_sources
-from antispoof.evaluation import metrics
+from antispoof.core import metrics
 from antispoof.evaluation.evaluate import assess_run
 from antispoof.evaluation.explain import heatmaps, keras_model_for, overlay
 from antispoof.runtime.interpreter import open_classifier

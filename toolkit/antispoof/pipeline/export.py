@@ -205,11 +205,13 @@ def model_card(metrics, contract, config, latency, peers=None):
     changed = {k: v for k, v in options.items()  # (JSON has lists where the defaults are tuples)
                if k in TRAIN_DEFAULTS and k != "init" and v != TRAIN_DEFAULTS[k]
                and not (isinstance(TRAIN_DEFAULTS[k], tuple) and v == list(TRAIN_DEFAULTS[k]))}
+    teachers = [options["teacher"]] if isinstance(options.get("teacher"), str) else options.get("teacher") or []
     if changed:
         lines.append("- Training options besides the defaults: " + ", ".join(
-            f"{k} = {Path(v).name if k == 'teacher' else v}" for k, v in changed.items())
-            + (" (the teacher: knowledge distillation from the peer's P(spoof))"
-               if str(options.get("teacher", "")).endswith(".onnx") else "") + ".")
+            f"{k} = {' + '.join(Path(t).name for t in teachers) if k == 'teacher' else v}"
+            for k, v in changed.items())
+            + (" (the teacher: knowledge distillation from the peers' P(spoof))"
+               if any(str(t).endswith(".onnx") for t in teachers) else "") + ".")
     for source in sources:
         lines += _source_table(Path(source["data"]))
         if not (Path(source["data"]) / MANIFEST_FILE).is_file():

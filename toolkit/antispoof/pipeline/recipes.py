@@ -10,6 +10,10 @@ NUAA_ONLY = ("nuaa",)
 MULTI = ("nuaa", "webcam-multi")
 PEER_TEACHER = "silentface/minifasnetv2_scale2.7_80x80.onnx"  # the peer, MiniFASNetV2
 PEER = {"teacher": PEER_TEACHER, "select_epoch": True}  # distilled from the peer
+# the three peers whose licences allow distillation, weighted on dev (training.teacher.Ensemble)
+TEACHERS = (PEER_TEACHER, "suri/suri_minifasnetv2se_celebaspoof_128.onnx",
+            "hyperfas/hyperfas_mobilenet05_224.onnx")
+ENSEMBLE = {"teacher": TEACHERS, "select_epoch": True}
 SHIPPED_RECIPE = {**PEER, "input_size": 72}  # models/antispoof_int8.tflite (seed 0)
 RECIPES = {
     "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
@@ -33,6 +37,12 @@ RECIPES = {
     "multi-128-peer": ("multi-128-peer", {**PEER, "input_size": 128}, {}, MULTI),
     "multi-64-peer-50kb": ("multi-64-peer-50kb", PEER, {"budget_kb": 50}, MULTI),
     "multi-64-peer-400kb": ("multi-64-peer-400kb", PEER, {"budget_kb": 400}, MULTI),
+    "multi-112-peer": ("multi-112-peer", {**PEER, "input_size": 112}, {}, MULTI),
+    # a teacher ensemble instead of the peer alone, its weights chosen on dev
+    "multi-72-teachers": ("multi-72-teachers", {**ENSEMBLE, "input_size": 72}, {}, MULTI),
+    "multi-96-teachers": ("multi-96-teachers", {**ENSEMBLE, "input_size": 96}, {}, MULTI),
+    "multi-96-teachers-worst": ("multi-96-teachers-worst", {**ENSEMBLE, "input_size": 96,
+                                                            "select_by": "worst-source"}, {}, MULTI),
     # the shipped recipe with one change more each
     "multi-72-peer-degrade": ("multi-72-peer-deg", {**SHIPPED_RECIPE, "degrade": 0.5}, {}, MULTI),
     "multi-72-peer-lr1e-4": ("multi-72-peer-lr1e-4", {**SHIPPED_RECIPE, "learning_rate": 1e-4}, {},
@@ -47,10 +57,11 @@ RECIPES = {
 def resolve(recipe, data_root, weights_root):
     """(run stem, TrainOptions fields, BuildOptions fields, datasets) of ``recipe`` with its
     datasets as ``build``'s list of {"data", "protocol", "weight"} under ``data_root`` and its
-    teacher as a file under ``weights_root``."""
+    teachers as files under ``weights_root``."""
     stem, fields, plan, names = RECIPES[recipe]
     fields = dict(fields)
     if "teacher" in fields:
-        fields["teacher"] = str(Path(weights_root) / fields["teacher"])
+        teachers = (fields["teacher"],) if isinstance(fields["teacher"], str) else fields["teacher"]
+        fields["teacher"] = tuple(str(Path(weights_root) / t) for t in teachers)
     data = [{"data": str(Path(data_root) / name), "protocol": None, "weight": None} for name in names]
     return stem, fields, plan, data

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import tf_keras as keras
 
+from antispoof.core import metrics
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path, check_same_record, read_json, write_json
 from antispoof.core.rundir import RunDir
@@ -26,7 +27,7 @@ from antispoof.training.distribute import make_strategy, worker_dir
 from antispoof.training.losses import DistillationLoss, LabelAUC, PixelMapLoss
 from antispoof.training.optimizers import RectifiedAdam, learning_rate
 from antispoof.training.options import SELECTION, TrainOptions
-from antispoof.training.teacher import Teacher
+from antispoof.training.teacher import fit_teachers
 
 log = logging.getLogger("antispoof")
 
@@ -53,7 +54,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
 
     data = _open_data(run, dataset, data_dir, weights, options, protocol, strategy)
     history, model = _resume(run, strategy, options, weights, data.steps_per_epoch)
-    train_ds, dev_ds, class_weight = _streams(strategy, data, options)
+    train_ds, dev_ds, class_weight = _streams(run, strategy, data, options)
     started = time.time()
     _fit(model, run, history, data, train_ds, dev_ds, class_weight, options)
     return _finish(model, run, history, data, options, started)
@@ -136,12 +137,12 @@ def _resume(run, strategy, options, weights, steps_per_epoch):
     return history, model
 
 
-def _streams(strategy, data, options):
+def _streams(run, strategy, data, options):
     """(train stream, dev stream, Keras class_weight or None when the stream carries the
-    weights): the teacher's scores as a second target column when distilling."""
+    weights): the teachers' scores as a second target column when distilling."""
     weights_per_class = class_weights(data.counts)
     if options.teacher:
-        teacher = Teacher(options.teacher)
+        teacher = fit_teachers(options.teacher, data.dev, options.select_by, run.teachers)
         train_ds = tf_dataset(data.train, options.batch_size, training=True, seed=options.seed,
                               teacher=teacher.scores(data.train), class_weight=weights_per_class,
                               augment=options.augment, degrade=options.degrade)
@@ -276,15 +277,9 @@ class _DevSourceAUC(keras.callbacks.Callback):
         outputs = self.model.predict(self.dev.pixels.astype(np.float32), batch_size=self.batch_size,
                                      verbose=0)
         scores = (outputs[0] if isinstance(outputs, list) else outputs).reshape(-1)
-        aucs = []  # Keras' AUC, as val_auc is: per source that holds both classes
-        for subject in np.unique(self.subjects):
-            mine = self.subjects == subject
-            if len(np.unique(self.dev.labels[mine])) == 2:
-                metric = keras.metrics.AUC()
-                metric.update_state(self.dev.labels[mine], scores[mine])
-                aucs.append(float(metric.result()))
-        logs["val_mean_source_auc"] = float(np.mean(aucs)) if aucs else 0.0
-        logs["val_worst_source_auc"] = min(aucs, default=0.0)
+        sources = metrics.source_auc(self.dev.labels, scores, self.subjects)
+        logs["val_mean_source_auc"] = sources["mean_per_source"] or 0.0
+        logs["val_worst_source_auc"] = sources["worst_per_source"] or 0.0
 
 
 class _EpochCheckpoint(keras.callbacks.Callback):

@@ -3,6 +3,7 @@
 ``TrainOptions`` is all four in one flat record (what ``train``/``build`` take and
 ``config.json`` records)."""
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from antispoof.core.errors import AntispoofError
 from antispoof.core.fields import check_fields, option
@@ -56,9 +57,11 @@ class HyperParameters:
 
 @dataclass
 class Distillation:
-    teacher: str | None = option(None, "Distil from this trained run or model (e.g. the server "
-                                       "model), or the peer's MiniFASNet .onnx file.", metavar="PATH",
-                                 path=True, default_text="none")
+    teacher: tuple = option((), "Distil from this trained run or model (e.g. the server model), or "
+                                "a peer's .onnx file (MiniFASNet, suri, HyperFAS); repeat for an "
+                                "ensemble: their weighted mean P(spoof), the weights chosen on dev "
+                                "by --select-by.", metavar="PATH", path=True, multiple=True,
+                            default_text="none")
     distill_alpha: float = option(0.5, "Weight of the hard labels with --teacher; 1 - alpha goes "
                                        "to the teacher.", low=0, high=1)
     temperature: float = option(2.0, "Distillation temperature.", low=0, low_open=True)
@@ -92,6 +95,9 @@ class TrainOptions(ModelSpec, HyperParameters, Distillation, Augmentation):
 
     def __post_init__(self):
         check_fields(self)  # choices and ranges, as the flags check them
+        # one teacher may be given as a path; config.json records a list
+        self.teacher = (self.teacher,) if isinstance(self.teacher, (str, Path)) else tuple(self.teacher or ())
+        self.teacher = tuple(map(str, self.teacher))
         self.check_model()
         self.check_augmentation()
         if self.arch == SERVER_ARCH:

@@ -1,8 +1,23 @@
-"""Distillation teacher: a trained model's (or the ONNX peer's) P(spoof) on the training crops."""
+"""Distillation teachers: trained models' or peers' P(spoof) on the training crops.
+
+Several teachers (``--teacher`` repeated) teach their weighted mean, the weights the grid over
+the simplex (steps of ``WEIGHT_STEP``) that scores best on dev by the run's selection criterion
+(``--select-by``: pooled, mean or worst per-source AUC). A model file's scores (a peer's
+``.onnx``, a ``.keras`` file) are cached per crop file, keyed by the model file's bytes and the
+crop file's path, size and modification time, so that every build after the first reads them
+instead of decoding and scoring each crop again.
+"""
+import hashlib
+import itertools
 import logging
+import os
 from pathlib import Path
 
+import numpy as np
+
+from antispoof.core import metrics
 from antispoof.core.errors import AntispoofError
+from antispoof.core.files import atomic_path, write_json
 from antispoof.data.datasets import load_images
 from antispoof.models.builders import load_trained
 from antispoof.runtime.interpreter import spoof_scores
@@ -10,28 +25,115 @@ from antispoof.runtime.peer import PEER_SUFFIX, PeerClassifier
 
 log = logging.getLogger("antispoof")
 
+CACHE_ENV = "ANTISPOOF_CACHE"  # the cache folder (default ~/.cache/antispoof)
+WEIGHT_STEP = 0.1
+CRITERIA = {  # --select-by: the dev figure that chooses the ensemble's weights
+    "pooled": lambda labels, scores, sources: metrics.roc_auc(labels, scores),
+    "mean-source": lambda labels, scores, sources: metrics.source_auc(labels, scores, sources)["mean_per_source"],
+    "worst-source": lambda labels, scores, sources: metrics.source_auc(labels, scores, sources)["worst_per_source"],
+}
+
+
+def cache_folder():
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "antispoof") / "teacher-scores"
+
+
+class ScoreCache:
+    """A teacher file's P(spoof) per crop file, in one ``.npz`` per teacher file."""
+
+    def __init__(self, model_file):
+        digest = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()[:16]
+        self.path = cache_folder() / f"{Path(model_file).stem}-{digest}.npz"
+        self.scores = {}
+        if self.path.is_file():
+            with np.load(self.path) as stored:
+                self.scores = dict(zip(stored["keys"].tolist(), stored["scores"].tolist()))
+
+    @staticmethod
+    def key(sample):
+        stat = os.stat(sample.path)
+        return f"{os.path.abspath(sample.path)}|{stat.st_size}|{stat.st_mtime_ns}"
+
+    def save(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.path, ".npz") as tmp:
+            np.savez(tmp, keys=np.array(list(self.scores), dtype=str),
+                     scores=np.array(list(self.scores.values()), np.float32))
+
 
 class Teacher:
-    """A trained model's (or the ONNX peer's) P(spoof) on a split's crops, decoded at the
-    teacher's input size."""
+    """A trained model's (a run folder or a ``.keras`` file) or a peer's (``.onnx``) P(spoof) on
+    a split's crops, decoded at the teacher's input size."""
 
     def __init__(self, path):
-        if Path(path).suffix == PEER_SUFFIX:
-            self.model = PeerClassifier(path)
+        self.path = Path(path)
+        if self.path.suffix == PEER_SUFFIX:
+            self.model = PeerClassifier(path, threads=os.cpu_count() or 1)
             self.size = self.model.input_size
         else:
             self.model = load_trained(path)
             self.size = int(self.model.input_shape[1])
+        self.cache = ScoreCache(self.path) if self.path.is_file() else None
 
     def scores(self, images):
-        """P(spoof) for the same crops as ``images`` (decoded again at the teacher's size)."""
-        again = load_images(images.samples, self.size)
-        if len(again.samples) != len(images.samples):
-            raise AntispoofError("the teacher could not decode every crop the student uses")
-        if isinstance(self.model, PeerClassifier):
-            scores = self.model.predict(again.pixels)
-        else:
-            scores = spoof_scores(self.model.predict(again.pixels.astype("float32"),
-                                                     batch_size=128, verbose=0))
-        log.info("train: teacher scored %d crops", len(scores))
-        return scores
+        """P(spoof) for the same crops as ``images``: cached ones read, the others decoded again
+        at the teacher's size and scored."""
+        keys = [ScoreCache.key(s) for s in images.samples] if self.cache else [None] * len(images.samples)
+        known = self.cache.scores if self.cache else {}
+        missing = [i for i, key in enumerate(keys) if key not in known]
+        fresh = {}
+        if missing:
+            again = load_images([images.samples[i] for i in missing], self.size)
+            if len(again.samples) != len(missing):
+                raise AntispoofError(f"{self.path}: the teacher could not decode every crop the student uses")
+            if isinstance(self.model, PeerClassifier):
+                scored = self.model.predict(again.pixels)
+            else:
+                scored = spoof_scores(self.model.predict(again.pixels.astype("float32"), batch_size=128,
+                                                         verbose=0))
+            fresh = dict(zip(missing, scored.tolist()))
+            if self.cache:
+                known.update((keys[i], score) for i, score in fresh.items())
+                self.cache.save()
+        log.info("train: teacher %s: %d crops scored, %d from its cache", self.path.name, len(missing),
+                 len(keys) - len(missing))
+        return np.array([fresh[i] if i in fresh else known[key] for i, key in enumerate(keys)], np.float32)
+
+
+class Ensemble:
+    """The teachers' weighted mean P(spoof); ``fit`` chooses the weights on dev."""
+
+    def __init__(self, paths, criterion="pooled"):
+        self.teachers = [Teacher(p) for p in paths]
+        self.criterion = criterion
+        self.weights = np.full(len(self.teachers), 1 / len(self.teachers))
+
+    def fit(self, dev):
+        """Weights of the best dev figure over the simplex grid (one teacher: 1); returns the
+        record of the choice: each teacher's dev figure and the ensemble's."""
+        each = np.stack([t.scores(dev) for t in self.teachers], axis=1)
+        sources = [s.subject for s in dev.samples]
+        figure = lambda weights: CRITERIA[self.criterion](dev.labels, each @ weights, sources)  # noqa: E731
+        steps = round(1 / WEIGHT_STEP)
+        grid = [np.array(w) / steps for w in itertools.product(range(steps + 1), repeat=len(self.teachers))
+                if sum(w) == steps] if len(self.teachers) > 1 else [np.ones(1)]
+        self.weights = max(grid, key=figure)  # the first of equals: grid order
+        record = {"teachers": [str(t.path) for t in self.teachers], "criterion": self.criterion,
+                  "weights": self.weights.tolist(), "dev": figure(self.weights),
+                  "dev_each": [figure(np.eye(len(self.teachers))[i]) for i in range(len(self.teachers))]}
+        if len(self.teachers) > 1:
+            log.info("train: teachers' dev %s AUC %s; weights %s: %.4f", self.criterion,
+                     ", ".join(f"{t.path.stem} {f:.4f}" for t, f in zip(self.teachers, record["dev_each"])),
+                     "/".join(f"{w:.1f}" for w in self.weights), record["dev"])
+        return record
+
+    def scores(self, images):
+        return np.stack([t.scores(images) for t in self.teachers], axis=1) @ self.weights
+
+
+def fit_teachers(paths, dev, criterion, record_path):
+    """The ensemble of ``paths`` with weights chosen on ``dev``; the choice written to
+    ``record_path`` (JSON)."""
+    ensemble = Ensemble(paths, criterion)
+    write_json(record_path, ensemble.fit(dev))
+    return ensemble
