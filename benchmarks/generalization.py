@@ -17,6 +17,7 @@ writes JSON (rates are fractions).
     python benchmarks/generalization.py --recipes multi-64 --seeds 0
 """
 import argparse
+import copy
 import json
 import tempfile
 from dataclasses import replace
@@ -34,6 +35,7 @@ from antispoof.evaluation.evaluate import Scored
 from antispoof.core.model_contract import contract_threshold
 from antispoof.runtime.interpreter import open_classifier
 from antispoof.training.options import TrainOptions
+from antispoof.training.teacher import CRITERIA, choose_weights
 from latency import reference_model
 
 from common import DATA, PEERS, SHIPPED, WEIGHTS, WEIGHTS_035
@@ -88,12 +90,39 @@ class Sets:
 
 def evaluate_model(sets, classifier, threshold=None):
     """Dev AUC and the sets' figures; without ``threshold``, the dev EER point."""
-    scored = sets.scored(classifier)
+    return evaluate_scored(sets.scored(classifier), threshold)
+
+
+def evaluate_scored(scored, threshold=None):
+    """``evaluate_model`` of scores already made ({set or "dev": Scored})."""
+    scored = dict(scored)
     dev = scored.pop("dev")
     if threshold is None:
         _, threshold = metrics.eer(dev.labels, dev.scores)
     return {"dev_auc": metrics.roc_auc(dev.labels, dev.scores), "threshold": float(threshold),
             **{name: figures(s, threshold) for name, s in scored.items()}}
+
+
+# the teachers of the ensemble recipes (pipeline.recipes.TEACHERS), as rows of PEERS
+TEACHER_PEERS = ("peer MiniFASNetV2", "peer suri", "peer HyperFAS")
+
+
+def ensemble_rows(peers, names):
+    """The teachers' weighted mean as a peer, its weights chosen on dev by each criterion as
+    training chooses them (``training.teacher.Ensemble``), scored at its dev EER point."""
+    dev = [peers[name]["dev"] for name in names]
+    each = np.stack([d.scores for d in dev], axis=1)
+    rows = []
+    for criterion in CRITERIA:
+        weights = choose_weights(each, dev[0].labels, dev[0].subjects, criterion)
+        mixed = {}
+        for key in peers[names[0]]:
+            mixed[key] = copy.copy(peers[names[0]][key])
+            mixed[key].scores = np.stack([peers[n][key].scores for n in names], axis=1) @ weights
+        rows.append({"recipe": f"teachers' mean ({criterion} on dev)", "seed": None, "model": "float",
+                     "size_bytes": None, "weights": dict(zip(names, weights.tolist())),
+                     **evaluate_scored(mixed)})
+    return rows
 
 
 def build_run(recipe, seed, work, weights):
@@ -121,11 +150,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     configure()  # our log lines on stderr, the libraries' hidden
 
-    sets, rows = Sets(), []
+    sets, rows, peers = Sets(), [], {}
     for name, path in PEERS.items():
         peer = open_classifier(path)
+        peers[name] = sets.scored(peer)
         rows.append({"recipe": name, "seed": None, "model": "float", "size_bytes": path.stat().st_size,
-                     "runtime": peer.runtime, **evaluate_model(sets, peer)})
+                     "runtime": peer.runtime, **evaluate_scored(peers[name])})
+    rows += ensemble_rows(peers, TEACHER_PEERS)
     shipped = SHIPPED
     rows.append({"recipe": "shipped", "seed": None, "model": "int8", "size_bytes": shipped.stat().st_size,
                  **evaluate_model(sets, open_classifier(shipped), contract_threshold(shipped)[0])})
@@ -167,7 +198,7 @@ def print_table(rows):
               f"{r['dev_auc']:7.3f} {nuaa['auc']:8.3f} {100 * nuaa['acer']:5.2f}% {web['auc']:10.3f} "
               f"{web['per_source']['mean_per_source']:7.3f}/{web['per_source']['worst_per_source']:.3f} "
               f"{replay['auc']:10.3f} {100 * max(replay['apcer_per_attack'].values()):11.1f}% "
-              f"{100 * replay['bpcer']:5.1f}% {replay['distinct_scores']:8d} {r['size_bytes']:9,d} {ratio:>7}")
+              f"{100 * replay['bpcer']:5.1f}% {replay['distinct_scores']:8d} {r['size_bytes'] or 0:9,d} {ratio:>7}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ WEIGHTS = SHARED / "weights"
 WEIGHTS_035 = WEIGHTS / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
 WEIGHTS_100 = WEIGHTS / "mobilenet_v2_weights_1.0_224_no_top_from_int8_tflite.h5"
 PEERS = {"peer MiniFASNetV2": WEIGHTS / "silentface/minifasnetv2_scale2.7_80x80.onnx",
-         "peer MiniFASNetV1SE": WEIGHTS / "silentface/minifasnetv1se_scale4.0_80x80.onnx"}
+         "peer MiniFASNetV1SE": WEIGHTS / "silentface/minifasnetv1se_scale4.0_80x80.onnx",
+         "peer suri": WEIGHTS / "suri/suri_minifasnetv2se_celebaspoof_128.onnx",
+         "peer HyperFAS": WEIGHTS / "hyperfas/hyperfas_mobilenet05_224.onnx"}
 
 
 def shared_missing():

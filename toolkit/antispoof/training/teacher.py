@@ -100,6 +100,15 @@ class Teacher:
         return np.array([fresh[i] if i in fresh else known[key] for i, key in enumerate(keys)], np.float32)
 
 
+def choose_weights(each, labels, sources, criterion):
+    """The weights (a point of the simplex grid, steps of WEIGHT_STEP) whose mix of the
+    teachers' scores ``each`` (N×T) has the best ``criterion`` on these labels; the first of
+    equals in grid order."""
+    steps, count = round(1 / WEIGHT_STEP), each.shape[1]
+    grid = [np.array(w) / steps for w in itertools.product(range(steps + 1), repeat=count) if sum(w) == steps]
+    return max(grid, key=lambda weights: CRITERIA[criterion](labels, each @ weights, sources))
+
+
 class Ensemble:
     """The teachers' weighted mean P(spoof); ``fit`` chooses the weights on dev."""
 
@@ -113,11 +122,8 @@ class Ensemble:
         record of the choice: each teacher's dev figure and the ensemble's."""
         each = np.stack([t.scores(dev) for t in self.teachers], axis=1)
         sources = [s.subject for s in dev.samples]
+        self.weights = choose_weights(each, dev.labels, sources, self.criterion)
         figure = lambda weights: CRITERIA[self.criterion](dev.labels, each @ weights, sources)  # noqa: E731
-        steps = round(1 / WEIGHT_STEP)
-        grid = [np.array(w) / steps for w in itertools.product(range(steps + 1), repeat=len(self.teachers))
-                if sum(w) == steps] if len(self.teachers) > 1 else [np.ones(1)]
-        self.weights = max(grid, key=figure)  # the first of equals: grid order
         record = {"teachers": [str(t.path) for t in self.teachers], "criterion": self.criterion,
                   "weights": self.weights.tolist(), "dev": figure(self.weights),
                   "dev_each": [figure(np.eye(len(self.teachers))[i]) for i in range(len(self.teachers))]}

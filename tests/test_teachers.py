@@ -1,0 +1,61 @@
+"""Distillation teachers: each peer read by its own input contract (its README), an ensemble
+weighted on dev by the selection criterion, every teacher's scores cached per crop file."""
+import json
+
+import numpy as np
+import pytest
+
+from antispoof.core import metrics
+from antispoof.data.datasets import FaceDataset, load_images
+from antispoof.runtime.peer import PeerClassifier
+from antispoof.testing.checkout import NUAA, PEERS, WEIGHTS_035
+from antispoof.training import teacher as teachers
+
+pytestmark = pytest.mark.shared
+
+# AUC on NUAA test as each peer's README gives it (the whole crop stretched to the input size)
+README_NUAA_AUC = {"peer MiniFASNetV2": 0.937, "peer suri": 0.950, "peer HyperFAS": 0.998}
+
+
+@pytest.fixture(scope="module")
+def nuaa_test():
+    samples = FaceDataset(NUAA).split("test")
+    return samples[::3]  # a third of the split: AUC within a few thousandths of the whole
+
+
+@pytest.mark.parametrize("name", README_NUAA_AUC)
+def test_each_peer_reads_its_own_input_contract(name, nuaa_test):
+    """A wrong channel order, layout, scaling or output index would not keep the README's AUC."""
+    peer = PeerClassifier(PEERS[name], threads=2)
+    images = load_images(nuaa_test, peer.input_size)
+    auc = metrics.roc_auc(images.labels, peer.predict(images.pixels))
+    assert abs(auc - README_NUAA_AUC[name]) < 0.02, auc
+
+
+def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypatch):
+    """The weights are the grid point with the best dev figure (so no worse than any teacher
+    alone, the grid's corners); a second ensemble reads every score from the cache, equal to
+    the first's; `train` takes --teacher twice and records the choice in teachers.json."""
+    from conftest import run_cli
+
+    monkeypatch.setenv(teachers.CACHE_ENV, str(tmp_path / "cache"))
+    dev = load_images(FaceDataset(NUAA).split("dev")[::6], 64)
+    paths = [PEERS["peer MiniFASNetV2"], PEERS["peer suri"]]
+    for criterion in ("pooled", "worst-source"):
+        ensemble = teachers.Ensemble(paths, criterion)
+        record = ensemble.fit(dev)
+        assert sum(record["weights"]) == pytest.approx(1) and len(record["weights"]) == 2
+        assert record["dev"] >= max(record["dev_each"])
+        assert all(round(w * 10) == pytest.approx(w * 10) for w in record["weights"])
+    cached = teachers.Teacher(paths[1])
+    assert len(cached.cache.scores) == len(dev.samples)
+    again = cached.scores(dev)
+    assert np.array_equal(again, teachers.Teacher(paths[1]).scores(dev))
+    assert np.allclose(again, PeerClassifier(paths[1]).predict(load_images(dev.samples, 128).pixels))
+
+    out = tmp_path / "student"
+    run_cli("train", "--data", NUAA, "--weights", WEIGHTS_035, "--input-size", 64, "--epochs", 1,
+            "--limit", 64, "--teacher", paths[0], "--teacher", paths[1], "--out", out)
+    record = json.loads((out / "teachers.json").read_text())
+    assert record["teachers"] == [str(p) for p in paths] and record["criterion"] == "pooled"
+    assert json.loads((out / "config.json").read_text())["options"]["teacher"] == [str(p) for p in paths]
