@@ -44,6 +44,10 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     plan = build_options or BuildOptions()
     out = RunDir(out_dir)
     start = time.time()
+    stages, lap = {}, [start]  # seconds of each stage of this invocation
+
+    def done(stage):
+        stages[stage], lap[0] = time.time() - lap[0], time.time()
     contracting = plan.budget_kb is not None and options.init is None
     resolve = options.init is None  # "imagenet" becomes a file (the full width to contract)
     if contracting:
@@ -70,8 +74,10 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
                    else {"budget_kb": plan.budget_kb})
             contract(weights, backbone, criterion=plan.criterion, calibration_dir=data_dir,
                      head=options.head, protocol=protocol, input_size=options.input_size, **fit)
+    done("contract")  # with opening and checking the data
     log.info("[2/4] train → %s", out.model)
     train(data_dir, out.path, weights, options, protocol, subject_regex)
+    done("train")
 
     int8 = out.int8
     if int8.exists() and int8.stat().st_mtime >= out.model.stat().st_mtime:
@@ -82,6 +88,7 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
                              seed=options.seed, limit=options.limit)
         parity = int8_parity(reference, int8, data_dir, protocol, subject_regex, options.limit)
         write_json(out.parity, {"reference": f"{plan.mode} Keras model", **parity})
+    done("quantize")
 
     log.info("[4/4] evaluate float and int8 on the test split (threshold from dev)")
     paths = {"float": out.model, "int8": int8}
@@ -94,7 +101,9 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     results["parity"] = read_json(out.parity)
     results["build"] = {**asdict(plan), "budget_bytes": plan.budget_bytes,
                         "parameters": model_info(out.model)["parameters"]}
+    done("evaluate")
     results["build_seconds"] = time.time() - start  # this invocation; a resumed run skips stages
+    results["stage_seconds"] = stages
     results["train_seconds"] = read_json(out.history)["seconds"]  # across resumes
     write_json(out.metrics, results)
     record = int8_contract(int8, results["int8"], scale)
