@@ -230,7 +230,8 @@ def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, s
     from antispoof.training.options import TrainOptions
 
     # the functions `train` and `quantize --mode ptq` call, in this process (no start-up each)
-    runs = {"plain": {}, "cdc": {"cdc": 0.7}, "pixel": {"pixel_supervision": 0.5, "select_epoch": True}}
+    runs = {"plain": {}, "cdc": {"cdc": 0.7}, "pixel": {"pixel_supervision": 0.5, "select_epoch": True},
+            "mixstyle": {"mixstyle": 0.5, "select_epoch": True}}
     for name, fields in runs.items():
         train(small_data, tmp_path / name, None,
               TrainOptions(init=str(small_build / "backbone.keras"), epochs=1, limit=32, **fields))
@@ -238,6 +239,8 @@ def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, s
                  QuantizationConfig(mode="ptq"))
     saved = load_model(tmp_path / "cdc" / "model.keras")
     assert not any(isinstance(layer, CentralDifferenceDepthwise) for layer in saved.layers)
+    saved = load_model(tmp_path / "mixstyle" / "model.keras")
+    assert not any("mixstyle" in layer.name for layer in saved.layers)
     saved = load_model(tmp_path / "pixel" / "model.keras")
     assert len(saved.outputs) == 1 and PIXEL_MAP not in [layer.name for layer in saved.layers]
     epoch, = json.loads((tmp_path / "pixel" / "history.json").read_text())["epochs"]
@@ -245,10 +248,39 @@ def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, s
     ops = [sorted(op["op_name"] for op in TFLiteClassifier(tmp_path / name / "int8.tflite",
                                                            runtime="tf.lite").interpreter._get_ops_details())
            for name in runs]
-    # the same op list: central difference and the pixel map cost nothing at inference
-    assert ops[0] == ops[1] == ops[2]
+    # the same op list: central difference, the pixel map and MixStyle cost nothing at inference
+    assert ops[0] == ops[1] == ops[2] == ops[3]
     sizes = {(tmp_path / name / "int8.tflite").stat().st_size for name in runs}
     assert max(sizes) - min(sizes) < 1024  # the same tensors (a few bytes of quantization metadata)
+
+
+def test_mixstyle_mixes_feature_statistics_in_training_only():
+    """After the last blocks at 1/4 and 1/8 of the input side; the identity at inference; in
+    training (p = 1, λ ≈ 0.5) each crop's channel means become the mean of its own and those of
+    the crop it was paired with (itself or the other), its spatial pattern kept."""
+    import tensorflow as tf
+
+    from antispoof.models.builders import build_model
+    from antispoof.models.layers import MixStyle, with_mixstyle, without_mixstyle
+
+    model = build_model(input_size=64, weights=None)
+    mixed = with_mixstyle(model, 0.5)
+    assert [layer.name for layer in mixed.layers if isinstance(layer, MixStyle)] == \
+        ["mixstyle_block_2_add", "mixstyle_block_5_add"]
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, 64, 64, 3)).astype(np.float32)
+    np.testing.assert_array_equal(mixed.predict(pixels, verbose=0), model.predict(pixels, verbose=0))
+    assert len(without_mixstyle(mixed).layers) == len(model.layers)
+
+    x = tf.constant(np.random.default_rng(1).normal([[[[0, 5]]], [[[10, -5]]]], [[[[1, 2]]], [[[3, 1]]]],
+                                                    (2, 6, 6, 2)), tf.float32)
+    layer = MixStyle(p=1.0, alpha=1e4)
+    tf.random.set_seed(0)
+    for _ in range(4):
+        out = layer(x, training=True).numpy()
+        means, own = out.mean(axis=(1, 2)), x.numpy().mean(axis=(1, 2))
+        assert np.allclose(means, own, atol=0.05) or np.allclose(means, own.mean(axis=0), atol=0.05)
+        pattern = lambda a: (a - a.mean(axis=(1, 2), keepdims=True)) / a.std(axis=(1, 2), keepdims=True)  # noqa: E731
+        np.testing.assert_allclose(pattern(out), pattern(x.numpy()), atol=1e-3)
 
 
 def test_the_pixel_map_is_a_training_only_output(small_data):

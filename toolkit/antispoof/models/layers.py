@@ -1,6 +1,7 @@
 """Layers and graph rewrites of the light model: the mirror-image pair (flip averaging),
-central difference convolutions (trained as such, folded into plain ones for export) and the
-training-only pixel map (pixel-wise binary supervision, dropped before export)."""
+central difference convolutions (trained as such, folded into plain ones for export), the
+training-only pixel map (pixel-wise binary supervision, dropped before export) and MixStyle
+(feature statistics mixed between crops in training, dropped before export)."""
 import tensorflow as tf
 import tf_keras as keras
 
@@ -134,3 +135,89 @@ def main_output(model):
     if len(model.outputs) == 1:
         return model
     return keras.Model(model.input, model.outputs[0], name=model.name)
+
+
+@keras.saving.register_keras_serializable(package="antispoof")
+class MixStyle(keras.layers.Layer):
+    """MixStyle (Zhou et al., "Domain Generalization with MixStyle", ICLR 2021): in training,
+    with probability ``p`` a batch's feature maps are re-styled with each channel's mean and
+    standard deviation mixed (λ ~ Beta(α, α)) with those of another crop of the batch, drawn at
+    random (the batches mix the training sources); at inference, the identity."""
+
+    def __init__(self, p=0.5, alpha=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.p, self.alpha = p, alpha
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        mean = tf.stop_gradient(tf.reduce_mean(x, axis=[1, 2], keepdims=True))
+        std = tf.stop_gradient(tf.sqrt(tf.math.reduce_variance(x, axis=[1, 2], keepdims=True) + 1e-6))
+        batch = tf.shape(x)[0]
+        first, second = (tf.random.gamma([batch, 1, 1, 1], self.alpha) for _ in range(2))
+        mix = first / (first + second + 1e-12)  # Beta(α, α) from two Gamma(α) draws
+        other = tf.random.shuffle(tf.range(batch))
+        styled = (x - mean) / std * (mix * std + (1 - mix) * tf.gather(std, other)) \
+            + mix * mean + (1 - mix) * tf.gather(mean, other)
+        return tf.cond(tf.random.uniform([]) < self.p, lambda: styled, lambda: x)
+
+    def get_config(self):
+        return {**super().get_config(), "p": self.p, "alpha": self.alpha}
+
+
+MIXSTYLE_STRIDES = (4, 8)  # after the last block at 1/4 and at 1/8 of the input side: the first stages
+_MIXSTYLE = "antispoof>MixStyle"
+
+
+def _rewired(model, config):
+    """The model of ``config``, each layer with the weights of ``model``'s layer of its name."""
+    rewired = keras.Model.from_config(config)
+    for layer in rewired.layers:
+        if layer.weights:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return rewired
+
+
+def _reroute(config, old, new):
+    """Every use of layer ``old``'s output in ``config`` (inbound nodes, outputs) becomes ``new``'s."""
+    for layer in config["layers"]:
+        for node in layer["inbound_nodes"]:
+            for inbound in node:
+                if inbound[0] == old:
+                    inbound[0] = new
+    for output in config["output_layers"]:
+        if output[0] == old:
+            output[0] = new
+
+
+def with_mixstyle(model, p, alpha=0.1):
+    """The same flat model with a MixStyle layer after the last block output at each of
+    MIXSTYLE_STRIDES; ``without_mixstyle`` takes them out again."""
+    config, taps = model.get_config(), []
+    for stride in MIXSTYLE_STRIDES:
+        side = -(-model.input_shape[1] // stride)
+        found = [layer.name for layer in model.layers
+                 if layer.name.endswith(_BLOCK_OUTPUTS) and layer.output_shape[1] == side]
+        taps += found[-1:]
+    if not taps:
+        raise AntispoofError(f"{model.name}: no block output at 1/4 or 1/8 of the input side for MixStyle")
+    for tap in taps:
+        name = f"mixstyle_{tap}"
+        _reroute(config, tap, name)
+        entry = keras.saving.serialize_keras_object(MixStyle(p, alpha, name=name))
+        entry.update(name=name, inbound_nodes=[[[tap, 0, 0, {}]]])
+        at = next(i for i, layer in enumerate(config["layers"]) if layer["name"] == tap)
+        config["layers"].insert(at + 1, entry)
+    return _rewired(model, config)
+
+
+def without_mixstyle(model):
+    """The model without its MixStyle layers (each one's input takes its place)."""
+    config = model.get_config()
+    mixes = [layer for layer in config["layers"] if layer.get("registered_name") == _MIXSTYLE]
+    if not mixes:
+        return model
+    for mix in mixes:
+        config["layers"].remove(mix)
+        _reroute(config, mix["name"], mix["inbound_nodes"][0][0][0])
+    return _rewired(model, config)

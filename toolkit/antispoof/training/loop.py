@@ -18,7 +18,8 @@ from antispoof.data.packing import PackedDataset
 from antispoof.models.builders import build_model, flip_averaged, freeze_batchnorm
 from antispoof.models.efficientnet import build_server_model
 from antispoof.models.layers import (PIXEL_MAP, fold_central_difference, main_output,
-                                     with_central_difference, with_pixel_map)
+                                     with_central_difference, with_mixstyle, with_pixel_map,
+                                     without_mixstyle)
 from antispoof.models.specs import SERVER_ARCH, backbone_spec
 from antispoof.models.weights import resolve_weights
 from antispoof.training.batchnorm import precise_batchnorm
@@ -192,7 +193,7 @@ def _finish(model, run, history, data, options, started):
         log.info("train: epoch %d has the best %s (%.4f): kept", best["epoch"],
                  key.replace("val_", "dev ").replace("_", " "), best[key])
     # the score alone, plain convolutions again: nothing extra to export
-    model = fold_central_difference(main_output(model))
+    model = fold_central_difference(without_mixstyle(main_output(model)))
     if options.flip_average:  # trained on single crops (randomly flipped); scores both views
         model = flip_averaged(model)
     with atomic_path(run.model, suffix=".keras") as tmp:
@@ -229,6 +230,8 @@ def _compiled_model(options, weights, steps_per_epoch=1):
     model = build_model(options.backbone, options.head, options.input_size, weights, options.init)
     if options.cdc:
         model = with_central_difference(model, options.cdc)
+    if options.mixstyle:
+        model = with_mixstyle(model, options.mixstyle)
     if options.freeze_batchnorm:
         freeze_batchnorm(model)
     optimizer = keras.optimizers.Adam(rate, use_ema=options.ema > 0,

@@ -49,6 +49,10 @@ class HyperParameters:
                              "(e.g. 0.7), folded into plain ones in the saved model.",
                         low=0, high=1, high_open=True, metavar="THETA",
                         default_text="0: off")  # models.layers.with_central_difference
+    mixstyle: float = option(0.0, "Mix feature statistics between the crops of a batch after the "
+                                  "first stages (MixStyle), with this probability per batch (e.g. "
+                                  "0.5); training only, the saved model drops it.", low=0, high=1,
+                             metavar="P", default_text="0: off")  # models.layers.with_mixstyle
     pixel_supervision: float = option(0.0, "Also train a pixel map on a mid-level feature map "
                                            "towards the label, with this loss weight (e.g. 0.5); "
                                            "the saved model drops it.", low=0, metavar="LAMBDA",
@@ -104,6 +108,7 @@ class TrainOptions(ModelSpec, HyperParameters, Distillation, Augmentation):
             for given, what in ((self.cdc, "--cdc trains the light model's depthwise convolutions"),
                                 (self.pixel_supervision, "--pixel-supervision maps the light "
                                                          "model's block outputs"),
+                                (self.mixstyle, "--mixstyle mixes the light model's block outputs"),
                                 (self.select_epoch, "--select-epoch picks by dev AUC, which the "
                                                     "light model reports"),
                                 (self.teacher, "--teacher distils into the light model, not into "
