@@ -1,10 +1,10 @@
 """The HTML report, rendered by real headless Chromium: no console errors, every image shows."""
 import re
-import shutil
 import subprocess
 
 import pytest
 
+from antispoof.testing import browser
 from conftest import REPO
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -19,9 +19,7 @@ window.addEventListener('load', () => {
 
 
 def _chromium(*args):
-    browser = shutil.which("chromium")
-    assert browser, "chromium is missing: `make test` installs it (apt-get install chromium)"
-    return subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+    return subprocess.run([browser.chromium_path(), "--headless", *browser.CHROMIUM_ARGS,
                            "--enable-logging=stderr", "--v=0", *args],
                           capture_output=True, text=True, timeout=120)
 
