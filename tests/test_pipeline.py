@@ -211,3 +211,22 @@ def test_a_run_folder_built_otherwise_is_never_reused(small_build, small_data):
         (line,) = proc.stderr.strip().splitlines()
         assert line.startswith(f"Error: {small_build}: holds a ") and says in line, line
     assert {name: (small_build / name).stat().st_mtime_ns for name in built} == before
+
+
+def test_a_run_made_before_an_option_existed_is_still_the_same_run(tmp_path):
+    """A config.json written before --mixstyle existed and with --teacher as one path (not yet
+    a list) is the run the same options make now; another value of the new option is not."""
+    from antispoof.core.files import write_json
+    from antispoof.core.rundir import RunDir
+    from antispoof.training.loop import _record, check_run
+    from antispoof.training.options import TrainOptions
+
+    teacher = str(tmp_path / "teacher.onnx")
+    options = TrainOptions(teacher=teacher, epochs=2)
+    old = _record(str(tmp_path), options)
+    del old["options"]["mixstyle"]
+    old["options"]["teacher"] = teacher
+    write_json(tmp_path / "config.json", old)
+    check_run(RunDir(tmp_path), str(tmp_path), options)
+    with pytest.raises(AntispoofError, match=r"--mixstyle 0.0 there, 0.5 now"):
+        check_run(RunDir(tmp_path), str(tmp_path), TrainOptions(teacher=teacher, epochs=2, mixstyle=0.5))

@@ -75,8 +75,14 @@ def check_run(run, data_dir, options):
     """A run folder of other data or options is never resumed or reused: one error naming the
     flags that differ."""
     if run.config.exists():
-        check_same_record(run.path, read_json(run.config), _record(data_dir, options),
-                          "a training run")
+        recorded, record = read_json(run.config), _record(data_dir, options)
+        # an option added since the run was made had its default then; before --teacher was
+        # repeatable, the teacher was one path or null
+        recorded["options"] = {**asdict(TrainOptions()), **recorded.get("options", {})}
+        teacher = recorded["options"]["teacher"]
+        if not isinstance(teacher, (list, tuple)):
+            recorded["options"]["teacher"] = [teacher] if teacher else []
+        check_same_record(run.path, recorded, record, "a training run")
 
 
 @dataclass
