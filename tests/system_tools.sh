@@ -19,11 +19,14 @@ MIRROR=$(bash "$(dirname "$0")/debian_mirror.sh")  # the archive this machine's 
 
 # What is missing, decided before anything is written.
 missing=()
-for tool in chromium:chromium node:nodejs npm:npm sshd:openssh-server ssh:openssh-client adb:adb mmdebstrap:mmdebstrap \
+for tool in chromium:chromium sshd:openssh-server ssh:openssh-client adb:adb mmdebstrap:mmdebstrap \
         kotlinc:kotlin; do
     command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool#*:}")
 done
 [ -f /usr/share/java/junit4.jar ] || missing+=(junit4)
+# Node.js with npm: the archive's nodejs carries npm where it comes from NodeSource (and
+# conflicts with Debian's npm package); Debian's own needs its npm package beside it
+{ command -v node && command -v npm; } >/dev/null || need_node=1
 for tool in aapt2:aapt zipalign:zipalign apksigner:apksigner zip:zip; do
     command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
 done
@@ -38,7 +41,7 @@ qemu_major=$( { qemu-aarch64 --version 2>/dev/null || true; } |
 
 if [ "$DRY_RUN" = --dry-run ]; then
     echo "mirror: $MIRROR"
-    echo "missing: ${missing[*]}${need_bullseye:+ libandroid-23-java dalvik-exchange}${need_qemu:+ qemu-user}${need_adbd:+ adbd}"
+    echo "missing: ${missing[*]}${need_node:+ nodejs npm}${need_bullseye:+ libandroid-23-java dalvik-exchange}${need_qemu:+ qemu-user}${need_adbd:+ adbd}"
     exit 0
 fi
 
@@ -53,11 +56,15 @@ if { [ -n "${need_qemu:-}" ] || [ -n "${need_adbd:-}" ]; } &&
     printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\n%s\n%s\n' "$MIRROR" \
         "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" > "$BACKPORTS"
 fi
-if [ ${#missing[@]} -gt 0 ] || [ -n "${need_bullseye:-}${need_qemu:-}${need_adbd:-}" ]; then
+if [ ${#missing[@]} -gt 0 ] || [ -n "${need_node:-}${need_bullseye:-}${need_qemu:-}${need_adbd:-}" ]; then
     apt-get update -qq
     # adbd's own shared-library dependencies (regular bookworm packages)
     apt-get install -y -qq --no-install-recommends "${missing[@]}" \
         libprotobuf32 liblz4-1 libbrotli1 libzstd1 libsystemd0 >/dev/null
+fi
+if [ -n "${need_node:-}" ]; then
+    apt-get install -y -qq --no-install-recommends nodejs >/dev/null
+    command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
 if [ -n "${need_bullseye:-}" ]; then
     apt-get install -y -qq --no-install-recommends libandroid-23-java dalvik-exchange >/dev/null
