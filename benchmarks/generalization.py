@@ -99,7 +99,9 @@ def evaluate_scored(scored, threshold=None):
     dev = scored.pop("dev")
     if threshold is None:
         _, threshold = metrics.eer(dev.labels, dev.scores)
-    return {"dev_auc": metrics.roc_auc(dev.labels, dev.scores), "threshold": float(threshold),
+    return {"dev_auc": metrics.roc_auc(dev.labels, dev.scores),
+            "dev_per_source": metrics.source_auc(dev.labels, dev.scores, dev.subjects),
+            "threshold": float(threshold),
             **{name: figures(s, threshold) for name, s in scored.items()}}
 
 
