@@ -34,11 +34,12 @@ def test_each_peer_reads_its_own_input_contract(name, nuaa_test):
 
 def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypatch):
     """The weights are the grid point with the best dev figure (so no worse than any teacher
-    alone, the grid's corners); a second ensemble reads every score from the cache, equal to
-    the first's; `train` takes --teacher twice and records the choice in teachers.json."""
+    alone, the grid's corners); scores made a chunk at a time equal the peer's on the whole
+    split; a second ensemble reads every score from the cache, equal to the first's; `train` takes --teacher twice and records the choice in teachers.json."""
     from conftest import run_cli
 
     monkeypatch.setenv(teachers.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(teachers, "CHUNK", 7)  # crops decoded and scored 7 at a time
     dev = load_images(FaceDataset(NUAA).split("dev")[::6], 64)
     paths = [PEERS["peer MiniFASNetV2"], PEERS["peer suri"]]
     for criterion in ("pooled", "worst-source"):

@@ -330,13 +330,14 @@ def hold_out(subjects, seed, test_share=0.2):
     return tuple(sorted(subjects[:n_test])), tuple(sorted(subjects[n_test:n_test + n_dev]))
 
 
-def load_images(samples, size, workers=4):
+def load_images(samples, size, workers=4, keep=True):
     """Decode crops in parallel; undecodable files are skipped with a warning that names them.
 
     A build reads the same splits several times (evaluation, parity, report): the last few
-    decodings are kept, read-only, so each file is decoded and warned about once.
+    decodings are kept, read-only, so each file is decoded and warned about once; ``keep=False``
+    keeps none (a pass over crops that are read once, in chunks).
     """
-    return _decode(tuple(samples), size, workers)
+    return (_decode if keep else _decode.__wrapped__)(tuple(samples), size, workers)
 
 
 @lru_cache(maxsize=6)
