@@ -44,7 +44,8 @@ RECIPES = {
     # domain generalization at no inference cost: MixStyle after the first stages
     "multi-72-peer-mixstyle": ("multi-72-peer-mix", {**SHIPPED_RECIPE, "mixstyle": 0.5}, {}, MULTI),
     "multi-96-peer-mixstyle": ("multi-96-peer-mix", {**PEER, "input_size": 96, "mixstyle": 0.5}, {}, MULTI),
-    "multi-96-teachers-worst": ("multi-96-teachers-worst", {**ENSEMBLE, "input_size": 96,
+    # the ensemble's weights and the epoch chosen on the worst dev source instead of all of dev
+    "multi-72-teachers-worst": ("multi-72-teachers-worst", {**ENSEMBLE, "input_size": 72,
                                                             "select_by": "worst-source"}, {}, MULTI),
     # the shipped recipe with one change more each
     "multi-72-peer-degrade": ("multi-72-peer-deg", {**SHIPPED_RECIPE, "degrade": 0.5}, {}, MULTI),
