@@ -40,7 +40,6 @@ RECIPES = {
     "multi-112-peer": ("multi-112-peer", {**PEER, "input_size": 112}, {}, MULTI),
     # a teacher ensemble instead of the peer alone, its weights chosen on dev
     "multi-72-teachers": ("multi-72-teachers", {**ENSEMBLE, "input_size": 72}, {}, MULTI),
-    "multi-96-teachers": ("multi-96-teachers", {**ENSEMBLE, "input_size": 96}, {}, MULTI),
     # domain generalization at no inference cost: MixStyle after the first stages
     "multi-72-peer-mixstyle": ("multi-72-peer-mix", {**SHIPPED_RECIPE, "mixstyle": 0.5}, {}, MULTI),
     "multi-96-peer-mixstyle": ("multi-96-peer-mix", {**PEER, "input_size": 96, "mixstyle": 0.5}, {}, MULTI),
