@@ -37,7 +37,6 @@ RECIPES = {
     "multi-128-peer": ("multi-128-peer", {**PEER, "input_size": 128}, {}, MULTI),
     "multi-64-peer-50kb": ("multi-64-peer-50kb", PEER, {"budget_kb": 50}, MULTI),
     "multi-64-peer-400kb": ("multi-64-peer-400kb", PEER, {"budget_kb": 400}, MULTI),
-    "multi-112-peer": ("multi-112-peer", {**PEER, "input_size": 112}, {}, MULTI),
     # a teacher ensemble instead of the peer alone, its weights chosen on dev
     "multi-72-teachers": ("multi-72-teachers", {**ENSEMBLE, "input_size": 72}, {}, MULTI),
     # domain generalization at no inference cost: MixStyle after the first stages
