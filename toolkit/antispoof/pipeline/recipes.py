@@ -41,9 +41,6 @@ RECIPES = {
     "multi-72-teachers": ("multi-72-teachers", {**ENSEMBLE, "input_size": 72}, {}, MULTI),
     # domain generalization at no inference cost: MixStyle after the first stages
     "multi-72-peer-mixstyle": ("multi-72-peer-mix", {**SHIPPED_RECIPE, "mixstyle": 0.5}, {}, MULTI),
-    # the ensemble's weights and the epoch chosen on the worst dev source instead of all of dev
-    "multi-72-teachers-worst": ("multi-72-teachers-worst", {**ENSEMBLE, "input_size": 72,
-                                                            "select_by": "worst-source"}, {}, MULTI),
     # the shipped recipe with one change more each
     "multi-72-peer-degrade": ("multi-72-peer-deg", {**SHIPPED_RECIPE, "degrade": 0.5}, {}, MULTI),
     "multi-72-peer-lr1e-4": ("multi-72-peer-lr1e-4", {**SHIPPED_RECIPE, "learning_rate": 1e-4}, {},
