@@ -1,11 +1,12 @@
 """Shared fixtures: real NUAA data and weights from ../shared, and one real small build."""
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # the teachers' score cache (training.teacher) of this session, not the user's
-os.environ.setdefault("ANTISPOOF_CACHE", __import__("tempfile").mkdtemp(prefix="antispoof-cache-"))
+os.environ.setdefault("ANTISPOOF_CACHE", tempfile.mkdtemp(prefix="antispoof-cache-"))
 
 from antispoof.testing.checkout import (NUAA, REPO, SHARED, WEIGHTS_035, WEIGHTS_100,  # noqa: E402,F401
                                         shared_missing)

@@ -11,6 +11,7 @@ the int8 kernels of two XNNPACK builds (WebAssembly and x86), whose requantizati
 differently: one output step, 1/256 of P(spoof). So: the same box, P(spoof) within one step, the
 same call on every frame whose P(spoof) is not within one step of the threshold.
 """
+import base64
 import csv
 import json
 import re
@@ -146,7 +147,7 @@ def test_the_page_on_a_camera_scores_as_predict_does(shipped_page, camera_clip, 
     folder = tmp_path / "frames"
     folder.mkdir()
     for i, grab in enumerate(grabs):  # the page's pixels, losslessly
-        rgba = np.frombuffer(__import__("base64").b64decode(grab["pixels"]), np.uint8)
+        rgba = np.frombuffer(base64.b64decode(grab["pixels"]), np.uint8)
         rgb = rgba.reshape(grab["height"], grab["width"], 4)[..., :3]
         cv2.imwrite(str(folder / f"{i:03d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         clip_rgb = browser.decoded(frames[browser.place_of(grab["frame"]["faces"][0]["box"])])
@@ -282,6 +283,11 @@ def test_export_writes_the_page_and_serve_isolates_it(shipped_page, tmp_path):
     assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
     assert contract["model"] == SHIPPED.MEDIAPIPE and contract["input"]["dtype"] == "uint8"
     assert (shipped_page / "model" / contract["model"]).stat().st_size == contract["size_bytes"]
+    (tmp_path / "notes.txt").write_text("mine")
+    proc = run_cli("web", "--out", tmp_path, check=False)
+    assert proc.returncode == 1 and (tmp_path / "notes.txt").read_text() == "mine"
+    assert proc.stderr.strip() == f"Error: {tmp_path}: a folder with other files; the page replaces its " \
+                                  "folder whole, so give a new or empty one"
     proc = run_cli("serve", tmp_path, check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"Error: {tmp_path}: no index.html (make the page with `antispoof web` " \

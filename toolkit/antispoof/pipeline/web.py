@@ -85,12 +85,16 @@ def page_contract(contract_file):
 
 def write_web(contract_file, out_dir, source=SOURCE):
     """``out_dir``: the page for the model ``contract_file`` (a ``model.json``) describes,
-    written whole or not at all (a previous folder is replaced only when the new one is done)."""
+    written whole or not at all (a previous page is replaced only when the new one is done; a
+    folder that holds anything else is refused)."""
     contract_file, out_dir = Path(contract_file), Path(out_dir)
     contract = page_contract(contract_file)
     model = contract_file.parent / contract.model
     if not model.is_file():
         raise AntispoofError(f"{model}: missing ({contract_file} names it)")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / BUNDLE[0]).is_file():
+        raise AntispoofError(f"{out_dir}: a folder with other files; the page replaces its folder "
+                             "whole, so give a new or empty one")
     bundle = page_bundle(source)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
