@@ -10,10 +10,13 @@ const params = new URLSearchParams(location.search);
 const HISTORY = 2000;  // results kept in window.antispoof.frames
 const page = (window.antispoof = {state: 'loading', error: null, frames: [], liveness: null});
 
+// One line for the user; an error line marks the page's state (a later good line, after a
+// file replaced a missing camera, clears it).
 function status(line, isError = false) {
   $('status').textContent = line;
   $('status').className = isError ? 'error' : '';
   if (isError) Object.assign(page, {state: 'error', error: line});
+  else if (page.state === 'error') Object.assign(page, {state: 'ready', error: null});
 }
 
 function draw(canvas, source, width, height, result) {
