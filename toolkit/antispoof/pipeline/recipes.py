@@ -34,11 +34,17 @@ RECIPES = {
     "multi-72-peer": ("multi-72-peer", SHIPPED_RECIPE, {}, MULTI),
     "multi-80-peer": ("multi-80-peer", {**PEER, "input_size": 80}, {}, MULTI),
     "multi-96-peer": ("multi-96-peer", {**PEER, "input_size": 96}, {}, MULTI),
+    "multi-112-peer": ("multi-112-peer", {**PEER, "input_size": 112}, {}, MULTI),
     "multi-128-peer": ("multi-128-peer", {**PEER, "input_size": 128}, {}, MULTI),
     "multi-64-peer-50kb": ("multi-64-peer-50kb", PEER, {"budget_kb": 50}, MULTI),
     "multi-64-peer-400kb": ("multi-64-peer-400kb", PEER, {"budget_kb": 400}, MULTI),
     # a teacher ensemble instead of the peer alone, its weights chosen on dev
     "multi-72-teachers": ("multi-72-teachers", {**ENSEMBLE, "input_size": 72}, {}, MULTI),
+    # the same with the weights and the epoch chosen on the worst dev source instead of pooled dev
+    "multi-72-teachers-worst": ("multi-72-teachers-worst",
+                                {**ENSEMBLE, "input_size": 72, "select_by": "worst-source"}, {}, MULTI),
+    # each source of a dataset an equal share of the training stream
+    "multi-72-peer-balance": ("multi-72-peer-bal", {**SHIPPED_RECIPE, "balance": "source"}, {}, MULTI),
     # domain generalization at no inference cost: MixStyle after the first stages
     "multi-72-peer-mixstyle": ("multi-72-peer-mix", {**SHIPPED_RECIPE, "mixstyle": 0.5}, {}, MULTI),
     # the shipped recipe with one change more each
