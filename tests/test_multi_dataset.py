@@ -235,7 +235,8 @@ def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, s
 
     # the functions `train` and `quantize --mode ptq` call, in this process (no start-up each)
     runs = {"plain": {}, "cdc": {"cdc": 0.7}, "pixel": {"pixel_supervision": 0.5, "select_epoch": True},
-            "mixstyle": {"mixstyle": 0.5, "select_epoch": True}}
+            "mixstyle": {"mixstyle": 0.5, "select_epoch": True},
+            "adversarial": {"adversarial": 0.1, "select_epoch": True}}
     for name, fields in runs.items():
         train(small_data, tmp_path / name, None,
               TrainOptions(init=str(small_build / "backbone.keras"), epochs=1, limit=32, **fields))
@@ -249,11 +250,17 @@ def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, s
     assert len(saved.outputs) == 1 and PIXEL_MAP not in [layer.name for layer in saved.layers]
     epoch, = json.loads((tmp_path / "pixel" / "history.json").read_text())["epochs"]
     assert {"auc", "val_auc", "pixel_map_loss", "val_pixel_map_loss"} <= set(epoch)
+    saved = load_model(tmp_path / "adversarial" / "model.keras")
+    assert len(saved.outputs) == 1 and not {"source", "source_reversal"} & {layer.name for layer in saved.layers}
+    epoch, = json.loads((tmp_path / "adversarial" / "history.json").read_text())["epochs"]
+    assert {"auc", "val_auc", "source_loss", "val_source_loss"} <= set(epoch)
+    assert epoch["source_loss"] > 0 and epoch["val_source_loss"] == 0  # dev sources: none of training's
     ops = [sorted(op["op_name"] for op in TFLiteClassifier(tmp_path / name / "int8.tflite",
                                                            runtime="tf.lite").interpreter._get_ops_details())
            for name in runs]
-    # the same op list: central difference, the pixel map and MixStyle cost nothing at inference
-    assert ops[0] == ops[1] == ops[2] == ops[3]
+    # the same op list: central difference, the pixel map, MixStyle and the source head cost
+    # nothing at inference
+    assert all(op == ops[0] for op in ops)
     sizes = {(tmp_path / name / "int8.tflite").stat().st_size for name in runs}
     assert max(sizes) - min(sizes) < 1024  # the same tensors (a few bytes of quantization metadata)
 
@@ -285,6 +292,41 @@ def test_mixstyle_mixes_feature_statistics_in_training_only():
         assert np.allclose(means, own, atol=0.05) or np.allclose(means, own.mean(axis=0), atol=0.05)
         pattern = lambda a: (a - a.mean(axis=(1, 2), keepdims=True)) / a.std(axis=(1, 2), keepdims=True)  # noqa: E731
         np.testing.assert_allclose(pattern(out), pattern(x.numpy()), atol=1e-3)
+
+
+def test_the_source_head_learns_sources_while_its_gradient_reverses():
+    """Gradient reversal: the identity forward, −scale × the gradient back; the source loss
+    counts live crops of training sources only (single-side), as cross-entropy."""
+    import tensorflow as tf
+
+    from antispoof.models.builders import build_model
+    from antispoof.models.layers import GradientReversal, SOURCE_HEAD, main_output, with_source_head
+    from antispoof.training.losses import SourceLoss
+
+    x = tf.constant([[1.0, -2.0, 3.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = GradientReversal(scale=0.5)(x)
+        total = tf.reduce_sum(y * tf.constant([[1.0, 2.0, 3.0]]))
+    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    np.testing.assert_allclose(tape.gradient(total, x).numpy(), [[-0.5, -1.0, -1.5]])
+
+    logits = tf.constant([[2.0, 0.0, 0.0]] * 4)
+    rows = tf.constant([[0, 0], [1, 0], [0, 1], [-1, 0]], tf.float32)  # live, live, spoof, dev
+    per_crop = SourceLoss(reduction="none")(rows, logits).numpy()
+    p = np.exp(2) / (np.exp(2) + 2)
+    np.testing.assert_allclose(per_crop, [-np.log(p), -np.log((1 - p) / 2), 0, 0], rtol=1e-5)
+
+    model = build_model(input_size=64, weights=None)
+    headed = with_source_head(model, 5)
+    assert [o.name.split("/")[0] for o in headed.outputs] == ["score", SOURCE_HEAD]
+    assert tuple(headed.outputs[1].shape) == (None, 5)
+    assert len(main_output(headed).layers) == len(model.layers)
+    with pytest.raises(AntispoofError, match="two training sources"):
+        with_source_head(model, 1)
+    from antispoof.training.options import TrainOptions
+    with pytest.raises(AntispoofError, match="--adversarial .* does not mix with --synth-spoof"):
+        TrainOptions(adversarial=0.1, synth_spoof=0.5)
 
 
 def test_the_pixel_map_is_a_training_only_output(small_data):

@@ -83,7 +83,8 @@ def _degrade(rate, seed):
 
 
 def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=None,
-               augment=False, synth_spoof=0.0, synth_families=FAMILIES, degrade=0.0):
+               augment=False, synth_spoof=0.0, synth_families=FAMILIES, degrade=0.0,
+               extra_targets=None, score="score"):
     """A tf.data pipeline over decoded crops: shuffle and flip when training (and ``jitter``
     with ``augment``; with ``synth_spoof``, ``_synthetic_attacks`` at that rate), prefetch
     always.
@@ -91,13 +92,17 @@ def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=
     With ``teacher`` (its P(spoof) per crop) the targets are [label, teacher score] rows and,
     with ``class_weight``, each crop carries its class's weight (Keras' ``class_weight`` only
     understands one label per row).
+
+    With ``extra_targets`` ({output name: one target per crop}, for a model's training-only
+    outputs) the targets are a dict: those, and the labels under ``score``.
     """
     import tensorflow as tf
 
     labels = images.labels.astype(np.float32)
     if teacher is not None:
         labels = np.stack([labels, np.asarray(teacher, np.float32)], axis=1)
-    columns = (images.pixels, labels)
+    columns = (images.pixels, labels if extra_targets is None else
+               {score: labels, **{k: np.asarray(v, np.float32) for k, v in extra_targets.items()}})
     if class_weight is not None:
         columns += (np.array([class_weight[c] for c in images.labels], np.float32),)
     ds = tf.data.Dataset.from_tensor_slices(columns)

@@ -11,6 +11,7 @@ from antispoof.models.mobilenet_v2 import load_pretrained, mobilenet_v2, normali
 from antispoof.models.specs import (DEFAULT_BACKBONE, DEFAULT_HEAD, DEFAULT_INPUT_SIZE,
                                     backbone_spec, head_spec)
 
+SCORE = "score"  # the name of the P(spoof) output layer (the first output of a model in training)
 
 def add_head(features, head=DEFAULT_HEAD):
     """Pooling and the named head on a feature map: returns the P(spoof) tensor."""
@@ -22,7 +23,7 @@ def add_head(features, head=DEFAULT_HEAD):
         x = keras.layers.ReLU(name=f"head_relu{i}")(x)
     if spec.dropout:
         x = keras.layers.Dropout(spec.dropout, name="head_dropout")(x)
-    return keras.layers.Dense(1, activation="sigmoid", name="score")(x)
+    return keras.layers.Dense(1, activation="sigmoid", name=SCORE)(x)
 
 
 def build_model(backbone=DEFAULT_BACKBONE, head=DEFAULT_HEAD, input_size=DEFAULT_INPUT_SIZE,

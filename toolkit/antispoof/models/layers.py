@@ -1,7 +1,8 @@
 """Layers and graph rewrites of the light model: the mirror-image pair (flip averaging),
 central difference convolutions (trained as such, folded into plain ones for export), the
-training-only pixel map (pixel-wise binary supervision, dropped before export) and MixStyle
-(feature statistics mixed between crops in training, dropped before export)."""
+training-only pixel map (pixel-wise binary supervision, dropped before export), MixStyle
+(feature statistics mixed between crops in training, dropped before export) and the
+training-only source head behind a gradient reversal (dropped before export)."""
 import tensorflow as tf
 import tf_keras as keras
 
@@ -128,6 +129,42 @@ def with_pixel_map(model, stride=8):
                              f"({side}×{side}) for the pixel map")
     pixel = keras.layers.Conv2D(1, 1, activation="sigmoid", name=PIXEL_MAP)(taps[-1].output)
     return keras.Model(model.input, [model.output, pixel], name=model.name)
+
+
+SOURCE_HEAD = "source"  # the name of the training-only source classifier's output
+
+
+@keras.saving.register_keras_serializable(package="antispoof")
+class GradientReversal(keras.layers.Layer):
+    """The identity going forward; going back, the gradient times −``scale`` (Ganin &
+    Lempitsky, "Unsupervised Domain Adaptation by Backpropagation", ICML 2015): what follows it
+    learns to tell the sources apart, what precedes it learns features that do not."""
+
+    def __init__(self, scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def call(self, x):
+        @tf.custom_gradient
+        def reverse(y):
+            return tf.identity(y), lambda dy: -self.scale * dy
+        return reverse(x)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+def with_source_head(model, sources):
+    """The model with a training-only output: the pooled features (the layer ``pool``) through
+    a gradient reversal to a linear classifier of ``sources`` training sources (logits), the
+    adversary of domain-adversarial training. ``main_output`` drops it; the first output stays
+    the model's score."""
+    if sources < 2:
+        raise AntispoofError(f"{model.name}: a source-adversarial head needs two training sources "
+                             f"or more, not {sources}")
+    reversed_ = GradientReversal(name="source_reversal")(model.get_layer("pool").output)
+    logits = keras.layers.Dense(sources, name=SOURCE_HEAD)(reversed_)
+    return keras.Model(model.input, [*model.outputs, logits], name=model.name)
 
 
 def main_output(model):

@@ -47,6 +47,9 @@ RECIPES = {
     "multi-72-peer-balance": ("multi-72-peer-bal", {**SHIPPED_RECIPE, "balance": "source"}, {}, MULTI),
     # domain generalization at no inference cost: MixStyle after the first stages
     "multi-72-peer-mixstyle": ("multi-72-peer-mix", {**SHIPPED_RECIPE, "mixstyle": 0.5}, {}, MULTI),
+    # single-side source-adversarial training (live crops' features alike across sources)
+    "multi-72-peer-adversarial": ("multi-72-peer-adv", {**SHIPPED_RECIPE, "adversarial": 0.1}, {},
+                                  MULTI),
     # the shipped recipe with one change more each
     "multi-72-peer-degrade": ("multi-72-peer-deg", {**SHIPPED_RECIPE, "degrade": 0.5}, {}, MULTI),
     "multi-72-peer-lr1e-4": ("multi-72-peer-lr1e-4", {**SHIPPED_RECIPE, "learning_rate": 1e-4}, {},

@@ -15,17 +15,17 @@ from antispoof.data.datasets import describe_data
 from antispoof.data.stream import class_weights, tf_dataset
 from antispoof.data.loading import open_dataset
 from antispoof.data.packing import PackedDataset
-from antispoof.models.builders import build_model, flip_averaged, freeze_batchnorm
+from antispoof.models.builders import SCORE, build_model, flip_averaged, freeze_batchnorm
 from antispoof.models.efficientnet import build_server_model
-from antispoof.models.layers import (PIXEL_MAP, fold_central_difference, main_output,
+from antispoof.models.layers import (PIXEL_MAP, SOURCE_HEAD, fold_central_difference, main_output,
                                      with_central_difference, with_mixstyle, with_pixel_map,
-                                     without_mixstyle)
+                                     with_source_head, without_mixstyle)
 from antispoof.models.specs import SERVER_ARCH, backbone_spec
 from antispoof.models.weights import resolve_weights
 from antispoof.training.batchnorm import precise_batchnorm
 from antispoof.training.callbacks import EpochLog
 from antispoof.training.distribute import make_strategy, worker_dir
-from antispoof.training.losses import DistillationLoss, LabelAUC, PixelMapLoss
+from antispoof.training.losses import DistillationLoss, LabelAUC, PixelMapLoss, SourceLoss
 from antispoof.training.optimizers import RectifiedAdam, learning_rate
 from antispoof.training.options import SELECTION, TrainOptions
 from antispoof.training.teacher import fit_teachers
@@ -54,7 +54,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     keras.utils.set_random_seed(options.seed)
 
     data = _open_data(run, dataset, data_dir, weights, options, protocol, strategy)
-    history, model = _resume(run, strategy, options, weights, data.steps_per_epoch)
+    history, model = _resume(run, strategy, options, weights, data)
     train_ds, dev_ds, class_weight = _streams(run, strategy, data, options)
     started = time.time()
     _fit(model, run, history, data, train_ds, dev_ds, class_weight, options)
@@ -96,6 +96,17 @@ class _Data:
     streaming: bool
     steps_per_epoch: int
 
+    @property
+    def sources(self):
+        """The train split's sources (subjects), sorted: the source head's classes."""
+        return sorted({s.subject for s in self.train.samples})
+
+    def source_targets(self, images):
+        """[source index, label] per crop of ``images`` for the source head (index −1: a
+        source training does not have, e.g. a dev source)."""
+        index = {name: i for i, name in enumerate(self.sources)}
+        return np.array([[index.get(s.subject, -1), s.label] for s in images.samples], np.float32)
+
 
 def _open_data(run, dataset, data_dir, weights, options, protocol, strategy):
     """Decode the splits, check the options against the dataset, write config.json."""
@@ -109,6 +120,9 @@ def _open_data(run, dataset, data_dir, weights, options, protocol, strategy):
     if streaming and options.balance != "size":
         raise AntispoofError(f"{data_dir}: --balance {options.balance} resamples decoded crops; give "
                              "the unpacked dataset (or --limit)")
+    if streaming and options.adversarial:
+        raise AntispoofError(f"{data_dir}: --adversarial needs each decoded crop's source; give the "
+                             "unpacked dataset (or --limit)")
     train_images = None if streaming else dataset.load("train", options.input_size, options.limit,
                                                        options.seed, balance=options.balance)
     train_counts = dataset.counts("train") if streaming else train_images.counts
@@ -128,7 +142,7 @@ def _open_data(run, dataset, data_dir, weights, options, protocol, strategy):
     return _Data(dataset, train_images, dev_images, train_counts, streaming, steps_per_epoch)
 
 
-def _resume(run, strategy, options, weights, steps_per_epoch):
+def _resume(run, strategy, options, weights, data):
     """(history, compiled model): from the newest epoch checkpoint, or new."""
     history = {"complete": False, "epochs": []}
     checkpoint, done = _last_checkpoint(run)
@@ -140,7 +154,8 @@ def _resume(run, strategy, options, weights, steps_per_epoch):
         log.info("train: resuming after epoch %d", done)
     else:
         with strategy.scope():
-            model = _compiled_model(options, weights, steps_per_epoch)
+            model = _compiled_model(options, weights, data.steps_per_epoch,
+                                    len(data.sources) if options.adversarial else 0)
     return history, model
 
 
@@ -148,13 +163,18 @@ def _streams(run, strategy, data, options):
     """(train stream, dev stream, Keras class_weight or None when the stream carries the
     weights): the teachers' scores as a second target column when distilling."""
     weights_per_class = class_weights(data.counts)
-    if options.teacher:
-        teacher = fit_teachers(options.teacher, data.dev, options.select_by, run.teachers)
+    extra = (lambda images: {SOURCE_HEAD: data.source_targets(images)}) if options.adversarial else (
+        lambda images: None)
+    if options.teacher or options.adversarial:  # class weights as the samples' weights
+        teacher = fit_teachers(options.teacher, data.dev, options.select_by, run.teachers) \
+            if options.teacher else None
+        scores = (lambda images: teacher.scores(images)) if teacher else (lambda images: None)
         train_ds = tf_dataset(data.train, options.batch_size, training=True, seed=options.seed,
-                              teacher=teacher.scores(data.train), class_weight=weights_per_class,
-                              augment=options.augment, degrade=options.degrade)
-        dev_ds = tf_dataset(data.dev, options.batch_size, training=False,
-                            teacher=teacher.scores(data.dev))
+                              teacher=scores(data.train), class_weight=weights_per_class,
+                              augment=options.augment, degrade=options.degrade,
+                              extra_targets=extra(data.train), score=SCORE)
+        dev_ds = tf_dataset(data.dev, options.batch_size, training=False, teacher=scores(data.dev),
+                            extra_targets=extra(data.dev), score=SCORE)
         return train_ds, dev_ds, None  # in the samples' weights instead
     if data.streaming:
         return (_stream(strategy, data.dataset, options, weights_per_class),
@@ -198,7 +218,7 @@ def _finish(model, run, history, data, options, started):
         model = keras.models.load_model(run.best)
         log.info("train: epoch %d has the best %s (%.4f): kept", best["epoch"],
                  key.replace("val_", "dev ").replace("_", " "), best[key])
-    # the score alone, plain convolutions again: nothing extra to export
+    # the score alone (no pixel map, no source head), plain convolutions: nothing extra to export
     model = fold_central_difference(without_mixstyle(main_output(model)))
     if options.flip_average:  # trained on single crops (randomly flipped); scores both views
         model = flip_averaged(model)
@@ -220,9 +240,10 @@ def _stream(strategy, dataset, options, class_weight):
             class_weight, options.augment))
 
 
-def _compiled_model(options, weights, steps_per_epoch=1):
+def _compiled_model(options, weights, steps_per_epoch=1, sources=0):
     """The model to train, compiled: the light model (Adam, binary cross-entropy, or the
-    distillation loss with a teacher) or the server model (Rectified Adam, 2-way softmax
+    distillation loss with a teacher; with ``options.adversarial``, a head classifying its
+    ``sources`` training sources) or the server model (Rectified Adam, 2-way softmax
     cross-entropy). BatchNorm is frozen when fine-tuning pretrained weights; the learning rate
     follows ``options.lr_schedule`` over ``options.epochs`` of ``steps_per_epoch``."""
     rate = learning_rate(options.learning_rate, options.lr_schedule, options.epochs * steps_per_epoch)
@@ -249,13 +270,19 @@ def _compiled_model(options, weights, steps_per_epoch=1):
         loss = keras.losses.BinaryCrossentropy(label_smoothing=options.label_smoothing)
         metrics = ["accuracy", keras.metrics.AUC(name="auc"), keras.metrics.Precision(name="precision"),
                    keras.metrics.Recall(name="recall")]
+    if options.adversarial:  # the score and the source head, each with its own target
+        model = with_source_head(model, sources)
+        model.compile(optimizer=optimizer, loss={SCORE: loss, SOURCE_HEAD: SourceLoss()},
+                      loss_weights={SCORE: 1.0, SOURCE_HEAD: options.adversarial},
+                      metrics={SCORE: metrics})
+        return model
     if not options.pixel_supervision:
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         return model
     model = with_pixel_map(model)  # the score's target serves both outputs
-    model.compile(optimizer=optimizer, loss={"score": loss, PIXEL_MAP: PixelMapLoss()},
-                  loss_weights={"score": 1.0, PIXEL_MAP: options.pixel_supervision},
-                  metrics={"score": metrics})
+    model.compile(optimizer=optimizer, loss={SCORE: loss, PIXEL_MAP: PixelMapLoss()},
+                  loss_weights={SCORE: 1.0, PIXEL_MAP: options.pixel_supervision},
+                  metrics={SCORE: metrics})
     return model
 
 

@@ -1,5 +1,5 @@
-"""Losses and metrics of training with a teacher (distillation targets are [label, P(spoof)])
-and of the training-only pixel map."""
+"""Losses and metrics of training with a teacher (distillation targets are [label, P(spoof)]),
+of the training-only pixel map and of the training-only source head."""
 import tensorflow as tf
 import tf_keras as keras
 
@@ -59,3 +59,23 @@ class PixelMapLoss(keras.losses.Loss):
         label = tf.reshape(tf.cast(y_true, tf.float32), [tf.shape(y_pred)[0], -1])[:, :1]
         target = tf.ones_like(y_pred) * tf.reshape(label, [-1, 1, 1, 1])
         return tf.reduce_mean(keras.backend.binary_crossentropy(target, y_pred), axis=[1, 2, 3])
+
+
+@keras.saving.register_keras_serializable(package="antispoof")
+class SourceLoss(keras.losses.Loss):
+    """Cross-entropy of the source head's logits against the crop's training source, on live
+    crops only (single-side adversarial training: Jia et al., "Single-Side Domain
+    Generalization for Face Anti-Spoofing", CVPR 2020, where live faces from every source are
+    made alike and attacks are left free to differ). ``y_true`` rows are [source index, label];
+    a source index below 0 (a dev crop, of no training source) counts nothing."""
+
+    def __init__(self, name="source_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_true = tf.reshape(tf.cast(y_true, tf.float32), [-1, 2])
+        source, label = y_true[:, 0], y_true[:, 1]
+        counted = tf.cast((source >= 0) & (label < 0.5), tf.float32)
+        loss = keras.losses.sparse_categorical_crossentropy(
+            tf.maximum(source, 0.0), tf.cast(y_pred, tf.float32), from_logits=True)
+        return loss * counted

@@ -53,6 +53,11 @@ class HyperParameters:
                                   "first stages (MixStyle), with this probability per batch (e.g. "
                                   "0.5); training only, the saved model drops it.", low=0, high=1,
                              metavar="P", default_text="0: off")  # models.layers.with_mixstyle
+    adversarial: float = option(0.0, "Train a source classifier on the pooled features of live "
+                                     "crops through a gradient reversal, with this loss weight "
+                                     "(e.g. 0.1): live features alike across training sources; the "
+                                     "saved model drops it.", low=0, metavar="LAMBDA",
+                                default_text="0: off")  # models.layers.with_source_head
     pixel_supervision: float = option(0.0, "Also train a pixel map on a mid-level feature map "
                                            "towards the label, with this loss weight (e.g. 0.5); "
                                            "the saved model drops it.", low=0, metavar="LAMBDA",
@@ -109,12 +114,17 @@ class TrainOptions(ModelSpec, HyperParameters, Distillation, Augmentation):
                                 (self.pixel_supervision, "--pixel-supervision maps the light "
                                                          "model's block outputs"),
                                 (self.mixstyle, "--mixstyle mixes the light model's block outputs"),
+                                (self.adversarial, "--adversarial classifies the light model's "
+                                                   "pooled features"),
                                 (self.select_epoch, "--select-epoch picks by dev AUC, which the "
                                                     "light model reports"),
                                 (self.teacher, "--teacher distils into the light model, not into "
                                                f"{SERVER_ARCH}")):
                 if given:
                     raise AntispoofError(what)
+        if self.adversarial and (self.synth_spoof or self.pixel_supervision):
+            raise AntispoofError("--adversarial trains on each crop's source: it does not mix with "
+                                 f"--{'synth-spoof' if self.synth_spoof else 'pixel-supervision'}")
         if self.synth_spoof and self.teacher:
             raise AntispoofError("--synth-spoof and --teacher do not mix: the teacher has no score "
                                  "for a synthetic attack")
