@@ -2,10 +2,13 @@
 import numpy as np
 import pytest
 
+from antispoof.models.specs import DEFAULT_INPUT_SIZE
 from antispoof.core.errors import AntispoofError
 from antispoof.evaluation.explain import explain, heatmaps, keras_model_for
 from antispoof.data.images import load_face_crop
 from conftest import NUAA, run_cli
+
+SIZE = DEFAULT_INPUT_SIZE  # the default build's input side (the small build's)
 
 SPOOF = sorted((NUAA / "ImposterFace" / "0005").glob("*.jpg"))[:2]
 
@@ -17,15 +20,15 @@ def model(small_build):
 
 @pytest.mark.parametrize("method", ["gradcam", "saliency"])
 def test_maps_have_the_crop_shape_and_range(model, method):
-    pixels = np.stack([load_face_crop(p, 96) for p in SPOOF])
+    pixels = np.stack([load_face_crop(p, SIZE) for p in SPOOF])
     maps, scores = heatmaps(model, pixels, method)
-    assert maps.shape == (2, 96, 96) and scores.shape == (2,)
+    assert maps.shape == (2, SIZE, SIZE) and scores.shape == (2,)
     assert maps.min() >= 0 and np.allclose(maps.reshape(2, -1).max(axis=1), 1.0)
 
 
 @pytest.mark.parametrize("method", ["gradcam", "saliency"])
 def test_map_mass_moves_when_the_face_is_occluded(model, method):
-    crop = load_face_crop(SPOOF[0], 96)
+    crop = load_face_crop(SPOOF[0], SIZE)
     occluded = crop.copy()
     occluded[24:72, 24:72] = 128  # grey square over the face
     maps, _ = heatmaps(model, np.stack([crop, occluded]), method)

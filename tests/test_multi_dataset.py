@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from antispoof.models.specs import DEFAULT_INPUT_SIZE
 from antispoof.data.datasets import FaceDataset, MultiDataset
 from antispoof.data.loading import open_dataset
 from antispoof.core.errors import AntispoofError
@@ -16,6 +17,8 @@ from antispoof.runtime.peer import PeerClassifier
 from antispoof.models.layers import PIXEL_MAP, main_output, with_pixel_map
 from antispoof.data.images import load_face_crop
 from conftest import NUAA, SHARED, run_cli
+
+SIZE = DEFAULT_INPUT_SIZE  # the default build's input side (the small build's)
 
 WEBCAM = SHARED / "data" / "webcam-multi"
 PEER = SHARED / "weights" / "silentface" / "minifasnetv2_scale2.7_80x80.onnx"
@@ -213,7 +216,7 @@ def test_central_difference_trains_and_folds_into_plain_convolutions(tmp_path, s
     from antispoof.runtime.interpreter import TFLiteClassifier
 
     model = build_model(init=small_build / "backbone.keras")
-    pixels = FaceDataset(small_data).load("test", 96, limit=8).pixels.astype(np.float32)
+    pixels = FaceDataset(small_data).load("test", SIZE, limit=8).pixels.astype(np.float32)
     features = lambda m: keras.Model(m.input, m.get_layer("pool").output).predict(pixels, verbose=0)  # noqa: E731
     cdc = with_central_difference(model, 0.7)
     depthwise = [layer for layer in cdc.layers if isinstance(layer, CentralDifferenceDepthwise)]

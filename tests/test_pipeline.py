@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from antispoof.models.specs import DEFAULT_INPUT_SIZE
 from antispoof.data.datasets import FaceDataset
 from antispoof.core.errors import AntispoofError
 from antispoof.runtime.interpreter import TFLiteClassifier, open_classifier
 from conftest import ANTISPOOF, WEIGHTS_035, make_subset, run_cli
+
+SIZE = DEFAULT_INPUT_SIZE  # the default build's input side (the small build's)
 
 
 def test_build_writes_model_history_int8_and_metrics(small_build):
@@ -37,7 +40,7 @@ def test_int8_model_is_full_integer_with_pixel_input(small_build):
     info = json.loads(run_cli("info", small_build / "antispoof_int8.tflite").stdout)
     assert info["input_dtype"] == "int8" and info["outputs"][0]["dtype"] == "int8"
     assert info["inputs"][0]["quantization"] == {"scale": 1.0, "zero_point": -128}
-    assert info["input_shape"] == [96, 96, 3]
+    assert info["input_shape"] == [SIZE, SIZE, 3]
     assert info["quantization"].startswith("full-integer")
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= set(info["ops"])
     contract = json.loads((small_build / "model.json").read_text())
@@ -47,7 +50,7 @@ def test_int8_model_is_full_integer_with_pixel_input(small_build):
 def test_keras_info_counts_parameters(small_build):
     info = json.loads(run_cli("info", small_build / "model.keras").stdout)
     assert info["parameters"] == 40169  # MobileNetV2 0.35 to block 8 (40,144) + Dense(24 → 1)
-    assert info["input_shape"] == [96, 96, 3]
+    assert info["input_shape"] == [SIZE, SIZE, 3]
 
 
 def _independent_scores(tflite_path, samples):
@@ -60,8 +63,8 @@ def _independent_scores(tflite_path, samples):
     scores = []
     for sample in samples:
         bgr = cv2.imread(sample.path)
-        rgb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (96, 96), interpolation=cv2.INTER_AREA
-                         if min(bgr.shape[:2]) > 96 else cv2.INTER_LINEAR)
+        rgb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (SIZE, SIZE), interpolation=cv2.INTER_AREA
+                         if min(bgr.shape[:2]) > SIZE else cv2.INTER_LINEAR)
         interpreter.set_tensor(inp["index"], (rgb.astype(np.int16) - 128).astype(np.int8)[None])
         interpreter.invoke()
         scale, zero = out["quantization"]
@@ -83,7 +86,7 @@ def test_evaluate_json_matches_independent_recomputation(small_build, small_data
     test, dev = dataset.split("test"), dataset.split("dev")
     labels = np.array([s.label for s in test])
     # the metrics are recomputed exactly from the scores evaluate used (batched LiteRT) ...
-    scores = TFLiteClassifier(model).predict(dataset.load("test", 96).pixels)
+    scores = TFLiteClassifier(model).predict(dataset.load("test", SIZE).pixels)
     # ... and those scores match an independent decode + tf.lite pass, one crop at a time, to the
     # output's 1-LSB step (XNNPACK batched and reference kernels may round differently)
     assert np.abs(scores - _independent_scores(model, test)).max() <= 1 / 256 + 1e-6
@@ -108,7 +111,7 @@ def test_evaluate_json_matches_independent_recomputation(small_build, small_data
     assert low <= result["acer"] <= high
     # the threshold is the dev split's EER point: no dev score gives a smaller |APCER - BPCER|
     dev_labels = np.array([s.label for s in dev])
-    dev_scores = TFLiteClassifier(model).predict(dataset.load("dev", 96).pixels)
+    dev_scores = TFLiteClassifier(model).predict(dataset.load("dev", SIZE).pixels)
     gap = lambda th: abs(np.mean(dev_scores[dev_labels == 1] < th) - np.mean(dev_scores[dev_labels == 0] >= th))
     assert gap(t) <= min(gap(th) for th in np.unique(dev_scores)) + 1e-12
 
@@ -125,7 +128,7 @@ def test_operating_point_sets_the_threshold_on_dev(small_build, small_data, tmp_
 def test_int8_scores_track_the_float_model(small_build, small_data):
     """A wiring check on a one-epoch model (PTQ of a barely trained net is coarse: measured
     correlation 0.89 here; the NUAA model agrees on 99.9 % of test decisions)."""
-    pixels = FaceDataset(small_data).load("test", 96).pixels
+    pixels = FaceDataset(small_data).load("test", SIZE).pixels
     floats = open_classifier(small_build / "model.keras")
     int8 = open_classifier(small_build / "antispoof_int8.tflite")
     assert floats.runtime.startswith("tf_keras") and int8.runtime.startswith("litert")
@@ -133,7 +136,7 @@ def test_int8_scores_track_the_float_model(small_build, small_data):
 
 
 def test_runtimes_fall_back_in_order_and_agree(small_build, small_data):
-    pixels = FaceDataset(small_data).load("test", 96).pixels
+    pixels = FaceDataset(small_data).load("test", SIZE).pixels
     model = small_build / "antispoof_int8.tflite"
     assert TFLiteClassifier(model).runtime_name == "litert"
     scores = {r: TFLiteClassifier(model, runtime=r).predict(pixels)
@@ -147,7 +150,7 @@ def test_runtimes_fall_back_in_order_and_agree(small_build, small_data):
 
 def test_wrong_input_shape_is_a_clear_error(small_build):
     classifier = TFLiteClassifier(small_build / "antispoof_int8.tflite")
-    with pytest.raises(AntispoofError, match=r"expects N×96×96×3 RGB crops, got .*\(2, 64, 64, 3\)"):
+    with pytest.raises(AntispoofError, match=rf"expects N×{SIZE}×{SIZE}×3 RGB crops, got .*\(2, 64, 64, 3\)"):
         classifier.predict(np.zeros((2, 64, 64, 3), np.uint8))
 
 
@@ -203,7 +206,7 @@ def test_a_run_folder_built_otherwise_is_never_reused(small_build, small_data):
     before = {name: (small_build / name).stat().st_mtime_ns for name in built}
     common = ["build", "--data", small_data, "--weights", WEIGHTS_035, "--out", small_build,
               "--epochs", 1, "--qat-epochs", 1]
-    for extra, says in ((["--input-size", 64], "--input-size 96 there, 64 now"),
+    for extra, says in ((["--input-size", 64], f"--input-size {SIZE} there, 64 now"),
                         (["--epochs", 2], "--epochs 1 there, 2 now"),
                         (["--mode", "ptq"], "--mode qat there, ptq now")):
         proc = run_cli(*common, *extra, check=False)

@@ -5,10 +5,13 @@ import numpy as np
 import pytest
 from tensorflow.lite.tools import flatbuffer_utils
 
+from antispoof.models.specs import DEFAULT_INPUT_SIZE
 from antispoof.data.datasets import FaceDataset
 from antispoof.compress.quantization import compact_tensor_names
 from antispoof.runtime.interpreter import TFLiteClassifier
 from conftest import REPO, WEIGHTS_035, run_cli
+
+SIZE = DEFAULT_INPUT_SIZE  # the default build's input side (the small build's)
 
 pytestmark = pytest.mark.system  # trains and quantizes models
 
@@ -62,7 +65,7 @@ def test_compacted_names_keep_outputs_and_io_names(small_build, small_data):
     long_path.write_bytes(long_named)
     short_path.write_bytes(compact_tensor_names(long_named))
     assert short_path.stat().st_size < long_path.stat().st_size
-    pixels = FaceDataset(small_data).load("test", 96).pixels[:16]
+    pixels = FaceDataset(small_data).load("test", SIZE).pixels[:16]
     np.testing.assert_array_equal(TFLiteClassifier(long_path).predict(pixels),
                                   TFLiteClassifier(short_path).predict(pixels))
 
@@ -85,7 +88,7 @@ def test_qat_wraps_a_group_norm_head_and_converts(small_data, tmp_path):
     model = build_model("mnv2-0.35-b8", "paper", weights=str(WEIGHTS_035))
     qat = quantization_aware(model)
     assert type(qat.get_layer("quant_head_norm0").quantize_config).__name__ == "OutputOnly"
-    calibration = calibration_images(small_data, 96, 16)
+    calibration = calibration_images(small_data, SIZE, 16)
     init_quantization_ranges(qat, model, calibration)
     path = tmp_path / "paper_qat.tflite"
     path.write_bytes(convert_int8(qat, calibration))
@@ -113,14 +116,14 @@ def test_flip_averaged_model_trains_quantizes_and_is_mirror_invariant(small_buil
     model = load_model(RunDir(run).model)
     assert [layer.name for layer in model.layers][:2] == ["image", "mirror_pair"]
     assert model.layers[-1].name == "pair_mean" and model.output_shape == (None, 1)
-    pixels = FaceDataset(small_data).load("test", 96).pixels[:24]
+    pixels = FaceDataset(small_data).load("test", SIZE).pixels[:24]
     mirrored = pixels[:, :, ::-1].copy()
     scores = model.predict(pixels.astype(np.float32), verbose=0).reshape(-1)
     np.testing.assert_allclose(model.predict(mirrored.astype(np.float32), verbose=0).reshape(-1),
                                scores, atol=1e-6)
     maps, _ = heatmaps(model, pixels[:4], "gradcam")  # one map per crop, mirrored with it
     flipped_maps, _ = heatmaps(model, mirrored[:4], "gradcam")
-    assert maps.shape == (4, 96, 96)
+    assert maps.shape == (4, SIZE, SIZE)
     np.testing.assert_allclose(flipped_maps, maps[:, :, ::-1], atol=1e-4)
 
     for mode in ("qat", "ptq"):

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
+from antispoof.models.specs import DEFAULT_INPUT_SIZE
 from antispoof.data.datasets import FaceDataset, load_images
 from antispoof.core.errors import AntispoofError
 from antispoof.runtime.interpreter import TFLiteClassifier, open_classifier
@@ -22,6 +23,8 @@ from antispoof.training.optimizers import RectifiedAdam
 from antispoof.training.batchnorm import precise_batchnorm
 from antispoof.training.options import TrainOptions
 from conftest import NUAA, WEIGHTS_035, run_cli
+
+SIZE = DEFAULT_INPUT_SIZE  # the default build's input side (the small build's)
 
 pytestmark = pytest.mark.system  # trains the server model
 
@@ -190,4 +193,4 @@ def test_bad_server_options_are_clear_errors(tmp_path):
     with pytest.raises(AntispoofError, match="unknown arch"):
         TrainOptions(arch="resnet")
     assert TrainOptions(arch="efficientnet-b0").input_size == 224
-    assert TrainOptions().input_size == 96
+    assert TrainOptions().input_size == DEFAULT_INPUT_SIZE

@@ -60,3 +60,14 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
     record = json.loads((out / "teachers.json").read_text())
     assert record["teachers"] == [str(p) for p in paths] and record["criterion"] == "pooled"
     assert json.loads((out / "config.json").read_text())["options"]["teacher"] == [str(p) for p in paths]
+
+    # the model card names each teacher with its weight and the licence beside its file
+    from antispoof.core.rundir import RunDir
+    from antispoof.pipeline.export import licence_of, run_teachers
+
+    listed = run_teachers(RunDir(out))
+    assert [t["file"] for t in listed] == [p.name for p in paths]
+    assert [t["weight"] for t in listed] == record["weights"]
+    assert [t["licence"] for t in listed] == ["Apache License", "Apache License"]
+    assert run_teachers(RunDir(tmp_path)) == []  # no teachers.json, no config.json
+    assert licence_of(PEERS["peer HyperFAS"]) == "BSD 3-Clause License"

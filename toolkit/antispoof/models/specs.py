@@ -6,7 +6,8 @@ from antispoof.core.errors import AntispoofError
 from antispoof.core.fields import option
 from antispoof.models.widths import Widths
 
-DEFAULT_INPUT_SIZE = 96  # the light model's input side when none is given (the shipped one: 72)
+DEFAULT_INPUT_SIZE = 72  # the light model's input side when none is given: the shipped model's
+# (dev preferred 72 to 96, benchmarks/README.md "webcam-multi v2")
 MIN_INPUT_SIZE = 32  # the smallest input Keras builds MobileNetV2 and EfficientNet-B0 for
 
 

@@ -87,7 +87,8 @@ def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", 
     for peer in map(Path, peers):  # on exactly the crops the model was scored on
         peer_results[f"peer {peer.stem}"], _ = assess_run(open_classifier(peer), config, resamples=0)
     with atomic_path(out / out.CARD) as tmp:
-        tmp.write_text(model_card(metrics, contract.to_json(), config, latency, peer_results))
+        tmp.write_text(model_card(metrics, contract.to_json(), config, latency, peer_results,
+                                  run_teachers(run)))
     return [out.INT8, out.MEDIAPIPE, out.LABELS, out.CONTRACT, out.CARD]
 
 
@@ -172,10 +173,34 @@ def with_metadata(flatbuffer, name, author, licence, crop_scale=CROP_SCALE):
     return populated
 
 
-def model_card(metrics, contract, config, latency, peers=None):
+def licence_of(model_file):
+    """The first line of the ``LICENSE`` beside a model file (e.g. "BSD 3-Clause License"), or
+    what says there is none."""
+    licence = Path(model_file).with_name("LICENSE")
+    first = next((line.strip() for line in licence.read_text(errors="replace").splitlines()
+                  if line.strip()), "") if licence.is_file() else ""
+    return first or "no LICENSE file beside it"
+
+
+def run_teachers(run):
+    """[{"file", "weight", "licence"}] of the teachers a run was distilled from (``teachers.json``:
+    the ensemble's weights chosen on dev; a run made before it: its one teacher), or []."""
+    if run.teachers.is_file():
+        record = read_json(run.teachers)
+        return [{"file": Path(t).name, "weight": w, "licence": licence_of(t)}
+                for t, w in zip(record["teachers"], record["weights"])]
+    teachers = (read_json(run.config).get("options", {}).get("teacher") if run.config.is_file()
+                else None) or []
+    teachers = [teachers] if isinstance(teachers, str) else teachers
+    return [{"file": Path(t).name, "weight": 1 / len(teachers), "licence": licence_of(t)}
+            for t in teachers]
+
+
+def model_card(metrics, contract, config, latency, peers=None, teachers=()):
     """MODEL_CARD.md: use, input and output, training data (each dataset, and each source
     repository its manifest names for the train and dev splits, with the licence it states),
-    test metrics per dataset beside the peer's (``peers``: {name: assess result}), limits."""
+    the teachers with their weights and licences, test metrics per dataset beside the peer's
+    (``peers``: {name: assess result}), limits."""
     int8, flt = metrics["int8"], metrics.get("float", {})
     protocol = int8.get("protocol", config.get("protocol", ""))
     sources = data_sources(config.get("data")) or [{"data": config.get("data", "?")}]
@@ -212,6 +237,10 @@ def model_card(metrics, contract, config, latency, peers=None):
             for k, v in changed.items())
             + (" (the teacher: knowledge distillation from the peers' P(spoof))"
                if any(str(t).endswith(".onnx") for t in teachers) else "") + ".")
+    if teachers:
+        lines += ["", "Teachers (knowledge distillation from their weighted mean P(spoof), the weights "
+                  "chosen on dev):", "", "| teacher | weight | licence |", "|---|---|---|"]
+        lines += [f"| {t['file']} | {t['weight']:.2f} | {t['licence']} |" for t in teachers]
     for source in sources:
         lines += _source_table(Path(source["data"]))
         if not (Path(source["data"]) / MANIFEST_FILE).is_file():

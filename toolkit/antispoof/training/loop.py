@@ -213,7 +213,8 @@ def _finish(model, run, history, data, options, started):
     history.update(complete=True, seconds=history.get("seconds", 0) + time.time() - started)
     if options.select_epoch:  # the epoch dev liked best, not the last one
         key = SELECTION[options.select_by]
-        best = max(history["epochs"], key=lambda e: e.get(key, 0))
+        # a tie goes to the later epoch, as _EpochCheckpoint kept it (>=)
+        best = max(history["epochs"], key=lambda e: (e.get(key, 0), e["epoch"]))
         history["selected_epoch"], history["selected_by"] = best["epoch"], key
         model = keras.models.load_model(run.best)
         log.info("train: epoch %d has the best %s (%.4f): kept", best["epoch"],
