@@ -43,6 +43,9 @@ RECIPES = {
     # the same with the weights and the epoch chosen on the worst dev source instead of pooled dev
     "multi-72-teachers-worst": ("multi-72-teachers-worst",
                                 {**ENSEMBLE, "input_size": 72, "select_by": "worst-source"}, {}, MULTI),
+    # the shipped recipe with its epoch chosen on the worst dev source instead of pooled dev
+    "multi-72-peer-worst": ("multi-72-peer-worst", {**SHIPPED_RECIPE, "select_by": "worst-source"},
+                            {}, MULTI),
     # each source of a dataset an equal share of the training stream
     "multi-72-peer-balance": ("multi-72-peer-bal", {**SHIPPED_RECIPE, "balance": "source"}, {}, MULTI),
     # domain generalization at no inference cost: MixStyle after the first stages
