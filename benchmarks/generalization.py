@@ -18,6 +18,8 @@ writes JSON (rates are fractions).
 """
 import argparse
 import copy
+import csv
+import functools
 import json
 import tempfile
 from dataclasses import replace
@@ -30,7 +32,7 @@ from antispoof.core import metrics
 from antispoof.bench.latency import BenchOptions, compare
 from antispoof.pipeline.build import BuildOptions, build
 from antispoof.pipeline.recipes import MULTI, RECIPES, resolve
-from antispoof.data.datasets import ALL, FaceDataset, MultiDataset, load_images
+from antispoof.data.datasets import ALL, MANIFEST_FILE, FaceDataset, MultiDataset, load_images
 from antispoof.evaluation.evaluate import Scored
 from antispoof.core.model_contract import contract_threshold
 from antispoof.runtime.interpreter import open_classifier
@@ -55,16 +57,32 @@ def bpcer_at_apcer(labels, scores, target=0.05):
     return metrics.bpcer(labels, scores, threshold)
 
 
-def figures(scored, threshold):
-    """The reported metrics of one scored set at one threshold."""
+@functools.cache
+def source_repos(root):
+    """crop path -> the source repository ``manifest.csv`` names for it (the ``source_repo``
+    column), or {} without one: a set's sources for the per-source figures (replay-webcam's six
+    ``rien_*`` folders of three crops each are one repository)."""
+    manifest = Path(root) / MANIFEST_FILE
+    if not manifest.is_file():
+        return {}
+    with manifest.open(newline="") as f:
+        return {str(Path(root) / row["file"]): row["source_repo"] for row in csv.DictReader(f)
+                if row.get("source_repo")}
+
+
+def figures(scored, threshold, repos=None):
+    """The reported metrics of one scored set at one threshold; per source by ``repos`` (crop
+    path -> source) where given, else by subject."""
     labels, scores = scored.labels, scored.scores
+    sources = ([repos[s.path] for s in scored.images.samples] if repos
+               else scored.subjects)
     summary = metrics.summary(labels, scores, threshold, scored.attacks)
     keep = ("n_real", "n_spoof", "auc", "eer", "threshold", "apcer_per_attack", "bpcer", "acer")
     return {**{k: summary[k] for k in keep},
             "bpcer_at_apcer_5": bpcer_at_apcer(labels, scores),
             "subject_auc": {k: v["auc"] for k, v in
                             metrics.per_group(labels, scores, scored.subjects, threshold).items()},
-            "per_source": metrics.source_auc(labels, scores, scored.subjects),  # pooled, mean, worst
+            "per_source": metrics.source_auc(labels, scores, sources),  # pooled, mean, worst
             "distinct_scores": int(len(np.unique(scores)))}
 
 
@@ -102,7 +120,7 @@ def evaluate_scored(scored, threshold=None):
     return {"dev_auc": metrics.roc_auc(dev.labels, dev.scores),
             "dev_per_source": metrics.source_auc(dev.labels, dev.scores, dev.subjects),
             "threshold": float(threshold),
-            **{name: figures(s, threshold) for name, s in scored.items()}}
+            **{name: figures(s, threshold, source_repos(SETS[name][0])) for name, s in scored.items()}}
 
 
 # the teachers of the ensemble recipes (pipeline.recipes.TEACHERS), as rows of PEERS
@@ -149,7 +167,12 @@ def main(argv=None):
     parser.add_argument("--existing", action="store_true",
                         help="Score only the runs already built (skip the missing seeds).")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/generalization.json"))
+    parser.add_argument("--markdown", action="store_true",
+                        help="Only print --out's rows as the README's Markdown table (int8 and peers).")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_table(json.loads(args.out.read_text())["rows"]))
+        return
     configure()  # our log lines on stderr, the libraries' hidden
 
     sets, rows, peers = Sets(), [], {}
@@ -187,6 +210,34 @@ def main(argv=None):
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print_table(rows)
+
+
+def _sources(figure):
+    """"pooled / mean / worst source (which)" of a set's per-source AUC."""
+    p = figure["per_source"]
+    return (f"{p['pooled']:.3f} / {p['mean_per_source']:.3f} / {p['worst_per_source']:.3f} "
+            f"({p['worst_source']})")
+
+
+def markdown_table(rows):
+    """The README's table: every peer and teachers' mean row and every int8 row; dev AUC pooled /
+    mean / worst source (what recipes are chosen on), then each test set's."""
+    lines = ["| model | seed | dev AUC pooled / mean / worst source | webcam-multi v2 test AUC pooled / "
+             "mean / worst source (which) | replay-webcam AUC pooled / mean / worst source (which) | "
+             "NUAA test AUC / ACER | bytes | latency × reference |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["model"] != "int8" and r["seed"] is not None:
+            continue  # the float rows of the recipes: in the JSON
+        name = r["recipe"] + (" " + "/".join(f"{w:.1f}" for w in r["weights"].values())
+                              if r.get("weights") else "")
+        dev, nuaa = r["dev_per_source"], r["nuaa-test"]
+        ratio = f"{r['latency_ratio']:.2f}" if r.get("latency_ratio") else ""
+        lines.append(
+            f"| {name} | {'' if r['seed'] is None else r['seed']} | {dev['pooled']:.3f} / "
+            f"{dev['mean_per_source']:.3f} / {dev['worst_per_source']:.3f} | "
+            f"{_sources(r['webcam-multi-test'])} | {_sources(r['replay-webcam'])} | "
+            f"{nuaa['auc']:.4f} / {100 * nuaa['acer']:.2f} % | {r['size_bytes'] or ''} | {ratio} |")
+    return "\n".join(lines)
 
 
 def print_table(rows):
