@@ -161,21 +161,22 @@ def _resume(run, strategy, options, weights, data):
 
 def _streams(run, strategy, data, options):
     """(train stream, dev stream, Keras class_weight or None when the stream carries the
-    weights): the teachers' scores as a second target column when distilling."""
+    weights): the teachers' scores as a second target column when distilling, each crop's
+    [source, label] as the source head's target with --adversarial."""
     weights_per_class = class_weights(data.counts)
-    extra = (lambda images: {SOURCE_HEAD: data.source_targets(images)}) if options.adversarial else (
-        lambda images: None)
     if options.teacher or options.adversarial:  # class weights as the samples' weights
-        teacher = fit_teachers(options.teacher, data.dev, options.select_by, run.teachers) \
-            if options.teacher else None
-        scores = (lambda images: teacher.scores(images)) if teacher else (lambda images: None)
-        train_ds = tf_dataset(data.train, options.batch_size, training=True, seed=options.seed,
-                              teacher=scores(data.train), class_weight=weights_per_class,
-                              augment=options.augment, degrade=options.degrade,
-                              extra_targets=extra(data.train), score=SCORE)
-        dev_ds = tf_dataset(data.dev, options.batch_size, training=False, teacher=scores(data.dev),
-                            extra_targets=extra(data.dev), score=SCORE)
-        return train_ds, dev_ds, None  # in the samples' weights instead
+        teacher = (fit_teachers(options.teacher, data.dev, options.select_by, run.teachers)
+                   if options.teacher else None)
+
+        def stream(images, training):
+            return tf_dataset(images, options.batch_size, training=training, seed=options.seed,
+                              teacher=teacher.scores(images) if teacher else None,
+                              class_weight=weights_per_class if training else None,
+                              augment=training and options.augment,
+                              degrade=options.degrade if training else 0.0,
+                              extra_targets={SOURCE_HEAD: data.source_targets(images)}
+                              if options.adversarial else None, score=SCORE)
+        return stream(data.train, True), stream(data.dev, False), None
     if data.streaming:
         return (_stream(strategy, data.dataset, options, weights_per_class),
                 tf_dataset(data.dev, options.batch_size, training=False), None)
