@@ -83,11 +83,16 @@ def test_the_benchmarks_shipped_recipe_is_the_readmes_build_command():
     for field, value in SHIPPED_RECIPE.items():
         flag = "--" + field.replace("_", "-")
         assert flag in build, flag
-        if value is not True:
-            assert Path(build[build.index(flag) + 1]).name == Path(str(value)).name, flag
+        given = [build[i + 1] for i, arg in enumerate(build) if arg == flag]  # a flag may repeat
+        if isinstance(value, tuple):  # --teacher A --teacher B, in this order
+            assert [Path(v).name for v in given] == [Path(v).name for v in value], flag
+        elif value is not True:
+            assert given == [given[0]] and Path(given[0]).name == Path(str(value)).name, flag
     options = {arg[2:].replace("-", "_") for arg in build if arg.startswith("--")}
     assert options - set(SHIPPED_RECIPE) <= {"data", "weights", "epochs", "seed", "out"}
     assert int(build[build.index("--epochs") + 1]) == TrainOptions().epochs
+    # a build without --input-size makes the shipped model's size
+    assert TrainOptions().input_size == SHIPPED_RECIPE["input_size"] == json.loads(CONTRACT.read_text())["input_size"]
 
     for name in RECIPES:
         _, fields, plan, data = resolve(name, SHARED / "data", SHARED / "weights")
