@@ -23,14 +23,17 @@ from antispoof.runtime.predict import Predictor
 from common import NUAA, REPO, SHIPPED, WEIGHTS_035 as WEIGHTS
 
 
+REFERENCE_SIZE = 96  # the reference's input side (not the build default, which follows the shipped model)
+
+
 def reference_model(path):
     """MobileNetV2 0.35 at 96×96, whole no-top network (1280-channel final conv), pooling and
     one output unit, PTQ int8 (random calibration pixels: latency does not depend on them)."""
     from antispoof.models.builders import build_model
     from antispoof.compress.quantization import convert_int8
 
-    model = build_model("mnv2-0.35", "linear", weights=str(WEIGHTS))
-    pixels = np.random.default_rng(0).integers(0, 256, (64, 96, 96, 3)).astype(np.float32)
+    model = build_model("mnv2-0.35", "linear", REFERENCE_SIZE, weights=str(WEIGHTS))
+    pixels = np.random.default_rng(0).integers(0, 256, (64, REFERENCE_SIZE, REFERENCE_SIZE, 3)).astype(np.float32)
     path.write_bytes(convert_int8(model, pixels))
     return path
 

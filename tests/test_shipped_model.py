@@ -63,6 +63,15 @@ def test_the_readmes_give_the_command_that_built_the_shipped_model():
     assert "--seed" in build and readme[1].startswith("antispoof export ")
 
 
+def test_the_model_card_names_each_teacher_with_its_weight_and_licence():
+    import re
+
+    card = DEFAULT_MODEL.with_name("MODEL_CARD.md").read_text()
+    for teacher in SHIPPED_RECIPE["teacher"]:
+        assert re.search(rf"^\| {re.escape(Path(teacher).name)} \| [01]\.\d\d \| (Apache License|BSD 3-Clause "
+                         r"License) \|$", card, re.M), teacher
+
+
 def test_the_model_card_and_the_models_readme_give_one_latency():
     import re
 

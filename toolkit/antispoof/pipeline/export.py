@@ -230,13 +230,14 @@ def model_card(metrics, contract, config, latency, peers=None, teachers=()):
     changed = {k: v for k, v in options.items()  # (JSON has lists where the defaults are tuples)
                if k in TRAIN_DEFAULTS and k != "init" and v != TRAIN_DEFAULTS[k]
                and not (isinstance(TRAIN_DEFAULTS[k], tuple) and v == list(TRAIN_DEFAULTS[k]))}
-    teachers = [options["teacher"]] if isinstance(options.get("teacher"), str) else options.get("teacher") or []
+    teacher_files = ([options["teacher"]] if isinstance(options.get("teacher"), str)
+                     else options.get("teacher") or [])
     if changed:
         lines.append("- Training options besides the defaults: " + ", ".join(
-            f"{k} = {' + '.join(Path(t).name for t in teachers) if k == 'teacher' else v}"
+            f"{k} = {' + '.join(Path(t).name for t in teacher_files) if k == 'teacher' else v}"
             for k, v in changed.items())
             + (" (the teacher: knowledge distillation from the peers' P(spoof))"
-               if any(str(t).endswith(".onnx") for t in teachers) else "") + ".")
+               if any(str(t).endswith(".onnx") for t in teacher_files) else "") + ".")
     if teachers:
         lines += ["", "Teachers (knowledge distillation from their weighted mean P(spoof), the weights "
                   "chosen on dev):", "", "| teacher | weight | licence |", "|---|---|---|"]

@@ -14,7 +14,10 @@ PEER = {"teacher": PEER_TEACHER, "select_epoch": True}  # distilled from the pee
 TEACHERS = (PEER_TEACHER, "suri/suri_minifasnetv2se_celebaspoof_128.onnx",
             "hyperfas/hyperfas_mobilenet05_224.onnx")
 ENSEMBLE = {"teacher": TEACHERS, "select_epoch": True}
-SHIPPED_RECIPE = {**PEER, "input_size": 72}  # models/antispoof_int8.tflite (seed 0)
+PEER_72 = {**PEER, "input_size": 72}  # the model shipped before the ensemble, and its variants
+# models/antispoof_int8.tflite (seed 0): the ensemble, its weights and epoch chosen on the worst
+# dev source (which gives HyperFAS, trained on NUAA, no weight: NUAA test stays held out)
+SHIPPED_RECIPE = {**ENSEMBLE, "input_size": 72, "select_by": "worst-source"}
 RECIPES = {
     "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
     "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
@@ -31,7 +34,7 @@ RECIPES = {
                                MULTI),  # more of the peer, less of the labels
     "multi-64-peer-cosine": ("multi-64-peer-cos", {**PEER, "lr_schedule": "cosine"}, {}, MULTI),
     # the size-accuracy curve: input side and budget
-    "multi-72-peer": ("multi-72-peer", SHIPPED_RECIPE, {}, MULTI),
+    "multi-72-peer": ("multi-72-peer", PEER_72, {}, MULTI),
     "multi-80-peer": ("multi-80-peer", {**PEER, "input_size": 80}, {}, MULTI),
     "multi-96-peer": ("multi-96-peer", {**PEER, "input_size": 96}, {}, MULTI),
     "multi-112-peer": ("multi-112-peer", {**PEER, "input_size": 112}, {}, MULTI),
@@ -41,21 +44,20 @@ RECIPES = {
     # a teacher ensemble instead of the peer alone, its weights chosen on dev
     "multi-72-teachers": ("multi-72-teachers", {**ENSEMBLE, "input_size": 72}, {}, MULTI),
     # the same with the weights and the epoch chosen on the worst dev source instead of pooled dev
-    "multi-72-teachers-worst": ("multi-72-teachers-worst",
-                                {**ENSEMBLE, "input_size": 72, "select_by": "worst-source"}, {}, MULTI),
+    "multi-72-teachers-worst": ("multi-72-teachers-worst", SHIPPED_RECIPE, {}, MULTI),
     # the shipped recipe with its epoch chosen on the worst dev source instead of pooled dev
-    "multi-72-peer-worst": ("multi-72-peer-worst", {**SHIPPED_RECIPE, "select_by": "worst-source"},
+    "multi-72-peer-worst": ("multi-72-peer-worst", {**PEER_72, "select_by": "worst-source"},
                             {}, MULTI),
     # each source of a dataset an equal share of the training stream
-    "multi-72-peer-balance": ("multi-72-peer-bal", {**SHIPPED_RECIPE, "balance": "source"}, {}, MULTI),
+    "multi-72-peer-balance": ("multi-72-peer-bal", {**PEER_72, "balance": "source"}, {}, MULTI),
     # domain generalization at no inference cost: MixStyle after the first stages
-    "multi-72-peer-mixstyle": ("multi-72-peer-mix", {**SHIPPED_RECIPE, "mixstyle": 0.5}, {}, MULTI),
+    "multi-72-peer-mixstyle": ("multi-72-peer-mix", {**PEER_72, "mixstyle": 0.5}, {}, MULTI),
     # single-side source-adversarial training (live crops' features alike across sources)
-    "multi-72-peer-adversarial": ("multi-72-peer-adv", {**SHIPPED_RECIPE, "adversarial": 0.1}, {},
+    "multi-72-peer-adversarial": ("multi-72-peer-adv", {**PEER_72, "adversarial": 0.1}, {},
                                   MULTI),
     # the shipped recipe with one change more each
-    "multi-72-peer-degrade": ("multi-72-peer-deg", {**SHIPPED_RECIPE, "degrade": 0.5}, {}, MULTI),
-    "multi-72-peer-lr1e-4": ("multi-72-peer-lr1e-4", {**SHIPPED_RECIPE, "learning_rate": 1e-4}, {},
+    "multi-72-peer-degrade": ("multi-72-peer-deg", {**PEER_72, "degrade": 0.5}, {}, MULTI),
+    "multi-72-peer-lr1e-4": ("multi-72-peer-lr1e-4", {**PEER_72, "learning_rate": 1e-4}, {},
                              MULTI),
     "multi-64-smooth": ("multi-64-ls", {"label_smoothing": 0.1, "select_epoch": True}, {}, MULTI),
     "multi-96": ("multi-96", {"input_size": 96}, {}, MULTI),
