@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
+from antispoof.models.specs import DEFAULT_INPUT_SIZE
 from antispoof.compress import budget, contraction as c
 from antispoof.compress.config import CRITERIA
 from antispoof.models import widths as w
@@ -18,16 +19,17 @@ from antispoof.runtime.interpreter import TFLiteClassifier
 from conftest import NUAA, WEIGHTS_035, WEIGHTS_100, make_subset, run_cli
 
 PAPER_PARAMETERS = 266_801
+SIZE = DEFAULT_INPUT_SIZE  # what the builders make without an input size
 
 
 @pytest.fixture(scope="module")
 def crops():
-    return FaceDataset(NUAA).load("train", 96, limit=24, seed=1).pixels.astype(np.float32)
+    return FaceDataset(NUAA).load("train", SIZE, limit=24, seed=1).pixels.astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def full():
-    return load_full(WEIGHTS_100, 96)
+    return load_full(WEIGHTS_100, SIZE)
 
 
 @pytest.mark.shared
@@ -35,7 +37,7 @@ def test_width_one_reproduces_the_original_network(crops):
     image, features, kept = c.contract_backbone(WEIGHTS_100, w.full_widths(), criterion="l1")
     ours = keras.Model(image, features).predict(crops, verbose=0)
     original = keras.applications.MobileNetV2(alpha=1.0, include_top=False, weights=str(WEIGHTS_100),
-                                              input_shape=(96, 96, 3))
+                                              input_shape=(SIZE, SIZE, 3))
     reference = original.predict(crops / 127.5 - 1.0, verbose=0)
     assert ours.shape == reference.shape == (len(crops), 3, 3, 1280)
     assert np.abs(ours - reference).max() < 1e-3 * np.abs(reference).max()
@@ -47,7 +49,7 @@ def test_width_035_has_keras_channel_counts_and_consistent_slices(full):
     image, features, kept = c.contract_backbone(WEIGHTS_100, w.Widths.uniform(0.35), criterion="l1")
     contracted = keras.Model(image, features)
     keras_035 = keras.applications.MobileNetV2(alpha=0.35, include_top=False, weights=None,
-                                               input_shape=(96, 96, 3))
+                                               input_shape=(SIZE, SIZE, 3))
     assert contracted.count_params() == keras_035.count_params() == 410_208
     for layer in (l for l in keras_035.layers if l.weights):
         ours = contracted.get_layer(layer.name)
