@@ -332,6 +332,39 @@ def test_the_source_head_learns_sources_while_its_gradient_reverses():
         TrainOptions(adversarial=0.1, synth_spoof=0.5)
 
 
+def test_probe_epochs_train_the_head_alone_then_the_whole_network(tmp_path, small_data, small_build):
+    """LP-FT: the probe epochs move the head alone (at PROBE_RATE_SCALE times the rate), the
+    rest the whole network at the rate given, BatchNorm still frozen; a probe must leave an
+    epoch to fine-tune, and --ema does not mix with --select-epoch (which keeps raw weights)."""
+    import tf_keras as keras
+    from antispoof.models.builders import load_model
+    from antispoof.training.loop import PROBE_RATE_SCALE, _compiled_model, _fine_tune_all, train
+    from antispoof.training.options import TrainOptions
+
+    init = small_build / "backbone.keras"
+    options = TrainOptions(init=str(init), epochs=2, probe_epochs=1, limit=32)
+    model = _compiled_model(options, None)
+    assert {w.name.split("/")[0] for w in model.trainable_weights} == {"score"}
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-4 * PROBE_RATE_SCALE)
+    _fine_tune_all(model, options, 1)
+    trainable = {w.name.split("/")[0] for w in model.trainable_weights}
+    batchnorm = {layer.name for layer in model.layers
+                 if isinstance(layer, keras.layers.BatchNormalization)}
+    assert "score" in trainable and "Conv1" in trainable and batchnorm and not trainable & batchnorm
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-4)
+
+    train(small_data, tmp_path / "probe", None, options)
+    history = json.loads((tmp_path / "probe" / "history.json").read_text())
+    assert history["complete"] and [e["epoch"] for e in history["epochs"]] == [1, 2]
+    saved, start = load_model(tmp_path / "probe" / "model.keras"), load_model(init)
+    assert not np.allclose(saved.get_layer("Conv1").get_weights()[0],
+                           start.get_layer("Conv1").get_weights()[0])  # epoch 2 tuned the stem
+    with pytest.raises(AntispoofError, match="--probe-epochs 2 leaves no epoch of --epochs 2"):
+        TrainOptions(epochs=2, probe_epochs=2)
+    with pytest.raises(AntispoofError, match="--ema .* --select-epoch"):
+        TrainOptions(ema=0.99, select_epoch=True)
+
+
 def test_the_pixel_map_is_a_training_only_output(small_data):
     import tensorflow as tf
 

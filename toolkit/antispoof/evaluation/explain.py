@@ -15,6 +15,7 @@ from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path
 from antispoof.core.rundir import RunDir
 from antispoof.data.images import load_face_crop
+from antispoof.models.specs import POOL
 from antispoof.runtime.interpreter import KerasClassifier, open_classifier
 
 METHODS = ("gradcam", "saliency", "occlusion")
@@ -45,7 +46,7 @@ def heatmaps(model, pixels, method):
     x = tf.convert_to_tensor(pixels.astype(np.float32))
     size = pixels.shape[1]
     if method == "gradcam":
-        probe = keras.Model(model.input, [model.get_layer("pool").input, model.output])
+        probe = keras.Model(model.input, [model.get_layer(POOL).input, model.output])
         with tf.GradientTape() as tape:
             features, score = probe(x, training=False)
         grads = tape.gradient(score, features)

@@ -8,7 +8,7 @@ from antispoof.core.errors import AntispoofError
 from antispoof.core.rundir import RunDir
 from antispoof.models.layers import MirrorPair, PairMean
 from antispoof.models.mobilenet_v2 import load_pretrained, mobilenet_v2, normalized_input
-from antispoof.models.specs import (DEFAULT_BACKBONE, DEFAULT_HEAD, DEFAULT_INPUT_SIZE,
+from antispoof.models.specs import (DEFAULT_BACKBONE, DEFAULT_HEAD, DEFAULT_INPUT_SIZE, POOL,
                                     backbone_spec, head_spec)
 
 SCORE = "score"  # the name of the P(spoof) output layer (the first output of a model in training)
@@ -16,7 +16,7 @@ SCORE = "score"  # the name of the P(spoof) output layer (the first output of a 
 def add_head(features, head=DEFAULT_HEAD):
     """Pooling and the named head on a feature map: returns the P(spoof) tensor."""
     spec = head_spec(head)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(features)
+    x = keras.layers.GlobalAveragePooling2D(name=POOL)(features)
     for i, units in enumerate(spec.hidden):
         x = keras.layers.Dense(units, name=f"head_dense{i}")(x)
         x = keras.layers.GroupNormalization(spec.groups, name=f"head_norm{i}")(x)
@@ -78,6 +78,15 @@ def freeze_batchnorm(model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
+    return model
+
+
+def set_backbone_trainable(model, trainable):
+    """Freeze (or unfreeze) every layer between the image and the pooled features; the heads
+    stay trainable. Unfreezing makes BatchNorm trainable too: freeze it again if wanted."""
+    features = keras.Model(model.inputs, model.get_layer(POOL).output)  # shares model's layers
+    for layer in features.layers:
+        layer.trainable = trainable
     return model
 
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from antispoof.core.errors import AntispoofError
-from antispoof.models.specs import SERVER_ARCH, SERVER_HEAD, SERVER_INPUT_SIZE, head_spec
+from antispoof.models.specs import POOL, SERVER_ARCH, SERVER_HEAD, SERVER_INPUT_SIZE, head_spec
 from antispoof.models.weights import require_weights_file
 
 HEAD = head_spec(SERVER_HEAD)
@@ -31,7 +31,7 @@ def build_server_model(input_size=SERVER_INPUT_SIZE, weights="imagenet", dropout
     except (ValueError, OSError) as exc:
         raise AntispoofError(f"{weights}: not EfficientNetB0 no-top weights "
                              f"({str(exc).splitlines()[0]})") from None
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(base.output)
+    x = keras.layers.GlobalAveragePooling2D(name=POOL)(base.output)
     for i, units in enumerate(HEAD.hidden):
         x = keras.layers.Dense(units, name=f"head_dense{i}")(x)
         x = keras.layers.BatchNormalization(name=f"head_norm{i}")(x)

@@ -7,6 +7,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from antispoof.core.errors import AntispoofError
+from antispoof.models.specs import POOL
 
 
 @keras.saving.register_keras_serializable(package="antispoof")
@@ -162,7 +163,7 @@ def with_source_head(model, sources):
     if sources < 2:
         raise AntispoofError(f"{model.name}: a source-adversarial head needs two training sources "
                              f"or more, not {sources}")
-    reversed_ = GradientReversal(name="source_reversal")(model.get_layer("pool").output)
+    reversed_ = GradientReversal(name="source_reversal")(model.get_layer(POOL).output)
     logits = keras.layers.Dense(sources, name=SOURCE_HEAD)(reversed_)
     return keras.Model(model.input, [*model.outputs, logits], name=model.name)
 

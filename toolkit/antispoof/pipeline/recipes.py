@@ -45,6 +45,13 @@ RECIPES = {
     "multi-72-teachers": ("multi-72-teachers", {**ENSEMBLE, "input_size": 72}, {}, MULTI),
     # the same with the weights and the epoch chosen on the worst dev source instead of pooled dev
     "multi-72-teachers-worst": ("multi-72-teachers-worst", SHIPPED_RECIPE, {}, MULTI),
+    # the shipped recipe ending on an exponential moving average of its weights (horizon ~1,000
+    # steps, over half the run) instead of a chosen epoch
+    "multi-72-teachers-ema": ("multi-72-teachers-ema",
+                              {**SHIPPED_RECIPE, "ema": 0.999, "select_epoch": False}, {}, MULTI),
+    # the shipped recipe after a linear probe: one epoch of the head alone, then its three epochs
+    "multi-72-teachers-lpft": ("multi-72-teachers-lpft",
+                               {**SHIPPED_RECIPE, "epochs": 4, "probe_epochs": 1}, {}, MULTI),
     # the shipped recipe with its epoch chosen on the worst dev source instead of pooled dev
     "multi-72-peer-worst": ("multi-72-peer-worst", {**PEER_72, "select_by": "worst-source"},
                             {}, MULTI),

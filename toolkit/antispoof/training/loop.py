@@ -15,7 +15,8 @@ from antispoof.data.datasets import describe_data
 from antispoof.data.stream import class_weights, tf_dataset
 from antispoof.data.loading import open_dataset
 from antispoof.data.packing import PackedDataset
-from antispoof.models.builders import SCORE, build_model, flip_averaged, freeze_batchnorm
+from antispoof.models.builders import (SCORE, build_model, flip_averaged, freeze_batchnorm,
+                                       set_backbone_trainable)
 from antispoof.models.efficientnet import build_server_model
 from antispoof.models.layers import (PIXEL_MAP, SOURCE_HEAD, fold_central_difference, main_output,
                                      with_central_difference, with_mixstyle, with_pixel_map,
@@ -31,6 +32,10 @@ from antispoof.training.options import SELECTION, TrainOptions
 from antispoof.training.teacher import fit_teachers
 
 log = logging.getLogger("antispoof")
+
+# --probe-epochs trains the linear head alone at this many times the learning rate: a logistic
+# regression on fixed features, which converges within an epoch where fine-tuning's rate would not
+PROBE_RATE_SCALE = 10
 
 
 def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, subject_regex=None):
@@ -151,6 +156,8 @@ def _resume(run, strategy, options, weights, data):
         history["epochs"] = history["epochs"][:done]  # history is written before its checkpoint
         with strategy.scope():
             model = keras.models.load_model(checkpoint)  # compiled: optimizer state too
+            if done == options.probe_epochs:  # the head is probed: now the whole network
+                _fine_tune_all(model, options, data.steps_per_epoch)
         log.info("train: resuming after epoch %d", done)
     else:
         with strategy.scope():
@@ -187,20 +194,28 @@ def _streams(run, strategy, data, options):
 
 
 def _fit(model, run, history, data, train_ds, dev_ds, class_weight, options):
-    """The remaining epochs, each checkpointed (and the best kept with --select-epoch)."""
-    model.fit(
-        train_ds,
-        validation_data=dev_ds,
-        epochs=options.epochs,
-        steps_per_epoch=data.steps_per_epoch if data.streaming else None,
-        initial_epoch=len(history["epochs"]),
-        class_weight=class_weight,
-        callbacks=[*([_DevSourceAUC(data.dev, options.batch_size)]
-                     if options.select_epoch and options.select_by != "pooled" else []),
-                   _EpochCheckpoint(run, history, options.select_epoch and SELECTION[options.select_by]),
-                   EpochLog("train", options.epochs)],
-        verbose=0,  # EpochLog: our lines on stderr, a bar on a terminal
-    )
+    """The remaining epochs, each checkpointed (and the best kept with --select-epoch): with
+    --probe-epochs, the head alone first, then the whole network."""
+    def fit(epochs):
+        model.fit(
+            train_ds,
+            validation_data=dev_ds,
+            epochs=epochs,
+            steps_per_epoch=data.steps_per_epoch if data.streaming else None,
+            initial_epoch=len(history["epochs"]),
+            class_weight=class_weight,
+            callbacks=[*([_DevSourceAUC(data.dev, options.batch_size)]
+                         if options.select_epoch and options.select_by != "pooled" else []),
+                       _EpochCheckpoint(run, history,
+                                        options.select_epoch and SELECTION[options.select_by]),
+                       EpochLog("train", options.epochs)],
+            verbose=0,  # EpochLog: our lines on stderr, a bar on a terminal
+        )
+
+    if len(history["epochs"]) < options.probe_epochs:
+        fit(options.probe_epochs)
+        _fine_tune_all(model, options, data.steps_per_epoch)
+    fit(options.epochs)
 
 
 def _finish(model, run, history, data, options, started):
@@ -248,8 +263,9 @@ def _compiled_model(options, weights, steps_per_epoch=1, sources=0):
     ``sources`` training sources) or the server model (Rectified Adam, 2-way softmax
     cross-entropy). BatchNorm is frozen when fine-tuning pretrained weights; the learning rate
     follows ``options.lr_schedule`` over ``options.epochs`` of ``steps_per_epoch``."""
-    rate = learning_rate(options.learning_rate, options.lr_schedule, options.epochs * steps_per_epoch)
     if options.arch == SERVER_ARCH:
+        rate = learning_rate(options.learning_rate, options.lr_schedule,
+                             options.epochs * steps_per_epoch)
         model = build_server_model(options.input_size, weights)
         if options.freeze_batchnorm and weights is not None:
             freeze_batchnorm(model)
@@ -263,6 +279,30 @@ def _compiled_model(options, weights, steps_per_epoch=1, sources=0):
         model = with_mixstyle(model, options.mixstyle)
     if options.freeze_batchnorm:
         freeze_batchnorm(model)
+    if options.adversarial:
+        model = with_source_head(model, sources)
+    elif options.pixel_supervision:
+        model = with_pixel_map(model)  # the score's target serves both outputs
+    if options.probe_epochs:  # the head alone first (_fine_tune_all frees the rest)
+        set_backbone_trainable(model, False)
+        return _compile(model, options, options.probe_epochs * steps_per_epoch, PROBE_RATE_SCALE)
+    return _compile(model, options, options.epochs * steps_per_epoch)
+
+
+def _fine_tune_all(model, options, steps_per_epoch):
+    """After the probe epochs: the whole network trainable (BatchNorm frozen again as asked),
+    compiled anew for the epochs left."""
+    set_backbone_trainable(model, True)
+    if options.freeze_batchnorm:
+        freeze_batchnorm(model)
+    _compile(model, options, (options.epochs - options.probe_epochs) * steps_per_epoch)
+
+
+def _compile(model, options, steps, rate_scale=1):
+    """Compile the light model for ``steps`` training steps: Adam (at ``rate_scale`` times the
+    learning rate), and binary cross-entropy or the distillation loss with a teacher; a
+    training-only output gets its own loss."""
+    rate = learning_rate(options.learning_rate * rate_scale, options.lr_schedule, steps)
     optimizer = keras.optimizers.Adam(rate, use_ema=options.ema > 0,
                                       ema_momentum=options.ema or 0.99)
     if options.teacher:
@@ -273,7 +313,6 @@ def _compiled_model(options, weights, steps_per_epoch=1, sources=0):
         metrics = ["accuracy", keras.metrics.AUC(name="auc"), keras.metrics.Precision(name="precision"),
                    keras.metrics.Recall(name="recall")]
     if options.adversarial:  # the score and the source head, each with its own target
-        model = with_source_head(model, sources)
         model.compile(optimizer=optimizer, loss={SCORE: loss, SOURCE_HEAD: SourceLoss()},
                       loss_weights={SCORE: 1.0, SOURCE_HEAD: options.adversarial},
                       metrics={SCORE: metrics})
@@ -281,7 +320,6 @@ def _compiled_model(options, weights, steps_per_epoch=1, sources=0):
     if not options.pixel_supervision:
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         return model
-    model = with_pixel_map(model)  # the score's target serves both outputs
     model.compile(optimizer=optimizer, loss={SCORE: loss, PIXEL_MAP: PixelMapLoss()},
                   loss_weights={SCORE: 1.0, PIXEL_MAP: options.pixel_supervision},
                   metrics={SCORE: metrics})

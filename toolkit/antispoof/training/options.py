@@ -36,6 +36,9 @@ class HyperParameters:
     strategy: str = option("default", "tf.distribute: mirrored (this host's GPUs) or multiworker "
                                       "(the hosts in TF_CONFIG, each running this command); "
                                       "--batch-size is the global batch.", choices=STRATEGIES)
+    probe_epochs: int = option(0, "Train the head alone (the backbone frozen) for the first N of "
+                                  "the epochs, then the whole network (linear probing, then "
+                                  "fine-tuning: LP-FT).", low=0, default_text="0: off")
     ema: float = option(0.0, "End with an exponential moving average of the weights, e.g. 0.99.",
                         low=0, high=1, high_open=True, default_text="0: off")
     label_smoothing: float = option(0.0, "Pull the hard labels towards 0.5 by this much: less "
@@ -116,12 +119,20 @@ class TrainOptions(ModelSpec, HyperParameters, Distillation, Augmentation):
                                 (self.mixstyle, "--mixstyle mixes the light model's block outputs"),
                                 (self.adversarial, "--adversarial classifies the light model's "
                                                    "pooled features"),
+                                (self.probe_epochs, "--probe-epochs trains the light model's head "
+                                                    "alone"),
                                 (self.select_epoch, "--select-epoch picks by dev AUC, which the "
                                                     "light model reports"),
                                 (self.teacher, "--teacher distils into the light model, not into "
                                                f"{SERVER_ARCH}")):
                 if given:
                     raise AntispoofError(what)
+        if self.probe_epochs >= self.epochs:
+            raise AntispoofError(f"--probe-epochs {self.probe_epochs} leaves no epoch of "
+                                 f"--epochs {self.epochs} to fine-tune the backbone in")
+        if self.ema and self.select_epoch:
+            raise AntispoofError("--ema ends on the moving average of the weights, --select-epoch "
+                                 "on one epoch's own weights: give one of them")
         if self.adversarial and (self.synth_spoof or self.pixel_supervision):
             raise AntispoofError("--adversarial trains on each crop's source: it does not mix with "
                                  f"--{'synth-spoof' if self.synth_spoof else 'pixel-supervision'}")
