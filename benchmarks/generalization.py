@@ -18,7 +18,6 @@ writes JSON (rates are fractions).
 """
 import argparse
 import copy
-import csv
 import functools
 import json
 import tempfile
@@ -32,7 +31,7 @@ from antispoof.core import metrics
 from antispoof.bench.latency import BenchOptions, compare
 from antispoof.pipeline.build import BuildOptions, build
 from antispoof.pipeline.recipes import MULTI, RECIPES, resolve
-from antispoof.data.datasets import ALL, MANIFEST_FILE, FaceDataset, MultiDataset, load_images
+from antispoof.data.datasets import ALL, FaceDataset, MultiDataset, load_images, read_manifest
 from antispoof.evaluation.evaluate import Scored
 from antispoof.core.model_contract import contract_threshold
 from antispoof.runtime.interpreter import open_classifier
@@ -62,12 +61,8 @@ def source_repos(root):
     """crop path -> the source repository ``manifest.csv`` names for it (the ``source_repo``
     column), or {} without one: a set's sources for the per-source figures (replay-webcam's six
     ``rien_*`` folders of three crops each are one repository)."""
-    manifest = Path(root) / MANIFEST_FILE
-    if not manifest.is_file():
-        return {}
-    with manifest.open(newline="") as f:
-        return {str(Path(root) / row["file"]): row["source_repo"] for row in csv.DictReader(f)
-                if row.get("source_repo")}
+    return {str(Path(root) / row["file"]): row["source_repo"] for row in read_manifest(root)
+            if row.get("source_repo")}
 
 
 def figures(scored, threshold, repos=None):

@@ -1,6 +1,8 @@
 """Distillation teachers: each peer read by its own input contract (its README), an ensemble
 weighted on dev by the selection criterion, every teacher's scores cached per crop file."""
+import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -35,7 +37,8 @@ def test_each_peer_reads_its_own_input_contract(name, nuaa_test):
 def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypatch):
     """The weights are the grid point with the best dev figure (so no worse than any teacher
     alone, the grid's corners); scores made a chunk at a time equal the peer's on the whole
-    split; a second ensemble reads every score from the cache, equal to the first's; `train` takes --teacher twice and records the choice in teachers.json."""
+    split; a second ensemble reads every score from the cache, equal to the first's, and so do
+    copies of the crops; `train` takes --teacher twice and records the choice in teachers.json."""
     from conftest import run_cli
 
     monkeypatch.setenv(teachers.CACHE_ENV, str(tmp_path / "cache"))
@@ -53,6 +56,14 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
     again = cached.scores(dev)
     assert np.array_equal(again, teachers.Teacher(paths[1]).scores(dev))
     assert np.allclose(again, PeerClassifier(paths[1]).predict(load_images(dev.samples, 128).pixels))
+    # keyed by the crops' bytes: the same crops copied elsewhere (new paths, new times) are read
+    # from the cache, nothing scored or added
+    (tmp_path / "copy").mkdir()
+    copies = [dataclasses.replace(s, path=shutil.copy(s.path, tmp_path / "copy" / f"{i}.jpg"))
+              for i, s in enumerate(dev.samples)]
+    moved = teachers.Teacher(paths[1])
+    assert np.array_equal(moved.scores(load_images(copies, 64)), again)
+    assert len(moved.cache.scores) == len(cached.cache.scores)
 
     out = tmp_path / "student"
     run_cli("train", "--data", NUAA, "--weights", WEIGHTS_035, "--input-size", 64, "--epochs", 1,

@@ -288,16 +288,23 @@ def _walk(folder):
             yield Path(parent) / name
 
 
-def _manifest_attacks(root):
-    """file (relative to root) -> attack type, from a ``manifest.csv`` with those columns
-    (what ``antispoof prepare`` writes); empty without one."""
-    path = root / MANIFEST_FILE
+def read_manifest(root):
+    """The rows of a dataset folder's ``manifest.csv`` (what ``antispoof prepare`` writes: one
+    per crop, its ``file`` relative to the folder), as dicts; [] without one."""
+    path = Path(root) / MANIFEST_FILE
     if not path.is_file():
-        return {}
+        return []
     with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+        return list(csv.DictReader(f))
+
+
+def _manifest_attacks(root):
+    """file (relative to root) -> attack type, from a manifest with those columns; empty
+    without one."""
+    rows = read_manifest(root)
     if rows and not {"file", "attack"} <= set(rows[0]):
-        raise AntispoofError(f"{path}: a manifest needs the columns file and attack")
+        raise AntispoofError(f"{Path(root) / MANIFEST_FILE}: a manifest needs the columns file and "
+                             "attack")
     return {row["file"]: row["attack"] for row in rows if row["attack"]}
 
 

@@ -6,7 +6,6 @@ MediaPipe's ``ImageClassifier`` takes only uint8 or float32 input and one score 
 its variant wraps the same int8 graph (same weights, same kernels) in exact uint8 ↔ int8
 requantizations and adds P(real) = 1 − P(spoof) beside P(spoof): scores ``[real, spoof]``.
 """
-import csv
 import os
 import shutil
 import tempfile
@@ -22,7 +21,7 @@ from antispoof.core.model_contract import (CROP_SCALE, LABELS, UINT8_SHIFT, Mode
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path, read_json, write_bytes
 from antispoof.core.rundir import ExportDir, RunDir
-from antispoof.data.datasets import FaceDataset, MANIFEST_FILE, data_sources
+from antispoof.data.datasets import FaceDataset, MANIFEST_FILE, data_sources, read_manifest
 from antispoof.evaluation.evaluate import assess_run
 from antispoof.models.builders import load_trained
 from antispoof.models.specs import SERVER_ARCH
@@ -285,11 +284,7 @@ def model_card(metrics, contract, config, latency, peers=None, teachers=()):
 def _source_table(folder):
     """The source repositories a dataset's ``manifest.csv`` names for its train and dev
     splits, with counts and the licence each states; nothing for a dataset without one."""
-    manifest = folder / MANIFEST_FILE
-    if not manifest.is_file():
-        return []
-    with manifest.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("source_repo")]
+    rows = [row for row in read_manifest(folder) if row.get("source_repo")]
     if not rows:
         return []
     protocol = FaceDataset(folder).protocol

@@ -3,9 +3,9 @@
 Several teachers (``--teacher`` repeated) teach their weighted mean, the weights the grid over
 the simplex (steps of ``WEIGHT_STEP``) that scores best on dev by the run's selection criterion
 (``--select-by``: pooled, mean or worst per-source AUC). A model file's scores (a peer's
-``.onnx``, a ``.keras`` file) are cached per crop file, keyed by the model file's bytes and the
-crop file's path, size and modification time, so that every build after the first reads them
-instead of decoding and scoring each crop again.
+``.onnx``, a ``.keras`` file) are cached per crop, keyed by the model file's bytes and the crop
+file's bytes, so that every build after the first reads them instead of decoding and scoring each
+crop again, wherever the data was copied or moved to since.
 """
 import hashlib
 import itertools
@@ -26,6 +26,7 @@ from antispoof.runtime.peer import PEER_SUFFIX, PeerClassifier
 log = logging.getLogger("antispoof")
 
 CACHE_ENV = "ANTISPOOF_CACHE"  # the cache folder (default ~/.cache/antispoof)
+KEYED_BY = "content"  # in the cache files' names: what their keys are (files keyed otherwise stay unread)
 WEIGHT_STEP = 0.1
 CHUNK = 2048  # crops decoded at once at the teacher's size (HyperFAS: 224×224, 300 MB)
 CRITERIA = {  # --select-by: the dev figure that chooses the ensemble's weights
@@ -44,7 +45,7 @@ class ScoreCache:
 
     def __init__(self, model_file):
         digest = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()[:16]
-        self.path = cache_folder() / f"{Path(model_file).stem}-{digest}.npz"
+        self.path = cache_folder() / f"{Path(model_file).stem}-{digest}-{KEYED_BY}.npz"
         self.scores = {}
         if self.path.is_file():
             with np.load(self.path) as stored:
@@ -52,8 +53,9 @@ class ScoreCache:
 
     @staticmethod
     def key(sample):
-        stat = os.stat(sample.path)
-        return f"{os.path.abspath(sample.path)}|{stat.st_size}|{stat.st_mtime_ns}"
+        """The crop file's content digest: the same crop copied elsewhere hits the cache."""
+        with open(sample.path, "rb") as f:
+            return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
 
     def save(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
