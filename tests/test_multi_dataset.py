@@ -395,3 +395,17 @@ def test_the_pixel_map_is_a_training_only_output(small_data):
         "loss": 1, "score_loss": 2, "auc": 3, "val_auc": 4, "val_score_loss": 5, "pixel_map_loss": 6}
     with pytest.raises(AntispoofError):
         TrainOptions(pixel_supervision=-1)
+
+
+@pytest.mark.shared
+def test_the_cards_source_table_counts_train_and_dev_crops_never_test():
+    """The model card's table of webcam-multi sources (read from its manifest): every train and
+    dev crop counted once under its source repository, no test source named."""
+    from antispoof.pipeline.export import _source_table
+
+    rows = [line.strip("|").split(" | ") for line in _source_table(WEBCAM)
+            if line.startswith("| ") and not line.startswith("| source repository")]
+    assert {row[1] for row in rows} == {"train", "dev"}
+    counted = sum(int(row[2].replace(",", "")) + int(row[3].replace(",", "")) for row in rows)
+    dataset = FaceDataset(WEBCAM)
+    assert counted == len(dataset.split("train")) + len(dataset.split("dev"))
