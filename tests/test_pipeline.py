@@ -178,10 +178,12 @@ def test_non_tflite_file_is_a_one_line_error(command, tmp_path, small_data):
 
 @pytest.mark.system
 def test_interrupted_training_resumes_from_last_epoch(tmp_path):
+    """Killed after a checkpoint, the run goes on from it; the first epoch trains the head
+    alone (--probe-epochs 1), so a kill after it resumes across the switch to fine-tuning."""
     data = make_subset(tmp_path / "data", ["0001", "0002", "0004", "0006", "0007"], 12)
     out = tmp_path / "run"
     args = [str(ANTISPOOF), "train", "--data", str(data), "--weights", str(WEIGHTS_035),
-            "--out", str(out), "--epochs", "3", "--batch-size", "8"]
+            "--out", str(out), "--epochs", "3", "--batch-size", "8", "--probe-epochs", "1"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while not list(out.glob("checkpoint-epoch*.keras")) and proc.poll() is None and time.time() < deadline:
