@@ -210,7 +210,8 @@ def test_a_run_folder_built_otherwise_is_never_reused(small_build, small_data):
               "--epochs", 1, "--qat-epochs", 1]
     for extra, says in ((["--input-size", 64], f"--input-size {SIZE} there, 64 now"),
                         (["--epochs", 2], "--epochs 1 there, 2 now"),
-                        (["--mode", "ptq"], "--mode qat there, ptq now")):
+                        (["--mode", "ptq"], "--mode qat there, ptq now"),
+                        (["--qat-learning-rate", 3e-5], "--qat-learning-rate 1e-05 there, 3e-05 now")):
         proc = run_cli(*common, *extra, check=False)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         (line,) = proc.stderr.strip().splitlines()

@@ -370,19 +370,22 @@ def evaluate(model, data_dir, protocol, subject_regex, split, threshold, operati
               help=f"Default {QUANTIZATION.mode}.")
 @click.option("--qat-epochs", type=click.IntRange(min=1),
               default=None, help=f"Default {QUANTIZATION.qat_epochs}.")
+@click.option("--qat-learning-rate", type=click.FloatRange(min=0, min_open=True),
+              default=None, help=f"Default {QUANTIZATION.qat_learning_rate:g}.")
 @click.option("--config", "config_file", type=click.Path(), default=None,
               help="A build config (antispoof search writes build-config.json); flags given "
                    "here override it.")
 @click.option("--out", required=True, type=click.Path(), help="Run directory to write.")
 def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode, qat_epochs,
-          config_file, out, **options):
+          qat_learning_rate, config_file, out, **options):
     """contract → train → quantize → evaluate, resumable, everything under the run directory."""
     from dataclasses import replace
 
     from antispoof.pipeline.build import BuildOptions, build as run, read_build_config
 
     plan, trained = read_build_config(config_file) if config_file else (BuildOptions(), {})
-    given = {"budget_kb": budget_kb, "criterion": criterion, "mode": mode, "qat_epochs": qat_epochs}
+    given = {"budget_kb": budget_kb, "criterion": criterion, "mode": mode, "qat_epochs": qat_epochs,
+             "qat_learning_rate": qat_learning_rate}
     plan = replace(plan, **{k: v for k, v in given.items() if v is not None})
     if plan.budget_kb == 0:
         plan = replace(plan, budget_kb=None)
