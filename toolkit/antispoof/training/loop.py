@@ -262,7 +262,8 @@ def _compiled_model(options, weights, steps_per_epoch=1, sources=0):
     distillation loss with a teacher; with ``options.adversarial``, a head classifying its
     ``sources`` training sources) or the server model (Rectified Adam, 2-way softmax
     cross-entropy). BatchNorm is frozen when fine-tuning pretrained weights; the learning rate
-    follows ``options.lr_schedule`` over ``options.epochs`` of ``steps_per_epoch``."""
+    follows ``options.lr_schedule`` over ``options.epochs`` of ``steps_per_epoch`` (with
+    ``options.probe_epochs``: over those, the head alone, and ``_fine_tune_all`` starts the rest)."""
     if options.arch == SERVER_ARCH:
         rate = learning_rate(options.learning_rate, options.lr_schedule,
                              options.epochs * steps_per_epoch)
