@@ -61,6 +61,9 @@ RECIPES = {
     # the linear probe and that quantization-aware rate together
     "multi-72-teachers-lpft-qat-lr3e-5": ("multi-72-teachers-lpft-qat-lr3e-5", SHIPPED_RECIPE,
                                           {"qat_learning_rate": 3e-5}, MULTI),
+    # the shipped recipe with more of the teachers and less of the labels
+    "multi-72-teachers-lpft-alpha0.2": ("multi-72-teachers-lpft-a02",
+                                        {**SHIPPED_RECIPE, "distill_alpha": 0.2}, {}, MULTI),
     # the shipped recipe with its epoch chosen on the worst dev source instead of pooled dev
     "multi-72-peer-worst": ("multi-72-peer-worst", {**PEER_72, "select_by": "worst-source"},
                             {}, MULTI),
