@@ -55,7 +55,7 @@ RECIPES = {
     # that recipe after a linear probe (the shipped one)
     "multi-72-teachers-lpft": ("multi-72-teachers-lpft", SHIPPED_RECIPE, {}, MULTI),
     # that recipe with its quantization-aware fine-tuning (hard labels, a low rate, which raised
-    # every recipe's dev and held-out AUC above its float model's) at three times the rate
+    # most recipes' dev and held-out AUC above their float models') at three times the rate
     "multi-72-teachers-qat-lr3e-5": ("multi-72-teachers-qat-lr3e-5", ENSEMBLE_72_WORST,
                                      {"qat_learning_rate": 3e-5}, MULTI),
     # the linear probe and that quantization-aware rate together
@@ -64,7 +64,8 @@ RECIPES = {
     # the shipped recipe with more of the teachers and less of the labels
     "multi-72-teachers-lpft-alpha0.2": ("multi-72-teachers-lpft-a02",
                                         {**SHIPPED_RECIPE, "distill_alpha": 0.2}, {}, MULTI),
-    # the shipped recipe with its epoch chosen on the worst dev source instead of pooled dev
+    # the peer-distilled 72x72 recipe with its epoch chosen on the worst dev source instead of
+    # pooled dev
     "multi-72-peer-worst": ("multi-72-peer-worst", {**PEER_72, "select_by": "worst-source"},
                             {}, MULTI),
     # each source of a dataset an equal share of the training stream
@@ -74,7 +75,7 @@ RECIPES = {
     # single-side source-adversarial training (live crops' features alike across sources)
     "multi-72-peer-adversarial": ("multi-72-peer-adv", {**PEER_72, "adversarial": 0.1}, {},
                                   MULTI),
-    # the shipped recipe with one change more each
+    # the peer-distilled 72x72 recipe with one change more each
     "multi-72-peer-degrade": ("multi-72-peer-deg", {**PEER_72, "degrade": 0.5}, {}, MULTI),
     "multi-72-peer-lr1e-4": ("multi-72-peer-lr1e-4", {**PEER_72, "learning_rate": 1e-4}, {},
                              MULTI),

@@ -64,6 +64,11 @@ class ScoreCache:
                      scores=np.array(list(self.scores.values()), np.float32))
 
 
+def crop_keys(images):
+    """The cache keys of ``images``' crops, in order (each file read once)."""
+    return [ScoreCache.key(s) for s in images.samples]
+
+
 class Teacher:
     """A trained model's (a run folder or a ``.keras`` file) or a peer's (``.onnx``) P(spoof) on
     a split's crops, decoded at the teacher's input size."""
@@ -78,10 +83,13 @@ class Teacher:
             self.size = int(self.model.input_shape[1])
         self.cache = ScoreCache(self.path) if self.path.is_file() else None
 
-    def scores(self, images):
+    def scores(self, images, keys=None):
         """P(spoof) for the same crops as ``images``: cached ones read, the others decoded again
-        at the teacher's size and scored."""
-        keys = [ScoreCache.key(s) for s in images.samples] if self.cache else [None] * len(images.samples)
+        at the teacher's size and scored. ``keys``: the crops' cache keys, when already read."""
+        if not self.cache:
+            keys = [None] * len(images.samples)
+        elif keys is None:
+            keys = crop_keys(images)
         known = self.cache.scores if self.cache else {}
         missing = [i for i, key in enumerate(keys) if key not in known]
         fresh = {}
@@ -124,7 +132,7 @@ class Ensemble:
     def fit(self, dev):
         """Weights of the best dev figure over the simplex grid (one teacher: 1); returns the
         record of the choice: each teacher's dev figure and the ensemble's."""
-        each = np.stack([t.scores(dev) for t in self.teachers], axis=1)
+        each = self._each(dev)
         sources = [s.subject for s in dev.samples]
         self.weights = choose_weights(each, dev.labels, sources, self.criterion)
         figure = lambda weights: CRITERIA[self.criterion](dev.labels, each @ weights, sources)  # noqa: E731
@@ -138,7 +146,12 @@ class Ensemble:
         return record
 
     def scores(self, images):
-        return np.stack([t.scores(images) for t in self.teachers], axis=1) @ self.weights
+        return self._each(images) @ self.weights
+
+    def _each(self, images):
+        """N×T: every teacher's scores, the crops' cache keys read once for all of them."""
+        keys = crop_keys(images) if any(t.cache for t in self.teachers) else None
+        return np.stack([t.scores(images, keys) for t in self.teachers], axis=1)
 
 
 def fit_teachers(paths, dev, criterion, record_path):
