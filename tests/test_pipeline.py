@@ -202,7 +202,11 @@ def test_interrupted_training_resumes_from_last_epoch(tmp_path):
 
 def test_a_run_folder_built_otherwise_is_never_reused(small_build, small_data):
     """Rebuilding into a finished run with another option stops at once with one line naming
-    the option (training's and the build's own); the same options find nothing to do."""
+    the option (training's and the build's own; one added since the run was built counts at its
+    default); --qat-distill without a teacher stops at once too."""
+    metrics = json.loads((small_build / "metrics.json").read_text())
+    metrics["build"].pop("qat_distill", None)  # as written before the option existed
+    (small_build / "metrics.json").write_text(json.dumps(metrics))
     built = ["config.json", "history.json", "model.keras", "backbone.keras", "antispoof_int8.tflite",
              "metrics.json", "model.json"]  # the build's own files (other tests add theirs)
     before = {name: (small_build / name).stat().st_mtime_ns for name in built}
@@ -216,6 +220,11 @@ def test_a_run_folder_built_otherwise_is_never_reused(small_build, small_data):
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         (line,) = proc.stderr.strip().splitlines()
         assert line.startswith(f"Error: {small_build}: holds a ") and says in line, line
+        # a build recorded before --qat-distill existed had its default: only the flag given differs
+        assert "--qat-distill" not in line
+    proc = run_cli(*common, "--qat-distill", check=False)  # no teacher to distil from: before any work
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        "Error: --qat-distill distils from the run's teachers: give --teacher"), proc.stderr[-2000:]
     assert {name: (small_build / name).stat().st_mtime_ns for name in built} == before
 
 

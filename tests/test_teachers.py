@@ -72,6 +72,22 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
     assert record["teachers"] == [str(p) for p in paths] and record["criterion"] == "pooled"
     assert json.loads((out / "config.json").read_text())["options"]["teacher"] == [str(p) for p in paths]
 
+    # quantization-aware training on the targets training had: the teachers at their recorded
+    # weights (every score from the cache), the run's alpha and temperature; a model file alone
+    # names no teachers
+    qat = run_cli("quantize", out, "--data", NUAA, "--epochs", 1, "--limit", 64, "--distill",
+                  "--out", tmp_path / "qat.tflite")
+    weights = "/".join(f"{w:g}" for w in record["weights"])
+    assert (f"distilled from the run's teachers (weights {weights}, alpha 0.5, temperature 2)"
+            in qat.stderr), qat.stderr[-2000:]
+    assert " 0 crops scored" in qat.stderr and " crops scored" not in qat.stderr.replace(" 0 crops scored", "")
+    assert (tmp_path / "qat.tflite").stat().st_size > 0
+    proc = run_cli("quantize", out / "model.keras", "--data", NUAA, "--distill", "--out",
+                   tmp_path / "no.tflite", check=False)
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        f"Error: {out / 'model.keras'}: distilling while quantizing needs the run folder (its "
+        "teachers.json and config.json), not a model file"), proc.stderr[-2000:]
+
     # the model card names each teacher with its weight and the licence beside its file
     from antispoof.core.rundir import RunDir
     from antispoof.pipeline.export import licence_of, run_teachers

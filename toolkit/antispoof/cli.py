@@ -306,14 +306,18 @@ def contract(weights, width, budget_kb, input_size, criterion, calibration_data,
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
               default=QUANTIZATION.qat_learning_rate, show_default=True,
               help="QAT learning rate.")
+@click.option("--distill/--no-distill", default=QUANTIZATION.qat_distill, show_default=True,
+              help="QAT on the targets the run trained on (its teachers.json, alpha and "
+                   "temperature) instead of the hard labels alone.")
 @click.option("--limit", type=click.IntRange(min=1),
               default=None, help="QAT: at most N images per split (quick runs).")
 @click.option("--out", required=True, type=click.Path(), help="The .tflite file to write.")
-def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, limit, out):
+def quantize(run_dir, data_dir, protocol, mode, epochs, learning_rate, distill, limit, out):
     """Full-integer int8 model (int8 in and out) of a run's (or a .keras file's) model."""
     from antispoof.compress.quantization import quantize as run
 
-    run(run_dir, data_dir, out, QuantizationConfig(mode, epochs, learning_rate), protocol, limit=limit)
+    run(run_dir, data_dir, out,
+        QuantizationConfig(mode, epochs, learning_rate, qat_distill=distill), protocol, limit=limit)
     click.echo(out)
 
 
@@ -372,12 +376,15 @@ def evaluate(model, data_dir, protocol, subject_regex, split, threshold, operati
               default=None, help=f"Default {QUANTIZATION.qat_epochs}.")
 @click.option("--qat-learning-rate", type=click.FloatRange(min=0, min_open=True),
               default=None, help=f"Default {QUANTIZATION.qat_learning_rate:g}.")
+@click.option("--qat-distill/--no-qat-distill", default=None,
+              help=f"QAT on the teachers' scores as training (with --teacher) instead of the "
+                   f"hard labels alone (default {'on' if QUANTIZATION.qat_distill else 'off'}).")
 @click.option("--config", "config_file", type=click.Path(), default=None,
               help="A build config (antispoof search writes build-config.json); flags given "
                    "here override it.")
 @click.option("--out", required=True, type=click.Path(), help="Run directory to write.")
 def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode, qat_epochs,
-          qat_learning_rate, config_file, out, **options):
+          qat_learning_rate, qat_distill, config_file, out, **options):
     """contract → train → quantize → evaluate, resumable, everything under the run directory."""
     from dataclasses import replace
 
@@ -385,7 +392,7 @@ def build(data_dir, protocol, subject_regex, weights, budget_kb, criterion, mode
 
     plan, trained = read_build_config(config_file) if config_file else (BuildOptions(), {})
     given = {"budget_kb": budget_kb, "criterion": criterion, "mode": mode, "qat_epochs": qat_epochs,
-             "qat_learning_rate": qat_learning_rate}
+             "qat_learning_rate": qat_learning_rate, "qat_distill": qat_distill}
     plan = replace(plan, **{k: v for k, v in given.items() if v is not None})
     if plan.budget_kb == 0:
         plan = replace(plan, budget_kb=None)

@@ -43,6 +43,7 @@ class QuantizationConfig:
     qat_epochs: int = 2
     qat_learning_rate: float = 1e-5
     per_channel: bool = True  # False: per-tensor weights (PTQ only)
+    qat_distill: bool = False  # QAT on the run's teachers' scores as training (else hard labels)
 
     def check_quantization(self):
         if self.mode not in INT8_MODES:
@@ -51,6 +52,9 @@ class QuantizationConfig:
         if not self.per_channel and self.mode == "qat":
             raise AntispoofError("per-tensor quantization needs --mode ptq (tfmot's QAT learns "
                                  "per-channel weight ranges)")
+        if self.qat_distill and self.mode != "qat":
+            raise AntispoofError("--qat-distill distils during quantization-aware training: it "
+                                 "needs --mode qat")
 
     def __post_init__(self):
         self.check_quantization()

@@ -11,12 +11,16 @@ import tf_keras as keras
 
 from antispoof.compress.config import QUANTIZATION, QuantizationConfig
 from antispoof.core.console import plural
-from antispoof.core.files import write_bytes
+from antispoof.core.errors import AntispoofError
+from antispoof.core.files import read_json, write_bytes
+from antispoof.core.rundir import RunDir
 from antispoof.data.stream import class_weights, tf_dataset
 from antispoof.data.loading import calibration_crops, open_dataset
 from antispoof.models.builders import load_trained
 from antispoof.models.layers import MirrorPair, PairMean
 from antispoof.training.callbacks import EpochLog
+from antispoof.training.losses import DistillationLoss, LabelAUC
+from antispoof.training.teacher import recorded_teachers
 
 log = logging.getLogger("antispoof")
 
@@ -78,7 +82,8 @@ def quantize(run_dir, data_dir, out, config=None, protocol=None, batch_size=64, 
     config = config or QuantizationConfig()
     if config.mode == "qat":  # else "ptq" (QuantizationConfig checked the name)
         return quantize_qat(run_dir, data_dir, out, protocol, config.qat_epochs,
-                            config.qat_learning_rate, batch_size, seed=seed, limit=limit)
+                            config.qat_learning_rate, batch_size, seed=seed, limit=limit,
+                            distill=config.qat_distill)
     quantize_ptq(run_dir, data_dir, out, protocol, seed=seed, per_channel=config.per_channel)
     return load_trained(run_dir)
 
@@ -152,6 +157,17 @@ def quantization_aware(model):
     return qat
 
 
+def _run_distillation(run_dir):
+    """(teacher ensemble, distillation loss) of a run trained with --teacher, as it trained."""
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
+        raise AntispoofError(f"{run_dir}: distilling while quantizing needs the run folder (its "
+                             "teachers.json and config.json), not a model file")
+    teacher = recorded_teachers(run.teachers)
+    options = read_json(run.config)["options"]
+    return teacher, DistillationLoss(options["distill_alpha"], options["temperature"])
+
+
 def init_quantization_ranges(qat, model, calibration):
     """Start every fake-quant activation range where calibration puts it.
 
@@ -187,28 +203,41 @@ def init_quantization_ranges(qat, model, calibration):
 
 def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=QUANTIZATION.qat_epochs,
                  learning_rate=QUANTIZATION.qat_learning_rate,
-                 batch_size=64, calibration=300, seed=0, limit=None):
+                 batch_size=64, calibration=300, seed=0, limit=None, distill=False):
     """Fine-tune the run's model with fake quantization, then convert to full-integer int8.
 
-    ``limit``: at most that many images of each split (quick runs). Returns the QAT Keras
-    model (for parity checks against the file written to ``out``).
+    ``distill``: on the targets training had (the run's teachers, their recorded weights, its
+    distillation alpha and temperature) instead of the hard labels alone. ``limit``: at most
+    that many images of each split (quick runs). Returns the QAT Keras model (for parity checks
+    against the file written to ``out``).
     """
     model = load_trained(run_dir)
     size = int(model.input_shape[1])
     keras.utils.set_random_seed(seed)
+    teacher, loss = (_run_distillation(run_dir) if distill
+                     else (None, keras.losses.BinaryCrossentropy()))
     dataset = open_dataset(data_dir, protocol, seed=seed)
     train, dev = dataset.load("train", size, limit, seed), dataset.load("dev", size, limit, seed)
     representative = calibration_images(data_dir, size, calibration, protocol, seed)
     qat = quantization_aware(model)
     init_quantization_ranges(qat, model, representative)
-    qat.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
-                metrics=[keras.metrics.AUC(name="auc")])
+    qat.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
+                metrics=[LabelAUC(name="auc") if teacher else keras.metrics.AUC(name="auc")])
     log.info("quantize: quantization-aware training on %d train and %d dev crops, %s at "
-             "lr %g", len(train.labels), len(dev.labels), plural(epochs, "epoch"), learning_rate)
-    qat.fit(tf_dataset(train, batch_size, training=True, seed=seed),
-            validation_data=tf_dataset(dev, batch_size, training=False), epochs=epochs,
-            class_weight=class_weights(train.counts), callbacks=[EpochLog("quantize", epochs)],
-            verbose=0)
+             "lr %g%s", len(train.labels), len(dev.labels), plural(epochs, "epoch"), learning_rate,
+             f", distilled from the run's teachers (weights {'/'.join(f'{w:g}' for w in teacher.weights)},"
+             f" alpha {loss.alpha:g}, temperature {loss.temperature:g})" if teacher else "")
+    weights = class_weights(train.counts)
+    if teacher:  # [label, teacher] targets: the class weights go in the stream
+        train_ds = tf_dataset(train, batch_size, training=True, seed=seed,
+                              teacher=teacher.scores(train), class_weight=weights)
+        dev_ds = tf_dataset(dev, batch_size, training=False, teacher=teacher.scores(dev))
+        weights = None
+    else:
+        train_ds = tf_dataset(train, batch_size, training=True, seed=seed)
+        dev_ds = tf_dataset(dev, batch_size, training=False)
+    qat.fit(train_ds, validation_data=dev_ds, epochs=epochs, class_weight=weights,
+            callbacks=[EpochLog("quantize", epochs)], verbose=0)
     flatbuffer = convert_int8(qat, representative)
     write_bytes(out, flatbuffer)
     log.info("quantize: wrote %s (%d bytes)", out, len(flatbuffer))

@@ -53,8 +53,12 @@ def build(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     if contracting:
         options.init = str(out.backbone)  # training starts from the contracted backbone
     check_run(out, data_dir, options)  # a folder built otherwise: one line, before any work
+    if plan.qat_distill and not options.teacher:
+        raise AntispoofError("--qat-distill distils from the run's teachers: give --teacher")
     if out.metrics.exists():
-        check_same_record(out.path, read_json(out.metrics)["build"], asdict(plan), "a build")
+        # an option added since the folder was built had its default then
+        recorded = {**asdict(BuildOptions()), **read_json(out.metrics)["build"]}
+        check_same_record(out.path, recorded, asdict(plan), "a build")
     dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)
     dataset.check()  # a folder without both classes in every split fails now, not after contraction
     if resolve:  # then the weights, before any long work

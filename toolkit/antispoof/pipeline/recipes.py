@@ -61,6 +61,13 @@ RECIPES = {
     # the linear probe and that quantization-aware rate together
     "multi-72-teachers-lpft-qat-lr3e-5": ("multi-72-teachers-lpft-qat-lr3e-5", SHIPPED_RECIPE,
                                           {"qat_learning_rate": 3e-5}, MULTI),
+    # the shipped recipe with its learning rate decayed along a cosine in each phase (the
+    # probe's, then the whole network's), ending near zero as quantization-aware training does
+    "multi-72-teachers-lpft-cosine": ("multi-72-teachers-lpft-cos",
+                                      {**SHIPPED_RECIPE, "lr_schedule": "cosine"}, {}, MULTI),
+    # the shipped recipe with its quantization-aware training distilled from the same teachers
+    "multi-72-teachers-lpft-qat-distill": ("multi-72-teachers-lpft-qatd", SHIPPED_RECIPE,
+                                           {"qat_distill": True}, MULTI),
     # the shipped recipe with more of the teachers and less of the labels
     "multi-72-teachers-lpft-alpha0.2": ("multi-72-teachers-lpft-a02",
                                         {**SHIPPED_RECIPE, "distill_alpha": 0.2}, {}, MULTI),

@@ -17,7 +17,7 @@ import numpy as np
 
 from antispoof.core import metrics
 from antispoof.core.errors import AntispoofError
-from antispoof.core.files import atomic_path, write_json
+from antispoof.core.files import atomic_path, read_json, write_json
 from antispoof.data.datasets import load_images
 from antispoof.models.builders import load_trained
 from antispoof.runtime.interpreter import spoof_scores
@@ -159,4 +159,16 @@ def fit_teachers(paths, dev, criterion, record_path):
     ``record_path`` (JSON)."""
     ensemble = Ensemble(paths, criterion)
     write_json(record_path, ensemble.fit(dev))
+    return ensemble
+
+
+def recorded_teachers(record_path):
+    """The ensemble a run trained with (its ``teachers.json``), the weights as chosen then."""
+    record_path = Path(record_path)
+    if not record_path.is_file():
+        raise AntispoofError(f"{record_path.parent}: no {record_path.name} (a run trained with "
+                             "--teacher): nothing to distil from")
+    record = read_json(record_path)
+    ensemble = Ensemble(record["teachers"], record["criterion"])
+    ensemble.weights = np.asarray(record["weights"], np.float64)
     return ensemble
