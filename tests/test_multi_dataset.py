@@ -398,10 +398,17 @@ def test_the_pixel_map_is_a_training_only_output(small_data):
 
 
 @pytest.mark.shared
-def test_the_cards_source_table_counts_train_and_dev_crops_never_test():
+def test_the_cards_source_table_counts_train_and_dev_crops_never_test(tmp_path):
     """The model card's table of webcam-multi sources (read from its manifest): every train and
-    dev crop counted once under its source repository, no test source named."""
+    dev crop counted once under its source repository, no test source named; a dataset without
+    a manifest, or whose manifest names no repository (as `prepare` writes it), says which."""
     from antispoof.pipeline.export import _source_table
+
+    assert _source_table(tmp_path) == ["", f"`{tmp_path.name}`: no manifest of sources beside it."]
+    (tmp_path / "manifest.csv").write_text("file,label,subject,attack,source\n"
+                                           "real/a/1.jpg,real,a,,a.mp4\n")
+    assert _source_table(tmp_path) == ["", f"`{tmp_path.name}`: its manifest names no source "
+                                           "repository."]
 
     rows = [line.strip("|").split(" | ") for line in _source_table(WEBCAM)
             if line.startswith("| ") and not line.startswith("| source repository")]

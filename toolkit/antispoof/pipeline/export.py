@@ -243,8 +243,6 @@ def model_card(metrics, contract, config, latency, peers=None, teachers=()):
         lines += [f"| {t['file']} | {t['weight']:.2f} | {t['licence']} |" for t in teachers]
     for source in sources:
         lines += _source_table(Path(source["data"]))
-        if not (Path(source["data"]) / MANIFEST_FILE).is_file():
-            lines += ["", f"`{Path(source['data']).name}`: no manifest of sources beside it."]
     lines += ["", "## Metrics (test splits, threshold from dev)", "",
               "| model | test set | AUC | EER | APCER | BPCER | ACER | size |",
               "|---|---|---|---|---|---|---|---|"]
@@ -283,10 +281,13 @@ def model_card(metrics, contract, config, latency, peers=None, teachers=()):
 
 def _source_table(folder):
     """The source repositories a dataset's ``manifest.csv`` names for its train and dev
-    splits, with counts and the licence each states; nothing for a dataset without one."""
+    splits, with counts and the licence each states; a line saying why there is no table for a
+    dataset without a manifest, or whose manifest names no source repository."""
+    if not (folder / MANIFEST_FILE).is_file():
+        return ["", f"`{folder.name}`: no manifest of sources beside it."]
     rows = [row for row in read_manifest(folder) if row.get("source_repo")]
     if not rows:
-        return []
+        return ["", f"`{folder.name}`: its manifest names no source repository."]
     protocol = FaceDataset(folder).protocol
     table = {}
     for row in rows:

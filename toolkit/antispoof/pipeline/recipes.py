@@ -68,6 +68,12 @@ RECIPES = {
     # the shipped recipe with its quantization-aware training distilled from the same teachers
     "multi-72-teachers-lpft-qat-distill": ("multi-72-teachers-lpft-qatd", SHIPPED_RECIPE,
                                            {"qat_distill": True}, MULTI),
+    # the shipped recipe with each source of a dataset an equal share of the training stream
+    "multi-72-teachers-lpft-balance": ("multi-72-teachers-lpft-bal",
+                                       {**SHIPPED_RECIPE, "balance": "source"}, {}, MULTI),
+    # the shipped recipe with photometric and zoom jitter of the training crops
+    "multi-72-teachers-lpft-augment": ("multi-72-teachers-lpft-aug",
+                                       {**SHIPPED_RECIPE, "augment": True}, {}, MULTI),
     # the shipped recipe with more of the teachers and less of the labels
     "multi-72-teachers-lpft-alpha0.2": ("multi-72-teachers-lpft-a02",
                                         {**SHIPPED_RECIPE, "distill_alpha": 0.2}, {}, MULTI),
