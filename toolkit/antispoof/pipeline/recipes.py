@@ -21,6 +21,8 @@ ENSEMBLE_72_WORST = {**ENSEMBLE, "input_size": 72, "select_by": "worst-source"}
 # models/antispoof_int8.tflite (seed 0): the same after a linear probe, one epoch of the head
 # alone, then its three epochs of the whole network (LP-FT)
 SHIPPED_RECIPE = {**ENSEMBLE_72_WORST, "epochs": 4, "probe_epochs": 1}
+# the shipped recipe with its learning rate decayed along a cosine in each phase
+LPFT_COSINE = {**SHIPPED_RECIPE, "lr_schedule": "cosine"}
 RECIPES = {
     "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
     "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
@@ -63,17 +65,16 @@ RECIPES = {
                                           {"qat_learning_rate": 3e-5}, MULTI),
     # the shipped recipe with its learning rate decayed along a cosine in each phase (the
     # probe's, then the whole network's), ending near zero as quantization-aware training does
-    "multi-72-teachers-lpft-cosine": ("multi-72-teachers-lpft-cos",
-                                      {**SHIPPED_RECIPE, "lr_schedule": "cosine"}, {}, MULTI),
+    "multi-72-teachers-lpft-cosine": ("multi-72-teachers-lpft-cos", LPFT_COSINE, {}, MULTI),
     # the shipped recipe with its quantization-aware training distilled from the same teachers
     "multi-72-teachers-lpft-qat-distill": ("multi-72-teachers-lpft-qatd", SHIPPED_RECIPE,
                                            {"qat_distill": True}, MULTI),
-    # the shipped recipe with each source of a dataset an equal share of the training stream
-    "multi-72-teachers-lpft-balance": ("multi-72-teachers-lpft-bal",
-                                       {**SHIPPED_RECIPE, "balance": "source"}, {}, MULTI),
-    # the shipped recipe with photometric and zoom jitter of the training crops
-    "multi-72-teachers-lpft-augment": ("multi-72-teachers-lpft-aug",
-                                       {**SHIPPED_RECIPE, "augment": True}, {}, MULTI),
+    # the cosine recipe with each source of a dataset an equal share of the training stream
+    "multi-72-teachers-lpft-cosine-balance": ("multi-72-teachers-lpft-cos-bal",
+                                              {**LPFT_COSINE, "balance": "source"}, {}, MULTI),
+    # the cosine recipe with photometric and zoom jitter of the training crops
+    "multi-72-teachers-lpft-cosine-augment": ("multi-72-teachers-lpft-cos-aug",
+                                              {**LPFT_COSINE, "augment": True}, {}, MULTI),
     # the shipped recipe with more of the teachers and less of the labels
     "multi-72-teachers-lpft-alpha0.2": ("multi-72-teachers-lpft-a02",
                                         {**SHIPPED_RECIPE, "distill_alpha": 0.2}, {}, MULTI),
