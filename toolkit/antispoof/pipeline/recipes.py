@@ -69,6 +69,9 @@ RECIPES = {
     # the shipped recipe with its quantization-aware training distilled from the same teachers
     "multi-72-teachers-lpft-qat-distill": ("multi-72-teachers-lpft-qatd", SHIPPED_RECIPE,
                                            {"qat_distill": True}, MULTI),
+    # the cosine recipe with twice the quantization-aware epochs (hard labels at a low rate)
+    "multi-72-teachers-lpft-cosine-qat4": ("multi-72-teachers-lpft-cos-qat4", LPFT_COSINE,
+                                           {"qat_epochs": 4}, MULTI),
     # the cosine recipe with each source of a dataset an equal share of the training stream
     "multi-72-teachers-lpft-cosine-balance": ("multi-72-teachers-lpft-cos-bal",
                                               {**LPFT_COSINE, "balance": "source"}, {}, MULTI),
