@@ -18,11 +18,13 @@ PEER_72 = {**PEER, "input_size": 72}  # the model shipped before the ensemble, a
 # the ensemble, its weights and epoch chosen on the worst dev source (which gives HyperFAS, trained
 # on NUAA, no weight: NUAA test stays held out); shipped before the linear probe, and its variants
 ENSEMBLE_72_WORST = {**ENSEMBLE, "input_size": 72, "select_by": "worst-source"}
-# models/antispoof_int8.tflite (seed 0): the same after a linear probe, one epoch of the head
-# alone, then its three epochs of the whole network (LP-FT)
-SHIPPED_RECIPE = {**ENSEMBLE_72_WORST, "epochs": 4, "probe_epochs": 1}
-# the shipped recipe with its learning rate decayed along a cosine in each phase
-LPFT_COSINE = {**SHIPPED_RECIPE, "lr_schedule": "cosine"}
+# the same after a linear probe, one epoch of the head alone, then its three epochs of the whole
+# network (LP-FT); shipped before the cosine schedule, and its variants
+LPFT = {**ENSEMBLE_72_WORST, "epochs": 4, "probe_epochs": 1}
+# models/antispoof_int8.tflite (seed 0): LP-FT with its learning rate decayed along a cosine in
+# each phase (the probe's, then the whole network's), ending near zero as quantization-aware
+# training does
+SHIPPED_RECIPE = {**LPFT, "lr_schedule": "cosine"}
 RECIPES = {
     "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
     "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
@@ -54,33 +56,32 @@ RECIPES = {
     # over half the run) instead of a chosen epoch
     "multi-72-teachers-ema": ("multi-72-teachers-ema",
                               {**ENSEMBLE_72_WORST, "ema": 0.999, "select_epoch": False}, {}, MULTI),
-    # that recipe after a linear probe (the shipped one)
-    "multi-72-teachers-lpft": ("multi-72-teachers-lpft", SHIPPED_RECIPE, {}, MULTI),
+    # that recipe after a linear probe
+    "multi-72-teachers-lpft": ("multi-72-teachers-lpft", LPFT, {}, MULTI),
     # that recipe with its quantization-aware fine-tuning (hard labels, a low rate, which raised
     # most recipes' dev and held-out AUC above their float models') at three times the rate
     "multi-72-teachers-qat-lr3e-5": ("multi-72-teachers-qat-lr3e-5", ENSEMBLE_72_WORST,
                                      {"qat_learning_rate": 3e-5}, MULTI),
     # the linear probe and that quantization-aware rate together
-    "multi-72-teachers-lpft-qat-lr3e-5": ("multi-72-teachers-lpft-qat-lr3e-5", SHIPPED_RECIPE,
+    "multi-72-teachers-lpft-qat-lr3e-5": ("multi-72-teachers-lpft-qat-lr3e-5", LPFT,
                                           {"qat_learning_rate": 3e-5}, MULTI),
-    # the shipped recipe with its learning rate decayed along a cosine in each phase (the
-    # probe's, then the whole network's), ending near zero as quantization-aware training does
-    "multi-72-teachers-lpft-cosine": ("multi-72-teachers-lpft-cos", LPFT_COSINE, {}, MULTI),
-    # the shipped recipe with its quantization-aware training distilled from the same teachers
-    "multi-72-teachers-lpft-qat-distill": ("multi-72-teachers-lpft-qatd", SHIPPED_RECIPE,
+    # LP-FT with the learning rate decayed along a cosine (the shipped one)
+    "multi-72-teachers-lpft-cosine": ("multi-72-teachers-lpft-cos", SHIPPED_RECIPE, {}, MULTI),
+    # LP-FT with its quantization-aware training distilled from the same teachers
+    "multi-72-teachers-lpft-qat-distill": ("multi-72-teachers-lpft-qatd", LPFT,
                                            {"qat_distill": True}, MULTI),
     # the cosine recipe with twice the quantization-aware epochs (hard labels at a low rate)
-    "multi-72-teachers-lpft-cosine-qat4": ("multi-72-teachers-lpft-cos-qat4", LPFT_COSINE,
+    "multi-72-teachers-lpft-cosine-qat4": ("multi-72-teachers-lpft-cos-qat4", SHIPPED_RECIPE,
                                            {"qat_epochs": 4}, MULTI),
     # the cosine recipe with each source of a dataset an equal share of the training stream
     "multi-72-teachers-lpft-cosine-balance": ("multi-72-teachers-lpft-cos-bal",
-                                              {**LPFT_COSINE, "balance": "source"}, {}, MULTI),
+                                              {**SHIPPED_RECIPE, "balance": "source"}, {}, MULTI),
     # the cosine recipe with photometric and zoom jitter of the training crops
     "multi-72-teachers-lpft-cosine-augment": ("multi-72-teachers-lpft-cos-aug",
-                                              {**LPFT_COSINE, "augment": True}, {}, MULTI),
-    # the shipped recipe with more of the teachers and less of the labels
+                                              {**SHIPPED_RECIPE, "augment": True}, {}, MULTI),
+    # LP-FT with more of the teachers and less of the labels
     "multi-72-teachers-lpft-alpha0.2": ("multi-72-teachers-lpft-a02",
-                                        {**SHIPPED_RECIPE, "distill_alpha": 0.2}, {}, MULTI),
+                                        {**LPFT, "distill_alpha": 0.2}, {}, MULTI),
     # the peer-distilled 72x72 recipe with its epoch chosen on the worst dev source instead of
     # pooled dev
     "multi-72-peer-worst": ("multi-72-peer-worst", {**PEER_72, "select_by": "worst-source"},
