@@ -227,17 +227,11 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=QUANTIZATION.qat_
              "lr %g%s", len(train.labels), len(dev.labels), plural(epochs, "epoch"), learning_rate,
              f", distilled from the run's teachers (weights {'/'.join(f'{w:g}' for w in teacher.weights)},"
              f" alpha {loss.alpha:g}, temperature {loss.temperature:g})" if teacher else "")
-    weights = class_weights(train.counts)
-    if teacher:  # [label, teacher] targets: the class weights go in the stream
-        train_ds = tf_dataset(train, batch_size, training=True, seed=seed,
-                              teacher=teacher.scores(train), class_weight=weights)
-        dev_ds = tf_dataset(dev, batch_size, training=False, teacher=teacher.scores(dev))
-        weights = None
-    else:
-        train_ds = tf_dataset(train, batch_size, training=True, seed=seed)
-        dev_ds = tf_dataset(dev, batch_size, training=False)
-    qat.fit(train_ds, validation_data=dev_ds, epochs=epochs, class_weight=weights,
-            callbacks=[EpochLog("quantize", epochs)], verbose=0)
+    scores = teacher.scores if teacher else lambda images: None  # [label, teacher] targets, or labels
+    qat.fit(tf_dataset(train, batch_size, training=True, seed=seed, teacher=scores(train),
+                       class_weight=class_weights(train.counts)),  # as each crop's weight
+            validation_data=tf_dataset(dev, batch_size, training=False, teacher=scores(dev)),
+            epochs=epochs, callbacks=[EpochLog("quantize", epochs)], verbose=0)
     flatbuffer = convert_int8(qat, representative)
     write_bytes(out, flatbuffer)
     log.info("quantize: wrote %s (%d bytes)", out, len(flatbuffer))
