@@ -399,20 +399,26 @@ def test_the_pixel_map_is_a_training_only_output(small_data):
 
 @pytest.mark.shared
 def test_the_cards_source_table_counts_train_and_dev_crops_never_test(tmp_path):
-    """The model card's table of webcam-multi sources (read from its manifest): every train and
-    dev crop counted once under its source repository, no test source named; a dataset without
-    a manifest, or whose manifest names no repository (as `prepare` writes it), says which."""
+    """The model card's table of a dataset's sources: webcam-multi's source repositories (read
+    from its manifest), NUAA's subjects (it has no manifest), the subjects of a dataset whose
+    manifest names no repository (as `prepare` writes it), saying which; every train and dev
+    crop counted once, no test source named."""
     from antispoof.pipeline.export import _source_table
+    from antispoof.testing.nuaa import make_subset
 
-    assert _source_table(tmp_path) == ["", f"`{tmp_path.name}`: no manifest of sources beside it."]
-    (tmp_path / "manifest.csv").write_text("file,label,subject,attack,source\n"
-                                           "real/a/1.jpg,real,a,,a.mp4\n")
-    assert _source_table(tmp_path) == ["", f"`{tmp_path.name}`: its manifest names no source "
-                                           "repository."]
-
-    rows = [line.strip("|").split(" | ") for line in _source_table(WEBCAM)
-            if line.startswith("| ") and not line.startswith("| source repository")]
-    assert {row[1] for row in rows} == {"train", "dev"}
-    counted = sum(int(row[2].replace(",", "")) + int(row[3].replace(",", "")) for row in rows)
-    dataset = FaceDataset(WEBCAM)
-    assert counted == len(dataset.split("train")) + len(dataset.split("dev"))
+    subset = make_subset(tmp_path / "subset", ("0001", "0002", "0003"), 4)
+    (subset / "manifest.csv").write_text("file,label,subject,attack,source\n"
+                                         "real/0001/a.jpg,real,0001,,a.mp4\n")
+    for folder, says in ((WEBCAM, "as its manifest states them"),
+                         (NUAA, "each subject from its protocol (no manifest of sources beside it)"),
+                         (subset, "each subject from its protocol (its manifest names no source "
+                                  "repository)")):
+        lines = _source_table(folder)
+        assert lines[1] == (f"Sources of `{folder.name}` used for training (train) and choosing "
+                            f"(dev), {says}:"), lines[1]
+        rows = [line.strip("|").split(" | ") for line in lines[5:]]
+        dataset = FaceDataset(folder)
+        assert {row[1] for row in rows} <= {"train", "dev"} and "train" in {row[1] for row in rows}
+        assert not {row[0] for row in rows} & {s.subject for s in dataset.split("test")}
+        counted = sum(int(row[2].replace(",", "")) + int(row[3].replace(",", "")) for row in rows)
+        assert counted == len(dataset.split("train")) + len(dataset.split("dev")), folder

@@ -280,27 +280,34 @@ def model_card(metrics, contract, config, latency, peers=None, teachers=()):
 
 
 def _source_table(folder):
-    """The source repositories a dataset's ``manifest.csv`` names for its train and dev
-    splits, with counts and the licence each states; a line saying why there is no table for a
-    dataset without a manifest, or whose manifest names no source repository."""
-    if not (folder / MANIFEST_FILE).is_file():
-        return ["", f"`{folder.name}`: no manifest of sources beside it."]
+    """The sources a dataset was trained (train) and chosen (dev) on, with counts and licences:
+    the source repositories its ``manifest.csv`` names, each with the licence it states; for a
+    dataset whose manifest names none, or that has no manifest, its train and dev subjects (each
+    its own source) from its protocol, saying why."""
     rows = [row for row in read_manifest(folder) if row.get("source_repo")]
-    if not rows:
-        return ["", f"`{folder.name}`: its manifest names no source repository."]
-    protocol = FaceDataset(folder).protocol
-    table = {}
-    for row in rows:
-        split = protocol.split_of(row["subject"])
-        if split == "test":
-            continue
-        entry = table.setdefault((row["source_repo"], split), {"real": 0, "spoof": 0,
-                                                                "licence": row.get("licence", "")})
-        entry[row["label"]] += 1
-    lines = ["", f"Sources of `{folder.name}` used for training (train) and choosing (dev), as its "
-             "manifest states them:", "", "| source repository | split | real | spoof | licence |",
+    try:
+        dataset = FaceDataset(folder)
+    except AntispoofError as exc:  # not a crop folder here (moved since, or packed)
+        return ["", f"`{folder.name}`: its sources cannot be listed here ({exc})."]
+    if rows:  # (source, split, label, licence) of each crop
+        crops = ((row["source_repo"], dataset.protocol.split_of(row["subject"]), row["label"],
+                  row.get("licence", "")) for row in rows)
+        heading, column = "as its manifest states them", "source repository"
+    else:
+        crops = ((s.subject, split, LABELS[s.label], "") for split in ("train", "dev")
+                 for s in dataset.split(split))
+        why = ("its manifest names no source repository" if (folder / MANIFEST_FILE).is_file()
+               else "no manifest of sources beside it")
+        heading, column = f"each subject from its protocol ({why})", "subject"
+    table = {}  # (source, split) -> {"real": n, "spoof": n, "licence": ...}
+    for source, split, label, licence in crops:
+        if split != "test":
+            entry = table.setdefault((source, split), {"real": 0, "spoof": 0, "licence": licence})
+            entry[label] += 1
+    lines = ["", f"Sources of `{folder.name}` used for training (train) and choosing (dev), "
+             f"{heading}:", "", f"| {column} | split | real | spoof | licence |",
              "|---|---|---|---|---|"]
-    for (repo, split), entry in sorted(table.items(), key=lambda item: (item[0][1] != "train", item[0])):
+    for (source, split), entry in sorted(table.items(), key=lambda item: (item[0][1] != "train", item[0])):
         licence = entry["licence"] if entry["licence"] not in ("", "none stated") else "no licence stated"
-        lines.append(f"| {repo} | {split} | {entry['real']:,} | {entry['spoof']:,} | {licence} |")
+        lines.append(f"| {source} | {split} | {entry['real']:,} | {entry['spoof']:,} | {licence} |")
     return lines
