@@ -79,6 +79,14 @@ RECIPES = {
     # the cosine recipe with photometric and zoom jitter of the training crops
     "multi-72-teachers-lpft-cosine-augment": ("multi-72-teachers-lpft-cos-aug",
                                               {**SHIPPED_RECIPE, "augment": True}, {}, MULTI),
+    # source balance at 96x96, the design's input (0.73x the reference's latency, 72x72's bytes)
+    "multi-96-teachers-lpft-cosine-balance": ("multi-96-teachers-lpft-cos-bal",
+                                              {**SHIPPED_RECIPE, "balance": "source",
+                                               "input_size": 96}, {}, MULTI),
+    # source balance with more of the teachers and less of the labels
+    "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
+                                                       {**SHIPPED_RECIPE, "balance": "source",
+                                                        "distill_alpha": 0.2}, {}, MULTI),
     # LP-FT with more of the teachers and less of the labels
     "multi-72-teachers-lpft-alpha0.2": ("multi-72-teachers-lpft-a02",
                                         {**LPFT, "distill_alpha": 0.2}, {}, MULTI),
