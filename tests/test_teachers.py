@@ -65,6 +65,14 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
     assert np.array_equal(moved.scores(load_images(copies, 64)), again)
     assert len(moved.cache.scores) == len(cached.cache.scores)
 
+    # once the weights are set, a teacher of weight 0 is neither opened nor scored
+    monkeypatch.setenv(teachers.CACHE_ENV, str(tmp_path / "fresh-cache"))
+    one = teachers.Ensemble(paths)
+    one.weights = np.array([0.0, 1.0])
+    assert np.array_equal(one.scores(dev), again)
+    assert one.teachers[0]._model is None and not one.teachers[0].cache.path.exists()
+    monkeypatch.setenv(teachers.CACHE_ENV, str(tmp_path / "cache"))
+
     out = tmp_path / "student"
     run_cli("train", "--data", NUAA, "--weights", WEIGHTS_035, "--input-size", 64, "--epochs", 1,
             "--limit", 64, "--teacher", paths[0], "--teacher", paths[1], "--out", out)
@@ -80,6 +88,7 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
     weights = "/".join(f"{w:g}" for w in record["weights"])
     assert (f"distilled from the run's teachers (weights {weights}, alpha 0.5, temperature 2)"
             in qat.stderr), qat.stderr[-2000:]
+    assert "quantize: teacher" in qat.stderr and "train: teacher" not in qat.stderr
     assert " 0 crops scored" in qat.stderr and " crops scored" not in qat.stderr.replace(" 0 crops scored", "")
     assert (tmp_path / "qat.tflite").stat().st_size > 0
     proc = run_cli("quantize", out / "model.keras", "--data", NUAA, "--distill", "--out",

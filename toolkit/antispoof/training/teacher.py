@@ -71,17 +71,25 @@ def crop_keys(images):
 
 class Teacher:
     """A trained model's (a run folder or a ``.keras`` file) or a peer's (``.onnx``) P(spoof) on
-    a split's crops, decoded at the teacher's input size."""
+    a split's crops, decoded at the teacher's input size; the model is opened only when a crop
+    is not in the cache. ``stage``: the pipeline stage its log lines name."""
 
-    def __init__(self, path):
+    def __init__(self, path, stage="train"):
         self.path = Path(path)
-        if self.path.suffix == PEER_SUFFIX:
-            self.model = PeerClassifier(path, threads=os.cpu_count() or 1)
-            self.size = self.model.input_size
-        else:
-            self.model = load_trained(path)
-            self.size = int(self.model.input_shape[1])
+        self.stage = stage
         self.cache = ScoreCache(self.path) if self.path.is_file() else None
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = (PeerClassifier(self.path, threads=os.cpu_count() or 1)
+                           if self.path.suffix == PEER_SUFFIX else load_trained(self.path))
+        return self._model
+
+    @property
+    def size(self):
+        return self.model.input_size if isinstance(self.model, PeerClassifier) else int(self.model.input_shape[1])
 
     def scores(self, images, keys=None):
         """P(spoof) for the same crops as ``images``: cached ones read, the others decoded again
@@ -107,8 +115,8 @@ class Teacher:
         if missing and self.cache:
             known.update((keys[i], score) for i, score in fresh.items())
             self.cache.save()
-        log.info("train: teacher %s: %d crops scored, %d from its cache", self.path.name, len(missing),
-                 len(keys) - len(missing))
+        log.info("%s: teacher %s: %d crops scored, %d from its cache", self.stage, self.path.name,
+                 len(missing), len(keys) - len(missing))
         return np.array([fresh[i] if i in fresh else known[key] for i, key in enumerate(keys)], np.float32)
 
 
@@ -124,8 +132,8 @@ def choose_weights(each, labels, sources, criterion):
 class Ensemble:
     """The teachers' weighted mean P(spoof); ``fit`` chooses the weights on dev."""
 
-    def __init__(self, paths, criterion="pooled"):
-        self.teachers = [Teacher(p) for p in paths]
+    def __init__(self, paths, criterion="pooled", stage="train"):
+        self.teachers = [Teacher(p, stage) for p in paths]
         self.criterion = criterion
         self.weights = np.full(len(self.teachers), 1 / len(self.teachers))
 
@@ -146,12 +154,16 @@ class Ensemble:
         return record
 
     def scores(self, images):
-        return self._each(images) @ self.weights
+        """The weighted mean; a teacher of weight 0 is neither read nor scored."""
+        used = np.flatnonzero(self.weights)
+        return self._each(images, used) @ self.weights[used]
 
-    def _each(self, images):
-        """N×T: every teacher's scores, the crops' cache keys read once for all of them."""
-        keys = crop_keys(images) if any(t.cache for t in self.teachers) else None
-        return np.stack([t.scores(images, keys) for t in self.teachers], axis=1)
+    def _each(self, images, which=None):
+        """N×T: the scores of every teacher (or those indexed by ``which``), the crops' cache keys
+        read once for all of them."""
+        chosen = [self.teachers[i] for i in (range(len(self.teachers)) if which is None else which)]
+        keys = crop_keys(images) if any(t.cache for t in chosen) else None
+        return np.stack([t.scores(images, keys) for t in chosen], axis=1)
 
 
 def fit_teachers(paths, dev, criterion, record_path):
@@ -162,13 +174,13 @@ def fit_teachers(paths, dev, criterion, record_path):
     return ensemble
 
 
-def recorded_teachers(record_path):
+def recorded_teachers(record_path, stage="quantize"):
     """The ensemble a run trained with (its ``teachers.json``), the weights as chosen then."""
     record_path = Path(record_path)
     if not record_path.is_file():
         raise AntispoofError(f"{record_path.parent}: no {record_path.name} (a run trained with "
                              "--teacher): nothing to distil from")
     record = read_json(record_path)
-    ensemble = Ensemble(record["teachers"], record["criterion"])
+    ensemble = Ensemble(record["teachers"], record["criterion"], stage)
     ensemble.weights = np.asarray(record["weights"], np.float64)
     return ensemble
