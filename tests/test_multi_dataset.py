@@ -171,6 +171,35 @@ def test_select_epoch_keeps_the_epoch_dev_liked_best(tmp_path, small_data, small
     assert "has the best dev worst source auc" in proc.stderr
 
 
+def test_restarts_keep_the_candidate_dev_liked_best(tmp_path, small_data, small_build):
+    """--restarts 2: two runs of seeds S and S+1000 under candidates/, each keeping its best
+    epoch; the run is the candidate whose kept epoch has the best dev figure (its model file, its
+    history with both figures); a rerun trains nothing; without --select-epoch: one line."""
+    from antispoof.training.loop import RESTART_SEED_STEP
+    from antispoof.training.options import TrainOptions
+
+    run = tmp_path / "run"
+    args = ["train", "--data", small_data, "--init", small_build / "backbone.keras", "--epochs", 1,
+            "--select-epoch", "--select-by", "worst-source", "--limit", 80, "--learning-rate", 3e-3,
+            "--seed", 3, "--restarts", 2, "--out", run]
+    proc = run_cli(*args)
+    seeds = [3, 3 + RESTART_SEED_STEP]
+    figures = {seed: json.loads((run / "candidates" / f"seed-{seed}" / "history.json").read_text())
+               ["epochs"][0]["val_worst_source_auc"] for seed in seeds}
+    history = json.loads((run / "history.json").read_text())
+    best = max(seeds, key=figures.get)
+    assert history["complete"] and history["chosen_seed"] == best
+    assert history["candidates"] == [{"seed": seed, "dev": figures[seed]} for seed in seeds]
+    assert (run / "model.keras").read_bytes() == (run / "candidates" / f"seed-{best}" / "model.keras").read_bytes()
+    config = json.loads((run / "config.json").read_text())
+    assert config["options"]["restarts"] == 2 and config["options"]["seed"] == 3
+    assert f"candidate seed {best} has the best dev worst source auc" in proc.stderr
+    again = run_cli(*args)
+    assert "is complete, nothing to do" in again.stderr and "candidate 1 of 2" not in again.stderr
+    with pytest.raises(AntispoofError, match="--restarts .* give --select-epoch too"):
+        TrainOptions(restarts=2)
+
+
 def test_label_smoothing_and_degradation_reach_training(small_data):
     import tensorflow as tf
 

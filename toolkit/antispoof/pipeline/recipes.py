@@ -87,6 +87,11 @@ RECIPES = {
     "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
                                                        {**SHIPPED_RECIPE, "balance": "source",
                                                         "distill_alpha": 0.2}, {}, MULTI),
+    # the ensemble recipe (no probe), four one-epoch candidates of seeds S, S+1000, S+2000,
+    # S+3000, the one with the best worst dev source kept: within every recipe built on three
+    # seeds, dev ranked the seeds as held-out sets did far more often than it ranked recipes
+    "multi-72-teachers-restarts4": ("multi-72-teachers-r4",
+                                    {**ENSEMBLE_72_WORST, "epochs": 1, "restarts": 4}, {}, MULTI),
     # LP-FT with more of the teachers and less of the labels
     "multi-72-teachers-lpft-alpha0.2": ("multi-72-teachers-lpft-a02",
                                         {**LPFT, "distill_alpha": 0.2}, {}, MULTI),

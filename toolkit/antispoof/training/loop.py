@@ -1,8 +1,9 @@
 """Fine-tuning on the train split, monitored on the dev split; resumable per epoch."""
 import logging
 import re
+import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import tf_keras as keras
@@ -36,6 +37,8 @@ log = logging.getLogger("antispoof")
 # --probe-epochs trains the linear head alone at this many times the learning rate: a logistic
 # regression on fixed features, which converges within an epoch where fine-tuning's rate would not
 PROBE_RATE_SCALE = 10
+# --restarts: candidate k trains with seed S + k * RESTART_SEED_STEP (candidate 0 is seed S's run)
+RESTART_SEED_STEP = 1000
 
 
 def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, subject_regex=None):
@@ -45,6 +48,8 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     The steps: open the data, resume (or build) the model, make the streams, fit, finish.
     """
     options = options or TrainOptions()
+    if options.restarts > 1:
+        return _best_candidate(data_dir, out_dir, weights, options, protocol, subject_regex)
     strategy = make_strategy(options.strategy)  # before any other TensorFlow work
     out = worker_dir(out_dir, options.strategy)
     run = RunDir(out)
@@ -64,6 +69,44 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     started = time.time()
     _fit(model, run, history, data, train_ds, dev_ds, class_weight, options)
     return _finish(model, run, history, data, options, started)
+
+
+def _best_candidate(data_dir, out_dir, weights, options, protocol, subject_regex):
+    """--restarts N: N runs of the same options but the seed, one after another under
+    ``candidates/seed-K`` (each resumable); the one whose kept epoch has the best dev figure of
+    --select-by (the first of equals) becomes the run: its model, teachers' record and history,
+    with every candidate's figure in the history and config.json."""
+    run = RunDir(out_dir)
+    check_run(run, data_dir, options)
+    if run.model.exists() and run.history.exists() and read_json(run.history)["complete"]:
+        log.info("train: %s is complete, nothing to do", run.model)
+        return run.model
+    key, candidates = SELECTION[options.select_by], {}
+    for k in range(options.restarts):
+        seed = options.seed + k * RESTART_SEED_STEP
+        folder = RunDir(run.path / "candidates" / f"seed-{seed}")
+        log.info("train: candidate %d of %d, seed %d → %s", k + 1, options.restarts, seed, folder.path)
+        train(data_dir, folder.path, weights, replace(options, seed=seed, restarts=1), protocol,
+              subject_regex)
+        history = read_json(folder.history)
+        candidates[seed] = (folder, history["epochs"][history["selected_epoch"] - 1][key],
+                            history["seconds"])
+    best = max(candidates, key=lambda seed: candidates[seed][1])
+    chosen = candidates[best][0]
+    figures = [{"seed": seed, "dev": figure} for seed, (_, figure, _) in candidates.items()]
+    log.info("train: candidate seed %d has the best %s (%s): kept", best,
+             key.replace("val_", "dev ").replace("_", " "),
+             ", ".join(f"seed {f['seed']} {f['dev']:.4f}" for f in figures))
+    write_json(run.config, {**read_json(chosen.config), **_record(data_dir, options),
+                            "candidates": figures, "chosen_seed": best})
+    if chosen.teachers.exists():
+        write_json(run.teachers, read_json(chosen.teachers))
+    with atomic_path(run.model, suffix=".keras") as tmp:
+        shutil.copyfile(chosen.model, tmp)
+    history = read_json(chosen.history)  # last: its "complete" marks the run done
+    write_json(run.history, {**history, "candidates": figures, "chosen_seed": best, "selected_by": key,
+                             "seconds": sum(seconds for _, _, seconds in candidates.values())})
+    return run.model
 
 
 def _record(data_dir, options):

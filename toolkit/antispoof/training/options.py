@@ -48,6 +48,10 @@ class HyperParameters:
     select_by: str = option("pooled", "Which dev AUC --select-epoch maximises: pooled (all dev "
                                       "crops), mean-source or worst-source (over the dev "
                                       "sources).", choices=SELECTION)
+    restarts: int = option(1, "Train N candidates, seeds S, S+1000, ... (each under "
+                              "RUN/candidates/), and keep the one whose kept epoch has the best "
+                              "dev AUC of --select-by (with --select-epoch).", low=1,
+                           default_text="1: one run")
     cdc: float = option(0.0, "Train the depthwise convolutions as central difference convolutions "
                              "(e.g. 0.7), folded into plain ones in the saved model.",
                         low=0, high=1, high_open=True, metavar="THETA",
@@ -130,6 +134,12 @@ class TrainOptions(ModelSpec, HyperParameters, Distillation, Augmentation):
         if self.probe_epochs >= self.epochs:
             raise AntispoofError(f"--probe-epochs {self.probe_epochs} leaves no epoch of "
                                  f"--epochs {self.epochs} to fine-tune the backbone in")
+        if self.restarts > 1 and not self.select_epoch:
+            raise AntispoofError("--restarts keeps the candidate whose kept epoch has the best dev "
+                                 "AUC: give --select-epoch too")
+        if self.restarts > 1 and self.strategy != "default":
+            raise AntispoofError("--restarts trains its candidates one after another on this "
+                                 f"host: it does not mix with --strategy {self.strategy}")
         if self.ema and self.select_epoch:
             raise AntispoofError("--ema ends on the moving average of the weights, --select-epoch "
                                  "on one epoch's own weights: give one of them")
