@@ -1,0 +1,82 @@
+"""How well the dev split ranks models on sources it never saw: over every int8 model that
+``generalization.py`` scored (one or more of its JSON files, a recipe-and-seed counted once),
+Spearman's rank correlation between each dev criterion recipes are chosen on (pooled, mean and
+worst per-source AUC) and each held-out figure (webcam-multi v2 test pooled and mean per-source
+AUC, replay-webcam AUC); and, for the recipes scored on three seeds, how far the seeds of one
+recipe spread against how far the recipes' means do. Reads results only (nothing is built or
+scored again); prints a table, writes JSON.
+
+    python benchmarks/selection.py benchmarks/results/generalization-v2*.json
+"""
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from common import RESULTS
+
+DEV = {"pooled": "pooled", "mean-source": "mean_per_source", "worst-source": "worst_per_source"}
+HELD_OUT = {  # figure -> how a row gives it
+    "webcam-multi test pooled": lambda r: r["webcam-multi-test"]["per_source"]["pooled"],
+    "webcam-multi test mean per source": lambda r: r["webcam-multi-test"]["per_source"]["mean_per_source"],
+    "replay-webcam pooled": lambda r: r["replay-webcam"]["per_source"]["pooled"],
+}
+
+
+def models(files):
+    """The int8 rows of the recipes' runs in ``files``, one per recipe and seed (the first file
+    that scored it)."""
+    rows = {}
+    for file in files:
+        for r in json.loads(Path(file).read_text())["rows"]:
+            if r["model"] == "int8" and r["seed"] is not None:
+                rows.setdefault((r["recipe"], r["seed"]), r)
+    return list(rows.values())
+
+
+def agreement(rows):
+    """{dev criterion: {held-out figure: Spearman's rho}} over ``rows``."""
+    return {criterion: {figure: float(spearmanr([r["dev_per_source"][key] for r in rows],
+                                                [held(r) for r in rows]).statistic)
+                        for figure, held in HELD_OUT.items()}
+            for criterion, key in DEV.items()}
+
+
+def spread(rows, seeds=3):
+    """{held-out figure: the mean standard deviation between the seeds of one recipe, and the
+    standard deviation of the recipes' means} over the recipes with ``seeds`` seeds."""
+    by_recipe = {}
+    for r in rows:
+        by_recipe.setdefault(r["recipe"], []).append(r)
+    complete = [group for group in by_recipe.values() if len(group) == seeds]
+    return {"recipes": len(complete),
+            **{figure: {"between_seeds": float(np.mean([np.std([held(r) for r in g]) for g in complete])),
+                        "between_recipes": float(np.std([np.mean([held(r) for r in g]) for g in complete]))}
+               for figure, held in HELD_OUT.items()}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path, help="generalization.py's JSON files")
+    parser.add_argument("--out", type=Path, default=RESULTS / "selection.json")
+    args = parser.parse_args(argv)
+    rows = models(args.files)
+    result = {"files": [f.name for f in args.files], "models": len(rows),
+              "spearman": agreement(rows), "spread": spread(rows)}
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.replace(args.out)
+    print(f"{len(rows)} int8 models; Spearman's rho, dev criterion against each held-out figure")
+    print(f"{'dev criterion':<14}" + "".join(f"{figure:>36}" for figure in HELD_OUT))
+    for criterion, rhos in result["spearman"].items():
+        print(f"{criterion:<14}" + "".join(f"{rho:36.2f}" for rho in rhos.values()))
+    s = result["spread"]
+    print(f"{s['recipes']} recipes on three seeds; standard deviation between seeds / between recipes")
+    for figure in HELD_OUT:
+        print(f"  {figure:<36} {s[figure]['between_seeds']:.3f} / {s[figure]['between_recipes']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
