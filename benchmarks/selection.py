@@ -3,8 +3,9 @@
 Spearman's rank correlation between each dev criterion recipes are chosen on (pooled, mean and
 worst per-source AUC) and each held-out figure (webcam-multi v2 test pooled and mean per-source
 AUC, replay-webcam AUC); and, for the recipes scored on three seeds, how far the seeds of one
-recipe spread against how far the recipes' means do. Reads results only (nothing is built or
-scored again); prints a table, writes JSON.
+recipe spread against how far the recipes' means do, and how often the seed dev puts first is
+first (or last) held out (chance: one in three). Reads results only (nothing is built or scored
+again); prints a table, writes JSON.
 
     python benchmarks/selection.py benchmarks/results/generalization-v2*.json
 """
@@ -44,13 +45,32 @@ def agreement(rows):
             for criterion, key in DEV.items()}
 
 
-def spread(rows, seeds=3):
-    """{held-out figure: the mean standard deviation between the seeds of one recipe, and the
-    standard deviation of the recipes' means} over the recipes with ``seeds`` seeds."""
+def seeds_of(rows, seeds=3):
+    """{recipe: its rows} of the recipes scored on ``seeds`` seeds."""
     by_recipe = {}
     for r in rows:
         by_recipe.setdefault(r["recipe"], []).append(r)
-    complete = [group for group in by_recipe.values() if len(group) == seeds]
+    return {recipe: group for recipe, group in by_recipe.items() if len(group) == seeds}
+
+
+def within_recipe(rows, seeds=3):
+    """{dev criterion: {held-out figure: the share of recipes whose seed of the best dev figure
+    is the best held out, and the share where it is the worst}}."""
+    groups = list(seeds_of(rows, seeds).values())
+    shares = {}
+    for criterion, key in DEV.items():
+        shares[criterion] = {}
+        for figure, held in HELD_OUT.items():
+            picks = [(held(max(g, key=lambda r: r["dev_per_source"][key])), [held(r) for r in g]) for g in groups]
+            shares[criterion][figure] = {"best": sum(p == max(h) for p, h in picks) / len(picks),
+                                         "worst": sum(p == min(h) for p, h in picks) / len(picks)}
+    return shares
+
+
+def spread(rows, seeds=3):
+    """{held-out figure: the mean standard deviation between the seeds of one recipe, and the
+    standard deviation of the recipes' means} over the recipes with ``seeds`` seeds."""
+    complete = list(seeds_of(rows, seeds).values())
     return {"recipes": len(complete),
             **{figure: {"between_seeds": float(np.mean([np.std([held(r) for r in g]) for g in complete])),
                         "between_recipes": float(np.std([np.mean([held(r) for r in g]) for g in complete]))}
@@ -64,7 +84,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rows = models(args.files)
     result = {"files": [f.name for f in args.files], "models": len(rows),
-              "spearman": agreement(rows), "spread": spread(rows)}
+              "spearman": agreement(rows), "spread": spread(rows), "seed_ranking": within_recipe(rows)}
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1) + "\n")
     tmp.replace(args.out)
@@ -76,6 +96,12 @@ def main(argv=None):
     print(f"{s['recipes']} recipes on three seeds; standard deviation between seeds / between recipes")
     for figure in HELD_OUT:
         print(f"  {figure:<36} {s[figure]['between_seeds']:.3f} / {s[figure]['between_recipes']:.3f}")
+    print("the seed of the best dev figure, held out: the best / the worst of its recipe's three "
+          "(shares of the recipes; chance 0.33 / 0.33)")
+    print(f"{'dev criterion':<14}" + "".join(f"{figure:>36}" for figure in HELD_OUT))
+    for criterion, shares in result["seed_ranking"].items():
+        print(f"{criterion:<14}" + "".join(f"{share['best']:>29.2f} / {share['worst']:.2f}"
+                                            for share in shares.values()))
 
 
 if __name__ == "__main__":
