@@ -4,10 +4,14 @@ Spearman's rank correlation between each dev criterion recipes are chosen on (po
 worst per-source AUC) and each held-out figure (webcam-multi v2 test pooled and mean per-source
 AUC, replay-webcam AUC); and, for the recipes scored on three seeds, how far the seeds of one
 recipe spread against how far the recipes' means do, and how often the seed dev puts first is
-first (or last) held out (chance: one in three). Reads results only (nothing is built or scored
-again); prints a table, writes JSON.
+first (or last) held out (chance: one in three). Those read results only. With ``--candidates``
+(runs built with ``--restarts``): each candidate's float model scored on the same sets, and the
+same rank correlation between the dev figure that chose among them and the held-out figures.
+Prints a table, writes JSON.
 
     python benchmarks/selection.py benchmarks/results/generalization-v2*.json
+    python benchmarks/selection.py benchmarks/results/generalization-v2*.json \
+      --candidates runs/multi-72-teachers-r4-seed0 runs/multi-72-teachers-r4-seed1 ...
 """
 import argparse
 import json
@@ -16,7 +20,11 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
+from antispoof.core.console import configure
+from antispoof.core.files import read_json
+from antispoof.runtime.interpreter import open_classifier
 from common import RESULTS
+from generalization import Sets, evaluate_scored
 
 DEV = {"pooled": "pooled", "mean-source": "mean_per_source", "worst-source": "worst_per_source"}
 HELD_OUT = {  # figure -> how a row gives it
@@ -77,14 +85,41 @@ def spread(rows, seeds=3):
                for figure, held in HELD_OUT.items()}}
 
 
+def candidates(runs):
+    """Per candidate of each run built with --restarts: the dev figure it was chosen by (its kept
+    epoch's, from its history), and its float model's held-out figures; which one the run kept."""
+    sets, rows = Sets(), []
+    for run in runs:
+        history = read_json(Path(run) / "history.json")
+        key = history["selected_by"]
+        for entry in history["candidates"]:
+            folder = Path(run) / "candidates" / f"seed-{entry['seed']}"
+            row = {"run": str(run), "seed": entry["seed"], "kept": entry["seed"] == history["chosen_seed"],
+                   "dev": entry["dev"], "dev_figure": key,
+                   **evaluate_scored(sets.scored(open_classifier(folder / "model.keras")))}
+            rows.append(row)
+            print(f"{Path(run).name} candidate seed {row['seed']}{' (kept)' if row['kept'] else ''}: "
+                  f"{key} {row['dev']:.3f}, " + ", ".join(f"{figure} {held(row):.3f}"
+                                                          for figure, held in HELD_OUT.items()), flush=True)
+    return {"models": len(rows), "spearman": {figure: float(spearmanr([r["dev"] for r in rows],
+                                                                      [held(r) for r in rows]).statistic)
+                                              for figure, held in HELD_OUT.items()},
+            "rows": rows}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help="generalization.py's JSON files")
+    parser.add_argument("--candidates", nargs="+", type=Path, default=[], metavar="RUN",
+                        help="Runs built with --restarts: score each candidate's float model too.")
     parser.add_argument("--out", type=Path, default=RESULTS / "selection.json")
     args = parser.parse_args(argv)
+    configure()  # our log lines on stderr, the libraries' hidden
     rows = models(args.files)
     result = {"files": [f.name for f in args.files], "models": len(rows),
               "spearman": agreement(rows), "spread": spread(rows), "seed_ranking": within_recipe(rows)}
+    if args.candidates:
+        result["candidates"] = candidates(args.candidates)
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1) + "\n")
     tmp.replace(args.out)
@@ -102,6 +137,10 @@ def main(argv=None):
     for criterion, shares in result["seed_ranking"].items():
         print(f"{criterion:<14}" + "".join(f"{share['best']:>29.2f} / {share['worst']:.2f}"
                                             for share in shares.values()))
+    if args.candidates:
+        c = result["candidates"]
+        print(f"{c['models']} candidates of --restarts (float): Spearman's rho, the dev figure that "
+              "chose among them against " + ", ".join(f"{figure} {rho:.2f}" for figure, rho in c["spearman"].items()))
 
 
 if __name__ == "__main__":
