@@ -21,10 +21,13 @@ ENSEMBLE_72_WORST = {**ENSEMBLE, "input_size": 72, "select_by": "worst-source"}
 # the same after a linear probe, one epoch of the head alone, then its three epochs of the whole
 # network (LP-FT); shipped before the cosine schedule, and its variants
 LPFT = {**ENSEMBLE_72_WORST, "epochs": 4, "probe_epochs": 1}
-# models/antispoof_int8.tflite (seed 0): LP-FT with its learning rate decayed along a cosine in
-# each phase (the probe's, then the whole network's), ending near zero as quantization-aware
-# training does
-SHIPPED_RECIPE = {**LPFT, "lr_schedule": "cosine"}
+# LP-FT with its learning rate decayed along a cosine in each phase (the probe's, then the whole
+# network's), ending near zero as quantization-aware training does; shipped before 96x96 with
+# source balance, and its variants
+LPFT_COSINE = {**LPFT, "lr_schedule": "cosine"}
+# models/antispoof_int8.tflite (seed 0): that recipe at the design's 96x96, each source of a
+# dataset an equal share of the training stream
+SHIPPED_RECIPE = {**LPFT_COSINE, "balance": "source", "input_size": 96}
 RECIPES = {
     "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
     "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
@@ -65,27 +68,27 @@ RECIPES = {
     # the linear probe and that quantization-aware rate together
     "multi-72-teachers-lpft-qat-lr3e-5": ("multi-72-teachers-lpft-qat-lr3e-5", LPFT,
                                           {"qat_learning_rate": 3e-5}, MULTI),
-    # LP-FT with the learning rate decayed along a cosine (the shipped one)
-    "multi-72-teachers-lpft-cosine": ("multi-72-teachers-lpft-cos", SHIPPED_RECIPE, {}, MULTI),
+    # LP-FT with the learning rate decayed along a cosine (shipped before the 96x96 one)
+    "multi-72-teachers-lpft-cosine": ("multi-72-teachers-lpft-cos", LPFT_COSINE, {}, MULTI),
     # LP-FT with its quantization-aware training distilled from the same teachers
     "multi-72-teachers-lpft-qat-distill": ("multi-72-teachers-lpft-qatd", LPFT,
                                            {"qat_distill": True}, MULTI),
     # the cosine recipe with twice the quantization-aware epochs (hard labels at a low rate)
-    "multi-72-teachers-lpft-cosine-qat4": ("multi-72-teachers-lpft-cos-qat4", SHIPPED_RECIPE,
+    "multi-72-teachers-lpft-cosine-qat4": ("multi-72-teachers-lpft-cos-qat4", LPFT_COSINE,
                                            {"qat_epochs": 4}, MULTI),
     # the cosine recipe with each source of a dataset an equal share of the training stream
     "multi-72-teachers-lpft-cosine-balance": ("multi-72-teachers-lpft-cos-bal",
-                                              {**SHIPPED_RECIPE, "balance": "source"}, {}, MULTI),
+                                              {**LPFT_COSINE, "balance": "source"}, {}, MULTI),
     # the cosine recipe with photometric and zoom jitter of the training crops
     "multi-72-teachers-lpft-cosine-augment": ("multi-72-teachers-lpft-cos-aug",
-                                              {**SHIPPED_RECIPE, "augment": True}, {}, MULTI),
-    # source balance at 96x96, the design's input (0.73x the reference's latency, 72x72's bytes)
-    "multi-96-teachers-lpft-cosine-balance": ("multi-96-teachers-lpft-cos-bal",
-                                              {**SHIPPED_RECIPE, "balance": "source",
-                                               "input_size": 96}, {}, MULTI),
+                                              {**LPFT_COSINE, "augment": True}, {}, MULTI),
+    # source balance at 96x96, the design's input (0.72x the reference's latency, 72x72's bytes):
+    # the shipped one
+    "multi-96-teachers-lpft-cosine-balance": ("multi-96-teachers-lpft-cos-bal", SHIPPED_RECIPE,
+                                              {}, MULTI),
     # source balance with more of the teachers and less of the labels
     "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
-                                                       {**SHIPPED_RECIPE, "balance": "source",
+                                                       {**LPFT_COSINE, "balance": "source",
                                                         "distill_alpha": 0.2}, {}, MULTI),
     # the ensemble recipe (no probe), four one-epoch candidates of seeds S, S+1000, S+2000,
     # S+3000, the one with the best worst dev source kept: within every recipe built on three
