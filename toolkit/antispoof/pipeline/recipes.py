@@ -91,8 +91,8 @@ RECIPES = {
                                                        {**LPFT_COSINE, "balance": "source",
                                                         "distill_alpha": 0.2}, {}, MULTI),
     # the ensemble recipe (no probe), four one-epoch candidates of seeds S, S+1000, S+2000,
-    # S+3000, the one with the best worst dev source kept: within every recipe built on three
-    # seeds, dev ranked the seeds as held-out sets did far more often than it ranked recipes
+    # S+3000, the one with the best worst dev source kept (dev did not rank the candidates as
+    # held-out sets do: benchmarks/README.md "webcam-multi v2: how well dev chooses")
     "multi-72-teachers-restarts4": ("multi-72-teachers-r4",
                                     {**ENSEMBLE_72_WORST, "epochs": 1, "restarts": 4}, {}, MULTI),
     # LP-FT with more of the teachers and less of the labels
