@@ -90,8 +90,8 @@ def camera_clip(tmp_path_factory):
 
 def test_the_page_crops_as_opencv_does(tmp_path):
     """crop.js against crop_face (OpenCV) in Node: bit-exact when shrinking (INTER_AREA, also
-    with a whole factor of 2 or 3), within one grey level when enlarging (OpenCV's fixed-point
-    INTER_LINEAR); boxes with odd sides (halves rounded to even) and boxes over the edge."""
+    with a whole factor of 2 or 3) and when enlarging (OpenCV's fixed-point INTER_LINEAR); boxes
+    with odd sides (halves rounded to even) and boxes over the edge."""
     rng = np.random.default_rng(1)
     frame = cv2.GaussianBlur(rng.integers(0, 256, (240, 320, 3), np.uint8), (5, 5), 0)
     boxes = [[int(v) for v in (rng.integers(-40, 300), rng.integers(-40, 220), s, s + rng.integers(-9, 9))]
@@ -109,9 +109,9 @@ def test_the_page_crops_as_opencv_does(tmp_path):
         expected = crop_face(frame, tuple(box), 72, 1.1)
         side = max(1, round(1.1 * max(box[2], box[3])))
         difference = np.abs(crop.astype(int) - expected).max()
-        assert difference <= (0 if side > 72 else 1), (box, difference)
+        assert difference == 0, (box, side, difference)
         shrunk += side > 72
-    assert shrunk >= 30  # most boxes exercise INTER_AREA
+    assert 30 <= shrunk < len(boxes)  # most boxes exercise INTER_AREA, some INTER_LINEAR
 
 
 @pytest.mark.shared

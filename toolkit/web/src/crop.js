@@ -84,25 +84,38 @@ function resizeArea(rgb, side, size) {
   return out;
 }
 
-// OpenCV's INTER_LINEAR: half-pixel centres, edges clamped.
+// OpenCV's INTER_LINEAR for 8-bit pixels (4.11, x86-64), as the Android Resize.linear does it:
+// 11-bit fixed-point weights at half-pixel centres; columns past the border take the edge pixel
+// alone, rows past it keep their weights and read the edge row twice; the vertical pass rounds in
+// two steps, as OpenCV's vectorized code does (16-bit products).
+const COEF_SCALE = 1 << 11;
+
+function linearTable(src, dst, rows) {
+  const scale = 1 / (dst / src), index = new Int32Array(dst), weight = new Int32Array(dst);
+  for (let d = 0; d < dst; d++) {
+    let f = f32((d + 0.5) * scale - 0.5), s = Math.floor(f);
+    f = f32(f - s);
+    if (!rows && s < 0) { s = 0; f = 0; }
+    if (!rows && s >= src - 1) { s = src - 1; f = 0; }
+    index[d] = s;
+    weight[d] = roundHalfEven(f32(f32(1 - f) * COEF_SCALE));
+  }
+  return [index, weight];
+}
+
 function resizeLinear(rgb, side, size) {
-  const scale = side / size, out = new Uint8Array(size * size * 3);
-  const taps = (d) => {
-    let f = (d + 0.5) * scale - 0.5, s = Math.floor(f);
-    f -= s;
-    if (s < 0) { s = 0; f = 0; }
-    if (s >= side - 1) { s = side - 1; f = 0; }
-    return [s, Math.min(s + 1, side - 1), f];
-  };
+  const out = new Uint8Array(size * size * 3);
+  const [xs, xw] = linearTable(side, size, false), [ys, yw] = linearTable(side, size, true);
+  const edge = (v) => Math.max(0, Math.min(v, side - 1));
   for (let dy = 0; dy < size; dy++) {
-    const [y0, y1, fy] = taps(dy);
+    const y0 = edge(ys[dy]), y1 = edge(ys[dy] + 1), b0 = yw[dy], b1 = COEF_SCALE - b0;
     for (let dx = 0; dx < size; dx++) {
-      const [x0, x1, fx] = taps(dx), d = (dy * size + dx) * 3;
+      const x0 = xs[dx], x1 = Math.min(x0 + 1, side - 1), a0 = xw[dx], a1 = COEF_SCALE - a0;
+      const d = (dy * size + dx) * 3;
       for (let c = 0; c < 3; c++) {
         const p = (y, x) => rgb[(y * side + x) * 3 + c];
-        const top = p(y0, x0) * (1 - fx) + p(y0, x1) * fx;
-        const bottom = p(y1, x0) * (1 - fx) + p(y1, x1) * fx;
-        out[d + c] = clamp(Math.round(top * (1 - fy) + bottom * fy));
+        const top = p(y0, x0) * a0 + p(y0, x1) * a1, bottom = p(y1, x0) * a0 + p(y1, x1) * a1;
+        out[d + c] = clamp((((b0 * (top >> 4)) >> 16) + ((b1 * (bottom >> 4)) >> 16) + 2) >> 2);
       }
     }
   }
