@@ -54,8 +54,7 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     out = worker_dir(out_dir, options.strategy)
     run = RunDir(out)
     check_run(run, data_dir, options)
-    if run.model.exists() and run.history.exists() and read_json(run.history)["complete"]:
-        log.info("train: %s is complete, nothing to do", run.model)
+    if _complete(run):
         return run.model
     dataset = open_dataset(data_dir, protocol, subject_regex, seed=options.seed)  # a bad folder: now
     if options.init is None:  # "imagenet": the file, before any decoding or training
@@ -71,6 +70,20 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     return _finish(model, run, history, data, options, started)
 
 
+def _complete(run):
+    """Whether ``run`` holds a finished training (said in a log line): nothing to do then."""
+    done = run.model.exists() and run.history.exists() and read_json(run.history)["complete"]
+    if done:
+        log.info("train: %s is complete, nothing to do", run.model)
+    return done
+
+
+def _figure_name(key):
+    """An epoch log's dev figure as the log lines name it: ``val_worst_source_auc`` → ``dev
+    worst source auc``."""
+    return key.replace("val_", "dev ").replace("_", " ")
+
+
 def _best_candidate(data_dir, out_dir, weights, options, protocol, subject_regex):
     """--restarts N: N runs of the same options but the seed, one after another under
     ``candidates/seed-K`` (each resumable); the one whose kept epoch has the best dev figure of
@@ -78,8 +91,7 @@ def _best_candidate(data_dir, out_dir, weights, options, protocol, subject_regex
     with every candidate's figure in the history and config.json."""
     run = RunDir(out_dir)
     check_run(run, data_dir, options)
-    if run.model.exists() and run.history.exists() and read_json(run.history)["complete"]:
-        log.info("train: %s is complete, nothing to do", run.model)
+    if _complete(run):
         return run.model
     key, candidates = SELECTION[options.select_by], {}
     for k in range(options.restarts):
@@ -95,8 +107,7 @@ def _best_candidate(data_dir, out_dir, weights, options, protocol, subject_regex
     chosen = candidates[best][0]
     figures = [{"seed": seed, "dev": figure} for seed, (_, figure, _) in candidates.items()]
     log.info("train: candidate seed %d has the best %s (%s): kept", best,
-             key.replace("val_", "dev ").replace("_", " "),
-             ", ".join(f"seed {f['seed']} {f['dev']:.4f}" for f in figures))
+             _figure_name(key), ", ".join(f"seed {f['seed']} {f['dev']:.4f}" for f in figures))
     write_json(run.config, {**read_json(chosen.config), **_record(data_dir, options),
                             "candidates": figures, "chosen_seed": best})
     if chosen.teachers.exists():
@@ -277,7 +288,7 @@ def _finish(model, run, history, data, options, started):
         history["selected_epoch"], history["selected_by"] = best["epoch"], key
         model = keras.models.load_model(run.best)
         log.info("train: epoch %d has the best %s (%.4f): kept", best["epoch"],
-                 key.replace("val_", "dev ").replace("_", " "), best[key])
+                 _figure_name(key), best[key])
     # the score alone (no pixel map, no source head), plain convolutions: nothing extra to export
     model = fold_central_difference(without_mixstyle(main_output(model)))
     if options.flip_average:  # trained on single crops (randomly flipped); scores both views
