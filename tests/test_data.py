@@ -1,11 +1,13 @@
 """Dataset discovery, the subject-held-out protocol and bad data, on real NUAA crops."""
 import json
 import logging
+from collections import Counter
 
 import numpy as np
 import pytest
 
 from antispoof.core.model_contract import CROP_SCALE
+from antispoof.data import datasets
 from antispoof.data.datasets import FaceDataset, crop_scale, load_images
 from antispoof.data.stream import class_weights
 from antispoof.core.errors import AntispoofError
@@ -60,6 +62,31 @@ def test_corrupt_jpeg_is_skipped_with_a_warning_naming_it(tmp_path, caplog):
     assert str(corrupt) in caplog.text
     assert images.pixels.shape == (len(samples) - 1, 96, 96, 3) and images.pixels.dtype == np.uint8
 
+
+
+@pytest.mark.shared
+def test_a_crop_file_is_decoded_once_across_the_splits_a_build_reads(tmp_path, caplog, monkeypatch):
+    """A source-balanced train split repeats crops and QAT reads the same split unbalanced: each
+    file is decoded (and warned about) once, and the crops are those a fresh decoding gives."""
+    data = make_subset(tmp_path / "data", ["0001", "0002", "0004"], 4)
+    corrupt = data / "real" / "0001" / "broken.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    samples = FaceDataset(data).samples
+    bad = next(s for s in samples if s.path == str(corrupt))
+    repeated = [s for s in samples if s != bad][:5] * 3 + [bad, bad]  # as a balanced split repeats a small source's crops
+    decoded = Counter()
+    decode = datasets.load_face_crop
+    monkeypatch.setattr(datasets, "load_face_crop", lambda path, size: (decoded.update([path]),
+                                                                        decode(path, size))[1])
+    with caplog.at_level(logging.WARNING, logger="antispoof"):
+        first, every = load_images(repeated, 96), load_images(samples, 96)
+    assert decoded == Counter({s.path: 1 for s in samples})
+    assert caplog.text.count(str(corrupt)) == 1
+    assert first.skipped == every.skipped == [(str(corrupt), "cannot decode image")]
+    assert len(first.samples) == 15 and len(every.samples) == len(samples) - 1
+    fresh = load_images(samples, 96, keep=False)
+    assert fresh.samples == every.samples and np.array_equal(fresh.pixels, every.pixels)
+    assert np.array_equal(first.pixels, fresh.pixels[[fresh.samples.index(s) for s in first.samples]])
 
 @pytest.mark.shared
 def test_empty_class_folder_is_a_clear_error(tmp_path):

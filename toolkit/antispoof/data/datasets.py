@@ -15,9 +15,9 @@ import logging
 import os
 import random
 import re
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -340,30 +340,54 @@ def hold_out(subjects, seed, test_share=0.2):
 def load_images(samples, size, workers=4, keep=True):
     """Decode crops in parallel; undecodable files are skipped with a warning that names them.
 
-    A build reads the same splits several times (evaluation, parity, report): the last few
-    decodings are kept, read-only, so each file is decoded and warned about once; ``keep=False``
-    keeps none (a pass over crops that are read once, in chunks).
+    A build reads the same crops several times (the train split source-balanced for training and
+    as it is for quantization, evaluation, parity, report): the last few decodings are kept,
+    read-only, and a crop one of them holds at ``size`` is taken from it, so each file is decoded
+    and warned about once (a crop repeated within ``samples`` too); ``keep=False`` keeps none (a
+    pass over crops that are read once, in chunks).
     """
-    return (_decode if keep else _decode.__wrapped__)(tuple(samples), size, workers)
+    samples = tuple(samples)
+    if not keep:
+        return _decode(samples, size, workers, {})
+    key = (samples, size)
+    if key not in _KEPT:
+        _KEPT[key] = _decode(samples, size, workers, _kept_crops(size))
+        while len(_KEPT) > KEEP_DECODINGS:
+            _KEPT.popitem(last=False)
+    _KEPT.move_to_end(key)
+    return _KEPT[key]
 
 
-@lru_cache(maxsize=6)
-def _decode(samples, size, workers):
+KEEP_DECODINGS = 6
+_KEPT = OrderedDict()  # (samples, size) -> Images, the newest last
+
+
+def _kept_crops(size):
+    """file -> its crop at ``size`` (None: undecodable) in the kept decodings."""
+    known = {}
+    for (_, kept_size), images in _KEPT.items():
+        if kept_size == size:
+            known.update((path, None) for path, _ in images.skipped)
+            known.update((s.path, pixels) for s, pixels in zip(images.samples, images.pixels))
+    return known
+
+
+def _decode(samples, size, workers, known):
+    files = list(dict.fromkeys(s.path for s in samples if s.path not in known))
     with ThreadPoolExecutor(workers) as pool:
-        crops = list(progress(pool.map(lambda s: load_face_crop(s.path, size), samples, chunksize=64),
-                              total=len(samples), desc="reading crops", unit="crop"))
-    kept, pixels, skipped = [], [], []
-    for sample, crop in zip(samples, crops):
-        if crop is None:
-            log.warning("warning: skipped %s: cannot decode image", sample.path)
-            skipped.append((sample.path, "cannot decode image"))
-        else:
-            kept.append(sample)
-            pixels.append(crop)
+        crops = dict(zip(files, progress(pool.map(lambda f: load_face_crop(f, size), files, chunksize=64),
+                                         total=len(files), desc="reading crops", unit="crop")))
+    for file in files:
+        if crops[file] is None:
+            log.warning("warning: skipped %s: cannot decode image", file)
+    crops = {**known, **crops}
+    kept = [s for s in samples if crops[s.path] is not None]
+    skipped = [(f, "cannot decode image") for f in dict.fromkeys(s.path for s in samples)
+               if crops[f] is None]
     if not kept:
         raise AntispoofError("no decodable image among %d files (first: %s)"
                              % (len(samples), samples[0].path if samples else "none"))
     labels = np.array([s.label for s in kept], dtype=np.int32)
-    pixels = np.stack(pixels)
+    pixels = np.stack([crops[s.path] for s in kept])
     pixels.flags.writeable = labels.flags.writeable = False
     return Images(pixels, labels, kept, skipped)

@@ -86,6 +86,11 @@ RECIPES = {
     # the shipped one
     "multi-96-teachers-lpft-cosine-balance": ("multi-96-teachers-lpft-cos-bal", SHIPPED_RECIPE,
                                               {}, MULTI),
+    # the shipped recipe with more of the labels and less of the teachers (every teacher fails on
+    # gh_sonhaicode's high-end screens, where label-only training did better)
+    "multi-96-teachers-lpft-cosine-balance-alpha0.8": ("multi-96-teachers-lpft-cos-bal-a08",
+                                                       {**SHIPPED_RECIPE, "distill_alpha": 0.8},
+                                                       {}, MULTI),
     # source balance with more of the teachers and less of the labels
     "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
                                                        {**LPFT_COSINE, "balance": "source",
