@@ -86,6 +86,9 @@ RECIPES = {
     # the shipped one
     "multi-96-teachers-lpft-cosine-balance": ("multi-96-teachers-lpft-cos-bal", SHIPPED_RECIPE,
                                               {}, MULTI),
+    # the shipped recipe with one QAT epoch instead of two (the build's slowest stage)
+    "multi-96-teachers-lpft-cosine-balance-qat1": ("multi-96-teachers-lpft-cos-bal-qat1",
+                                                   SHIPPED_RECIPE, {"qat_epochs": 1}, MULTI),
     # the shipped recipe with more of the labels and less of the teachers (every teacher fails on
     # gh_sonhaicode's high-end screens, where label-only training did better)
     "multi-96-teachers-lpft-cosine-balance-alpha0.8": ("multi-96-teachers-lpft-cos-bal-a08",
