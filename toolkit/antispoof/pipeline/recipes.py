@@ -25,9 +25,13 @@ LPFT = {**ENSEMBLE_72_WORST, "epochs": 4, "probe_epochs": 1}
 # network's), ending near zero as quantization-aware training does; shipped before 96x96 with
 # source balance, and its variants
 LPFT_COSINE = {**LPFT, "lr_schedule": "cosine"}
-# models/antispoof_int8.tflite (seed 0): that recipe at the design's 96x96, each source of a
-# dataset an equal share of the training stream
-SHIPPED_RECIPE = {**LPFT_COSINE, "balance": "source", "input_size": 96}
+# that recipe at the design's 96x96, each source of a dataset an equal share of the training
+# stream; shipped before the labels' larger share, and its variants
+BALANCE_96 = {**LPFT_COSINE, "balance": "source", "input_size": 96}
+# models/antispoof_int8.tflite (seed 0): that recipe with more of the labels and less of the
+# teachers (every teacher fails on gh_sonhaicode's high-end screens, where label-only training
+# did better)
+SHIPPED_RECIPE = {**BALANCE_96, "distill_alpha": 0.8}
 RECIPES = {
     "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
     "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
@@ -82,18 +86,15 @@ RECIPES = {
     # the cosine recipe with photometric and zoom jitter of the training crops
     "multi-72-teachers-lpft-cosine-augment": ("multi-72-teachers-lpft-cos-aug",
                                               {**LPFT_COSINE, "augment": True}, {}, MULTI),
-    # source balance at 96x96, the design's input (0.72x the reference's latency, 72x72's bytes):
-    # the shipped one
-    "multi-96-teachers-lpft-cosine-balance": ("multi-96-teachers-lpft-cos-bal", SHIPPED_RECIPE,
-                                              {}, MULTI),
-    # the shipped recipe with one QAT epoch instead of two (the build's slowest stage)
+    # source balance at 96x96, the design's input (0.72x the reference's latency, 72x72's bytes)
+    "multi-96-teachers-lpft-cosine-balance": ("multi-96-teachers-lpft-cos-bal", BALANCE_96, {},
+                                              MULTI),
+    # that recipe with one QAT epoch instead of two (the build's slowest stage)
     "multi-96-teachers-lpft-cosine-balance-qat1": ("multi-96-teachers-lpft-cos-bal-qat1",
-                                                   SHIPPED_RECIPE, {"qat_epochs": 1}, MULTI),
-    # the shipped recipe with more of the labels and less of the teachers (every teacher fails on
-    # gh_sonhaicode's high-end screens, where label-only training did better)
+                                                   BALANCE_96, {"qat_epochs": 1}, MULTI),
+    # the labels 0.8 of the targets, the teachers 0.2: the shipped one
     "multi-96-teachers-lpft-cosine-balance-alpha0.8": ("multi-96-teachers-lpft-cos-bal-a08",
-                                                       {**SHIPPED_RECIPE, "distill_alpha": 0.8},
-                                                       {}, MULTI),
+                                                       SHIPPED_RECIPE, {}, MULTI),
     # source balance with more of the teachers and less of the labels
     "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
                                                        {**LPFT_COSINE, "balance": "source",
