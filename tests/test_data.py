@@ -63,7 +63,6 @@ def test_corrupt_jpeg_is_skipped_with_a_warning_naming_it(tmp_path, caplog):
     assert images.pixels.shape == (len(samples) - 1, 96, 96, 3) and images.pixels.dtype == np.uint8
 
 
-
 @pytest.mark.shared
 def test_a_crop_file_is_decoded_once_across_the_splits_a_build_reads(tmp_path, caplog, monkeypatch):
     """A source-balanced train split repeats crops and QAT reads the same split unbalanced: each
@@ -73,7 +72,8 @@ def test_a_crop_file_is_decoded_once_across_the_splits_a_build_reads(tmp_path, c
     corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
     samples = FaceDataset(data).samples
     bad = next(s for s in samples if s.path == str(corrupt))
-    repeated = [s for s in samples if s != bad][:5] * 3 + [bad, bad]  # as a balanced split repeats a small source's crops
+    # as a source-balanced split repeats a small source's crops
+    repeated = [s for s in samples if s != bad][:5] * 3 + [bad, bad]
     decoded = Counter()
     decode = datasets.load_face_crop
     monkeypatch.setattr(datasets, "load_face_crop", lambda path, size: (decoded.update([path]),
@@ -87,6 +87,7 @@ def test_a_crop_file_is_decoded_once_across_the_splits_a_build_reads(tmp_path, c
     fresh = load_images(samples, 96, keep=False)
     assert fresh.samples == every.samples and np.array_equal(fresh.pixels, every.pixels)
     assert np.array_equal(first.pixels, fresh.pixels[[fresh.samples.index(s) for s in first.samples]])
+
 
 @pytest.mark.shared
 def test_empty_class_folder_is_a_clear_error(tmp_path):
