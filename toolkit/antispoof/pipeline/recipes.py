@@ -95,6 +95,13 @@ RECIPES = {
     # the labels 0.8 of the targets, the teachers 0.2: the shipped one
     "multi-96-teachers-lpft-cosine-balance-alpha0.8": ("multi-96-teachers-lpft-cos-bal-a08",
                                                        SHIPPED_RECIPE, {}, MULTI),
+    # the shipped recipe and the one before it with a pixel map trained on a mid-level feature
+    # map (dropped at save; at 64x64 it moved gh_sonhaicode and NUAA ACER, not dev)
+    "multi-96-teachers-lpft-cosine-balance-alpha0.8-pixel": (
+        "multi-96-teachers-lpft-cos-bal-a08-pix", {**SHIPPED_RECIPE, "pixel_supervision": 0.5},
+        {}, MULTI),
+    "multi-96-teachers-lpft-cosine-balance-pixel": (
+        "multi-96-teachers-lpft-cos-bal-pix", {**BALANCE_96, "pixel_supervision": 0.5}, {}, MULTI),
     # source balance with more of the teachers and less of the labels
     "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
                                                        {**LPFT_COSINE, "balance": "source",
