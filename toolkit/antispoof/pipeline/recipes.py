@@ -102,6 +102,10 @@ RECIPES = {
         {}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-pixel": (
         "multi-96-teachers-lpft-cos-bal-pix", {**BALANCE_96, "pixel_supervision": 0.5}, {}, MULTI),
+    # the shipped recipe one epoch shorter (the probe's and two of the whole network, the
+    # cosine ending there): every 96x96 seed kept the end of its first whole-network epoch
+    "multi-96-teachers-lpft-cosine-balance-alpha0.8-epochs3": (
+        "multi-96-teachers-lpft-cos-bal-a08-e3", {**SHIPPED_RECIPE, "epochs": 3}, {}, MULTI),
     # source balance with more of the teachers and less of the labels
     "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
                                                        {**LPFT_COSINE, "balance": "source",
