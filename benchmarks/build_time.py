@@ -1,8 +1,8 @@
 """How long a build of a recipe takes on this machine, stage by stage: `antispoof build` of
 the recipe (default: the shipped one, ``pipeline.recipes.SHIPPED_RECIPE``) from nothing, in a
-fresh folder, its teachers' score cache warm or cold (``--cold``: an empty cache, as a first
-build; default: the user's cache, as every build after the first). The bar: 10 minutes, so that
-three seeds of a recipe fit in an hour. Prints a table, writes JSON.
+fresh folder, its caches (the teachers' scores, the contraction) warm or cold (``--cold``:
+empty caches, as a first build; default: the user's, as every build after the first). The bar:
+10 minutes, so that three seeds of a recipe fit in an hour. Prints a table, writes JSON.
 
     python benchmarks/build_time.py --out benchmarks/results/build_time.json
 """
@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 
 from antispoof.core.console import configure
-from antispoof.core.files import read_json, write_json
+from antispoof.core.files import CACHE_ENV, read_json, write_json
 from antispoof.pipeline.recipes import RECIPES, SHIPPED_RECIPE
 from antispoof.runtime.device_runner import cpu_model
-from antispoof.training.teacher import CACHE_ENV
 
 from common import RESULTS, WEIGHTS_035
 from generalization import build_run
@@ -31,7 +30,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default=SHIPPED, choices=RECIPES)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cold", action="store_true", help="An empty teacher-score cache.")
+    parser.add_argument("--cold", action="store_true",
+                        help="Empty caches (the teachers' scores, the contraction).")
     parser.add_argument("--out", type=Path, default=RESULTS / "build_time.json")
     args = parser.parse_args(argv)
     configure()
@@ -42,7 +42,7 @@ def main(argv=None):
         run_dir = build_run(args.recipe, args.seed, Path(work), WEIGHTS_035)
         seconds = time.time() - start
         metrics = read_json(run_dir / "metrics.json")
-    result = {"recipe": args.recipe, "seed": args.seed, "teacher_cache": "cold" if args.cold else "warm",
+    result = {"recipe": args.recipe, "seed": args.seed, "cache": "cold" if args.cold else "warm",
               "seconds": seconds, "stage_seconds": metrics["stage_seconds"], "bar_s": BAR_S,
               "meets_bar": seconds <= BAR_S, "cpu": cpu_model(), "cores": os.cpu_count(),
               "machine": platform.machine()}
@@ -50,8 +50,8 @@ def main(argv=None):
     print(f"{'stage':<10} {'seconds':>8}")
     for stage, s in metrics["stage_seconds"].items():
         print(f"{stage:<10} {s:8.0f}")
-    print(f"{'build':<10} {seconds:8.0f}   recipe {args.recipe}, seed {args.seed}, teacher cache "
-          f"{result['teacher_cache']} (bar {BAR_S} s: {'met' if result['meets_bar'] else 'NOT met'}) "
+    print(f"{'build':<10} {seconds:8.0f}   recipe {args.recipe}, seed {args.seed}, caches "
+          f"{result['cache']} (bar {BAR_S} s: {'met' if result['meets_bar'] else 'NOT met'}) "
           f"on {result['cpu']}, {result['cores']} cores")
 
 

@@ -1,5 +1,7 @@
 """Contraction of the pretrained width-1.0 MobileNetV2, on real weights and real crops."""
 import json
+import logging
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from antispoof.models import widths as w
 from antispoof.models.mobilenet_v2 import load_full
 from antispoof.data.datasets import FaceDataset
 from antispoof.core.errors import AntispoofError
+from antispoof.core.files import CACHE_ENV
 from antispoof.runtime.info import model_info
 from antispoof.models.builders import build_model
 from antispoof.compress.quantization import convert_int8
@@ -139,6 +142,28 @@ def test_contract_cli_then_train_from_it(tmp_path):
     model = keras.models.load_model(tmp_path / "run" / "model.keras", compile=False)
     assert model.get_layer("head_norm0") and model.get_layer("block_8_add")
     assert not any(isinstance(layer, keras.Model) for layer in model.layers)
+
+
+@pytest.mark.shared
+def test_a_contraction_is_copied_from_the_cache_when_nothing_it_depends_on_changed(
+        tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    data = make_subset(tmp_path / "data", ["0001", "0002", "0004"], 6)
+    args = dict(width=0.35, blocks=8, calibration_dir=data, input_size=32)
+    with caplog.at_level(logging.INFO, logger="antispoof"):
+        c.contract(WEIGHTS_100, tmp_path / "first.keras", **args)
+        assert "from the cache" not in caplog.text
+        caplog.clear()
+        c.contract(WEIGHTS_100, tmp_path / "again.keras", **args)
+        assert any(re.match(r"contract: chose stem \d+, .*, from the cache", m) for m in caplog.messages)
+        caplog.clear()
+        c.contract(WEIGHTS_100, tmp_path / "other.keras", recalibrate=False, **args)
+        assert "from the cache" not in caplog.text
+    first, again = (keras.models.load_model(tmp_path / f"{n}.keras") for n in ("first", "again"))
+    assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), again.get_weights()))
+    assert (json.loads((tmp_path / "again.json").read_text())
+            == json.loads((tmp_path / "first.json").read_text()))
+    assert len(list((tmp_path / "cache" / "contractions").glob("*.keras"))) == 2
 
 
 def test_contract_needs_width_or_budget(tmp_path):

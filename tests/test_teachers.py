@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from antispoof.core import metrics
+from antispoof.core.files import CACHE_ENV
 from antispoof.data.datasets import FaceDataset, load_images
 from antispoof.runtime.peer import PeerClassifier
 from antispoof.testing.checkout import NUAA, PEERS, WEIGHTS_035
@@ -41,7 +42,7 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
     copies of the crops; `train` takes --teacher twice and records the choice in teachers.json."""
     from conftest import run_cli
 
-    monkeypatch.setenv(teachers.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(teachers, "CHUNK", 7)  # crops decoded and scored 7 at a time
     dev = load_images(FaceDataset(NUAA).split("dev")[::6], 64)
     paths = [PEERS["peer MiniFASNetV2"], PEERS["peer suri"]]
@@ -66,12 +67,12 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
     assert len(moved.cache.scores) == len(cached.cache.scores)
 
     # once the weights are set, a teacher of weight 0 is neither opened nor scored
-    monkeypatch.setenv(teachers.CACHE_ENV, str(tmp_path / "fresh-cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "fresh-cache"))
     one = teachers.Ensemble(paths)
     one.weights = np.array([0.0, 1.0])
     assert np.array_equal(one.scores(dev), again)
     assert one.teachers[0]._model is None and not one.teachers[0].cache.path.exists()
-    monkeypatch.setenv(teachers.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
 
     out = tmp_path / "student"
     run_cli("train", "--data", NUAA, "--weights", WEIGHTS_035, "--input-size", 64, "--epochs", 1,

@@ -288,7 +288,8 @@ def pack(dataset, protocol, subject_regex, out, shards, seed):
 @click.option("--out", required=True, type=click.Path(), help="The .keras backbone to write.")
 def contract(weights, width, budget_kb, input_size, criterion, calibration_data, head, blocks, tap,
              last_conv, out):
-    """Contract a pretrained width-1.0 MobileNetV2 to a width or a size budget, keeping weights."""
+    """Contract a pretrained width-1.0 MobileNetV2 to a width or a size budget, keeping weights
+    (the same contraction again is copied from ~/.cache/antispoof/contractions)."""
     from antispoof.compress.contraction import contract as run
 
     run(weights, out, width, budget_kb, input_size, criterion, calibration_data, head, blocks, tap,

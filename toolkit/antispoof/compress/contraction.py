@@ -14,7 +14,10 @@ every layer takes the matching slices of the pretrained kernels and BatchNorm pa
 The contracted network is built flat with the Keras layer names, so a width-1.0
 contraction is the original network, layer for layer.
 """
+import hashlib
+import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +26,7 @@ import tf_keras as keras
 from antispoof.compress.budget import search_widths
 from antispoof.compress.config import CONTRACTION, CRITERIA
 from antispoof.core.errors import AntispoofError
-from antispoof.core.files import atomic_path, write_json
+from antispoof.core.files import atomic_path, cache_folder, read_json, write_json
 from antispoof.data.loading import calibration_crops
 from antispoof.models.mobilenet_v2 import (BN, load_full, mobilenet_v2, normalized_input,
                                            source_alpha)
@@ -181,18 +184,14 @@ def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_
     """Contract the width-1.0 network to ``width`` (or to fit ``budget_kb`` with ``head``).
 
     Writes the flat backbone (image → features) to ``out`` and, beside it, ``<out>.json``
-    with the widths, the criterion and the kept channel indices.
+    with the widths, the criterion and the kept channel indices; returns ``out``. A contraction
+    is kept in the user's cache (``contraction_cache``): the same weights, calibration crops
+    and settings again (every seed of a recipe) copy it instead of searching and contracting.
     """
 
     if (width is None) == (budget_kb is None):
         raise AntispoofError("give exactly one of --width and --budget-kb")
     weights = resolve_weights(weights, DEFAULT_ARCH, 1.0)  # "imagenet": the file, before any work
-    if budget_kb is not None:
-        widths, size = search_widths(int(budget_kb * 1024), head, input_size,
-                                     max_alpha=source_alpha(weights))
-        log.info("contract: chose %s (%d bytes as int8 with the %s head)", summarize(widths), size, head)
-    else:
-        widths = Widths.uniform(width, blocks, last, tap)
     calibration = None
     if calibration_dir or criterion == "activation":
         if not calibration_dir:
@@ -201,15 +200,47 @@ def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_
     else:
         log.warning("warning: no --calibration-data: BatchNorm statistics are not recalibrated "
                     "after contraction, which slows fine-tuning")
+    cached = contraction_cache(weights, calibration, {
+        "width": width, "budget_kb": budget_kb, "input_size": input_size, "criterion": criterion,
+        "head": head, "blocks": blocks, "tap": tap, "last": last, "recalibrate": recalibrate})
+    meta = cached.with_suffix(".json")
+    if cached.is_file() and meta.is_file():
+        described = read_json(meta)
+        log.info("contract: chose %s, from the cache (%s)", described["summary"], cached)
+        with atomic_path(out, suffix=".keras") as tmp:
+            shutil.copyfile(cached, tmp)
+        write_json(Path(out).with_suffix(".json"), {**described, "weights": str(weights)})
+        return Path(out)
+    if budget_kb is not None:
+        widths, size = search_widths(int(budget_kb * 1024), head, input_size,
+                                     max_alpha=source_alpha(weights))
+        log.info("contract: chose %s (%d bytes as int8 with the %s head)", summarize(widths), size, head)
+    else:
+        widths = Widths.uniform(width, blocks, last, tap)
     image, features, kept = contract_backbone(weights, widths, input_size, criterion, calibration,
                                               recalibrate)
     model = keras.Model(image, features, name="contracted_mobilenet_v2")
     with atomic_path(out, suffix=".keras") as tmp:
         model.save(tmp)
-    write_json(Path(out).with_suffix(".json"), {
-        "weights": str(weights), "criterion": criterion, "widths": describe(widths),
-        "parameters": int(model.count_params()),
-        "kept": {group: idx.tolist() for group, idx in kept.items()},
-    })
+    described = {"weights": str(weights), "criterion": criterion, "widths": describe(widths),
+                 "summary": summarize(widths), "parameters": int(model.count_params()),
+                 "kept": {group: idx.tolist() for group, idx in kept.items()}}
+    write_json(Path(out).with_suffix(".json"), described)
+    with atomic_path(cached, suffix=".keras") as tmp:  # the model first: a hit needs both
+        shutil.copyfile(out, tmp)
+    write_json(meta, described)
     log.info("contract: wrote %s (%d parameters)", out, model.count_params())
-    return model
+    return Path(out)
+
+
+def contraction_cache(weights, calibration, settings):
+    """The cache file of a contraction, keyed by the weights file's bytes, the calibration crops,
+    the settings and the package's own source (a changed contraction misses)."""
+    key = hashlib.sha256(Path(weights).read_bytes())
+    key.update(json.dumps(settings, sort_keys=True).encode())
+    if calibration is not None:
+        key.update(f"{calibration.shape} {calibration.dtype}".encode())
+        key.update(np.ascontiguousarray(calibration).tobytes())
+    for source in sorted(Path(__file__).parents[1].rglob("*.py")):  # the antispoof package
+        key.update(source.read_bytes())
+    return cache_folder("contractions") / f"{key.hexdigest()[:24]}.keras"

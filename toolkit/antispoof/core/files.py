@@ -1,4 +1,5 @@
-"""Atomic writes: a reader never sees half a file, an interrupted job leaves none."""
+"""Atomic writes: a reader never sees half a file, an interrupted job leaves none; the user's
+cache folder."""
 import json
 import os
 import tempfile
@@ -7,6 +8,14 @@ from pathlib import Path
 
 from antispoof.core.errors import AntispoofError
 from antispoof.core.fields import flag
+
+CACHE_ENV = "ANTISPOOF_CACHE"  # the cache folder (default ~/.cache/antispoof)
+
+
+def cache_folder(kind):
+    """Where the results that builds share are kept (``kind``: teacher-scores, contractions):
+    ``~/.cache/antispoof/KIND``, or under ``$ANTISPOOF_CACHE``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "antispoof") / kind
 
 
 @contextmanager

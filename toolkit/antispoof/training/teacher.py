@@ -17,7 +17,7 @@ import numpy as np
 
 from antispoof.core import metrics
 from antispoof.core.errors import AntispoofError
-from antispoof.core.files import atomic_path, read_json, write_json
+from antispoof.core.files import atomic_path, cache_folder, read_json, write_json
 from antispoof.data.datasets import load_images
 from antispoof.models.builders import load_trained
 from antispoof.runtime.interpreter import spoof_scores
@@ -25,7 +25,6 @@ from antispoof.runtime.peer import PEER_SUFFIX, PeerClassifier
 
 log = logging.getLogger("antispoof")
 
-CACHE_ENV = "ANTISPOOF_CACHE"  # the cache folder (default ~/.cache/antispoof)
 KEYED_BY = "content"  # in the cache files' names: what their keys are (files keyed otherwise stay unread)
 WEIGHT_STEP = 0.1
 CHUNK = 2048  # crops decoded at once at the teacher's size (HyperFAS: 224×224, 300 MB)
@@ -36,16 +35,12 @@ CRITERIA = {  # --select-by: the dev figure that chooses the ensemble's weights
 }
 
 
-def cache_folder():
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "antispoof") / "teacher-scores"
-
-
 class ScoreCache:
     """A teacher file's P(spoof) per crop file, in one ``.npz`` per teacher file."""
 
     def __init__(self, model_file):
         digest = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()[:16]
-        self.path = cache_folder() / f"{Path(model_file).stem}-{digest}-{KEYED_BY}.npz"
+        self.path = cache_folder("teacher-scores") / f"{Path(model_file).stem}-{digest}-{KEYED_BY}.npz"
         self.scores = {}
         if self.path.is_file():
             with np.load(self.path) as stored:
