@@ -25,9 +25,10 @@ LPFT = {**ENSEMBLE_72_WORST, "epochs": 4, "probe_epochs": 1}
 # network's), ending near zero as quantization-aware training does; shipped before 96x96 with
 # source balance, and its variants
 LPFT_COSINE = {**LPFT, "lr_schedule": "cosine"}
-# that recipe at the design's 96x96, each source of a dataset an equal share of the training
-# stream; shipped before the labels' larger share, and its variants
-BALANCE_96 = {**LPFT_COSINE, "balance": "source", "input_size": 96}
+# that recipe with each source of a dataset an equal share of the training stream; at the
+# design's 96x96, shipped before the labels' larger share, and its variants
+BALANCE_72 = {**LPFT_COSINE, "balance": "source"}
+BALANCE_96 = {**BALANCE_72, "input_size": 96}
 # models/antispoof_int8.tflite (seed 0): that recipe with more of the labels and less of the
 # teachers (every teacher fails on gh_sonhaicode's high-end screens, where label-only training
 # did better)
@@ -81,8 +82,8 @@ RECIPES = {
     "multi-72-teachers-lpft-cosine-qat4": ("multi-72-teachers-lpft-cos-qat4", LPFT_COSINE,
                                            {"qat_epochs": 4}, MULTI),
     # the cosine recipe with each source of a dataset an equal share of the training stream
-    "multi-72-teachers-lpft-cosine-balance": ("multi-72-teachers-lpft-cos-bal",
-                                              {**LPFT_COSINE, "balance": "source"}, {}, MULTI),
+    "multi-72-teachers-lpft-cosine-balance": ("multi-72-teachers-lpft-cos-bal", BALANCE_72, {},
+                                              MULTI),
     # the cosine recipe with photometric and zoom jitter of the training crops
     "multi-72-teachers-lpft-cosine-augment": ("multi-72-teachers-lpft-cos-aug",
                                               {**LPFT_COSINE, "augment": True}, {}, MULTI),
@@ -108,8 +109,8 @@ RECIPES = {
         "multi-96-teachers-lpft-cos-bal-a08-e3", {**SHIPPED_RECIPE, "epochs": 3}, {}, MULTI),
     # source balance with more of the teachers and less of the labels
     "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
-                                                       {**LPFT_COSINE, "balance": "source",
-                                                        "distill_alpha": 0.2}, {}, MULTI),
+                                                       {**BALANCE_72, "distill_alpha": 0.2}, {},
+                                                       MULTI),
     # the ensemble recipe (no probe), four one-epoch candidates of seeds S, S+1000, S+2000,
     # S+3000, the one with the best worst dev source kept (dev did not rank the candidates as
     # held-out sets do: benchmarks/README.md "webcam-multi v2: how well dev chooses")
