@@ -104,7 +104,7 @@ RECIPES = {
     "multi-96-teachers-lpft-cosine-balance-pixel": (
         "multi-96-teachers-lpft-cos-bal-pix", {**BALANCE_96, "pixel_supervision": 0.5}, {}, MULTI),
     # the shipped recipe one epoch shorter (the probe's and two of the whole network, the
-    # cosine ending there): every 96x96 seed kept the end of its first whole-network epoch
+    # cosine ending there): its seeds had kept epochs 2, 2 and 3 of 4, never the last
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-epochs3": (
         "multi-96-teachers-lpft-cos-bal-a08-e3", {**SHIPPED_RECIPE, "epochs": 3}, {}, MULTI),
     # source balance with more of the teachers and less of the labels
