@@ -155,7 +155,8 @@ def test_a_contraction_is_copied_from_the_cache_when_nothing_it_depends_on_chang
         assert "from the cache" not in caplog.text
         caplog.clear()
         c.contract(WEIGHTS_100, tmp_path / "again.keras", **args)
-        assert any(re.match(r"contract: chose stem \d+, .*, from the cache", m) for m in caplog.messages)
+        hit = r"contract: chose stem \d+, .*, from the cache"
+        assert any(re.match(hit, message) for message in caplog.messages)
         caplog.clear()
         c.contract(WEIGHTS_100, tmp_path / "other.keras", recalibrate=False, **args)
         assert "from the cache" not in caplog.text

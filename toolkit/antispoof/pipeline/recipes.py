@@ -97,14 +97,16 @@ RECIPES = {
     "multi-96-teachers-lpft-cosine-balance-alpha0.8": ("multi-96-teachers-lpft-cos-bal-a08",
                                                        SHIPPED_RECIPE, {}, MULTI),
     # the shipped recipe and the one before it with a pixel map trained on a mid-level feature
-    # map (dropped at save; at 64x64 it moved gh_sonhaicode and NUAA ACER, not dev)
+    # map (dropped at save; at 64x64 it moved gh_sonhaicode and NUAA ACER, not dev); below the
+    # shipped recipe on the worst dev source at 96x96 (benchmarks/README.md)
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-pixel": (
         "multi-96-teachers-lpft-cos-bal-a08-pix", {**SHIPPED_RECIPE, "pixel_supervision": 0.5},
         {}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-pixel": (
         "multi-96-teachers-lpft-cos-bal-pix", {**BALANCE_96, "pixel_supervision": 0.5}, {}, MULTI),
     # the shipped recipe one epoch shorter (the probe's and two of the whole network, the
-    # cosine ending there): its seeds had kept epochs 2, 2 and 3 of 4, never the last
+    # cosine ending there): its seeds had kept epochs 2, 2 and 3 of 4, never the last; below it
+    # on the worst dev source
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-epochs3": (
         "multi-96-teachers-lpft-cos-bal-a08-e3", {**SHIPPED_RECIPE, "epochs": 3}, {}, MULTI),
     # source balance with more of the teachers and less of the labels

@@ -40,7 +40,8 @@ class ScoreCache:
 
     def __init__(self, model_file):
         digest = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()[:16]
-        self.path = cache_folder("teacher-scores") / f"{Path(model_file).stem}-{digest}-{KEYED_BY}.npz"
+        name = f"{Path(model_file).stem}-{digest}-{KEYED_BY}.npz"
+        self.path = cache_folder("teacher-scores") / name
         self.scores = {}
         if self.path.is_file():
             with np.load(self.path) as stored:
