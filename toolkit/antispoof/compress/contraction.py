@@ -32,7 +32,8 @@ from antispoof.models.mobilenet_v2 import (BN, load_full, mobilenet_v2, normaliz
                                            source_alpha)
 from antispoof.models.specs import DEFAULT_ARCH, DEFAULT_HEAD, DEFAULT_INPUT_SIZE
 from antispoof.models.weights import resolve_weights
-from antispoof.models.widths import LAST_FILTERS, STAGE_OF_BLOCK, Widths, describe, summarize
+from antispoof.models.widths import (LAST_FILTERS, STAGE_OF_BLOCK, Widths, describe,
+                                     from_description, summarize)
 
 log = logging.getLogger("antispoof")
 
@@ -206,7 +207,8 @@ def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_
     meta = cached.with_suffix(".json")
     if cached.is_file() and meta.is_file():
         described = read_json(meta)
-        log.info("contract: chose %s, from the cache (%s)", described["summary"], cached)
+        log.info("contract: chose %s, from the cache (%s)",
+                 summarize(from_description(described["widths"])), cached)
         with atomic_path(out, suffix=".keras") as tmp:
             shutil.copyfile(cached, tmp)
         write_json(Path(out).with_suffix(".json"), {**described, "weights": str(weights)})
@@ -223,7 +225,7 @@ def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_
     with atomic_path(out, suffix=".keras") as tmp:
         model.save(tmp)
     described = {"weights": str(weights), "criterion": criterion, "widths": describe(widths),
-                 "summary": summarize(widths), "parameters": int(model.count_params()),
+                 "parameters": int(model.count_params()),
                  "kept": {group: idx.tolist() for group, idx in kept.items()}}
     write_json(Path(out).with_suffix(".json"), described)
     with atomic_path(cached, suffix=".keras") as tmp:  # the model first: a hit needs both

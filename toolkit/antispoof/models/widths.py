@@ -70,3 +70,8 @@ def summarize(widths):
 def describe(widths):
     """``widths`` as JSON."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(widths).items()}
+
+
+def from_description(fields):
+    """The ``Widths`` that ``describe`` wrote as ``fields``."""
+    return Widths(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in fields.items()})
