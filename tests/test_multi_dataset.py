@@ -451,3 +451,82 @@ def test_the_cards_source_table_counts_train_and_dev_crops_never_test(tmp_path):
         assert not {row[0] for row in rows} & {s.subject for s in dataset.split("test")}
         counted = sum(int(row[2].replace(",", "")) + int(row[3].replace(",", "")) for row in rows)
         assert counted == len(dataset.split("train")) + len(dataset.split("dev")), folder
+
+
+def test_weight_average_is_the_mean_of_the_steps_and_training_keeps_its_own_weights(tmp_path):
+    """--average-weights: dev scores the running mean of the weights over the steps of the
+    epochs from ``start`` on (the probe's left out); training goes on from its own weights; the
+    mean kept beside the checkpoint carries a resumed run on; the option's exclusions."""
+    import tf_keras as keras
+    from antispoof.core.rundir import RunDir
+    from antispoof.training.averaging import WeightAverage
+    from antispoof.training.options import TrainOptions
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    steps, own = [], []
+
+    class Record(keras.callbacks.Callback):
+        def __init__(self, average):
+            super().__init__()
+            self.average = average
+
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append([w.numpy() for w in self.model.weights])
+
+        def on_epoch_end(self, epoch, logs=None):  # as _EpochCheckpoint does
+            self.average.end_epoch(epoch + 1)
+            own.append([w.numpy() for w in self.model.weights])
+
+    def mse(weights):
+        kernel, bias = weights
+        return float(np.mean((x @ kernel + bias - y) ** 2))
+
+    run = RunDir(tmp_path)
+    average = WeightAverage(run, start=1)
+    logs = model.fit(x, y, batch_size=4, epochs=2, validation_data=(x, y), shuffle=False, verbose=0,
+                     callbacks=[average, Record(average)]).history["val_loss"]
+    assert len(steps) == 8
+    mean = [np.mean(ws, axis=0) for ws in zip(*steps[4:])]  # epoch 2's four steps
+    assert logs[0] == pytest.approx(mse(steps[3]), rel=1e-5)  # epoch 1: its own weights
+    assert logs[1] == pytest.approx(mse(mean), rel=1e-5) and abs(mse(mean) - mse(steps[7])) > 1e-4
+    for kept, last in zip(own[1], steps[7]):
+        np.testing.assert_allclose(kept, last)  # training's own weights back
+    assert sorted(run.averages()) == [2]  # nothing from the probe epoch
+    with np.load(run.average(2)) as saved:
+        assert int(saved["count"]) == 4
+        np.testing.assert_allclose(saved["w0"], mean[0], rtol=1e-5)
+
+    resumed = WeightAverage(run, start=1, resumed_epoch=2)  # a new process goes on after epoch 2
+    logs = model.fit(x, y, batch_size=4, epochs=3, initial_epoch=2, validation_data=(x, y),
+                     shuffle=False, verbose=0, callbacks=[resumed, Record(resumed)]).history["val_loss"]
+    mean = [np.mean(ws, axis=0) for ws in zip(*steps[4:])]  # epochs 2 and 3: eight steps
+    assert logs[0] == pytest.approx(mse(mean), rel=1e-5)
+    resumed.load_into(model)
+    np.testing.assert_allclose(model.weights[0].numpy(), mean[0], rtol=1e-5)
+    with pytest.raises(AntispoofError, match="--average-weights and --ema"):
+        TrainOptions(average_weights=True, ema=0.99)
+    with pytest.raises(AntispoofError, match="--average-weights .* --strategy mirrored"):
+        TrainOptions(average_weights=True, strategy="mirrored")
+
+
+def test_a_run_with_average_weights_keeps_the_mean_and_leaves_no_averages(tmp_path, small_data,
+                                                                          small_build):
+    """A real LP-FT run with --average-weights --select-epoch: complete, the mean's dev figures
+    per epoch, the kept model saved and no checkpoint or average left behind."""
+    from antispoof.training.loop import train
+    from antispoof.training.options import TrainOptions
+
+    run = tmp_path / "run"
+    train(small_data, run, None, TrainOptions(init=str(small_build / "backbone.keras"), epochs=3,
+                                              probe_epochs=1, limit=40, batch_size=16,
+                                              average_weights=True, select_epoch=True,
+                                              select_by="worst-source"))
+    history = json.loads((run / "history.json").read_text())
+    assert history["complete"] and [e["epoch"] for e in history["epochs"]] == [1, 2, 3]
+    assert all(0 <= e["val_worst_source_auc"] <= 1 for e in history["epochs"])
+    assert (run / "model.keras").exists()
+    assert not list(run.glob("average-epoch*")) and not list(run.glob("checkpoint-epoch*"))

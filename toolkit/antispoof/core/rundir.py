@@ -20,6 +20,7 @@ class RunDir:
     MODEL = "model.keras"
     BEST = "best-epoch.keras"  # with --select-epoch: the epoch with the best dev AUC so far
     CHECKPOINT_GLOB = "checkpoint-epoch*.keras"
+    AVERAGE_GLOB = "average-epoch*.npz"  # with --average-weights: the running mean beside it
     HISTORY = "history.json"
     CONFIG = "config.json"
     INT8 = INT8_FILE
@@ -49,8 +50,18 @@ class RunDir:
 
     def checkpoints(self):
         """{epoch: path} of the epoch checkpoints present."""
-        prefix, suffix = self.CHECKPOINT_GLOB.split("*")
-        return {int(p.name[len(prefix):-len(suffix)]): p for p in self.path.glob(self.CHECKPOINT_GLOB)}
+        return self._per_epoch(self.CHECKPOINT_GLOB)
+
+    def average(self, epoch):
+        return self.path / self.AVERAGE_GLOB.replace("*", str(epoch))
+
+    def averages(self):
+        """{epoch: path} of the weight averages present."""
+        return self._per_epoch(self.AVERAGE_GLOB)
+
+    def _per_epoch(self, pattern):
+        prefix, suffix = pattern.split("*")
+        return {int(p.name[len(prefix):-len(suffix)]): p for p in self.path.glob(pattern)}
 
 
 @dataclass(frozen=True)

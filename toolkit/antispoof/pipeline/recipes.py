@@ -109,6 +109,14 @@ RECIPES = {
     # on the worst dev source
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-epochs3": (
         "multi-96-teachers-lpft-cos-bal-a08-e3", {**SHIPPED_RECIPE, "epochs": 3}, {}, MULTI),
+    # the shipped recipe and the pixel map's with the weights averaged over every step of the
+    # whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
+    "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (
+        "multi-96-teachers-lpft-cos-bal-a08-avg", {**SHIPPED_RECIPE, "average_weights": True}, {},
+        MULTI),
+    "multi-96-teachers-lpft-cosine-balance-pixel-average": (
+        "multi-96-teachers-lpft-cos-bal-pix-avg",
+        {**BALANCE_96, "pixel_supervision": 0.5, "average_weights": True}, {}, MULTI),
     # source balance with more of the teachers and less of the labels
     "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
                                                        {**BALANCE_72, "distill_alpha": 0.2}, {},

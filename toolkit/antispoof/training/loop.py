@@ -24,6 +24,7 @@ from antispoof.models.layers import (PIXEL_MAP, SOURCE_HEAD, fold_central_differ
                                      with_source_head, without_mixstyle)
 from antispoof.models.specs import SERVER_ARCH, backbone_spec
 from antispoof.models.weights import resolve_weights
+from antispoof.training.averaging import WeightAverage
 from antispoof.training.batchnorm import precise_batchnorm
 from antispoof.training.callbacks import EpochLog
 from antispoof.training.distribute import make_strategy, worker_dir
@@ -66,8 +67,8 @@ def train(data_dir, out_dir, weights="imagenet", options=None, protocol=None, su
     history, model = _resume(run, strategy, options, weights, data)
     train_ds, dev_ds, class_weight = _streams(run, strategy, data, options)
     started = time.time()
-    _fit(model, run, history, data, train_ds, dev_ds, class_weight, options)
-    return _finish(model, run, history, data, options, started)
+    average = _fit(model, run, history, data, train_ds, dev_ds, class_weight, options)
+    return _finish(model, run, history, data, options, started, average)
 
 
 def _complete(run):
@@ -249,7 +250,11 @@ def _streams(run, strategy, data, options):
 
 def _fit(model, run, history, data, train_ds, dev_ds, class_weight, options):
     """The remaining epochs, each checkpointed (and the best kept with --select-epoch): with
-    --probe-epochs, the head alone first, then the whole network."""
+    --probe-epochs, the head alone first, then the whole network. With --average-weights, the
+    weights' running mean (``WeightAverage``) over the whole network's epochs; returned."""
+    average = (WeightAverage(run, options.probe_epochs, len(history["epochs"]))
+               if options.average_weights else None)
+
     def fit(epochs):
         model.fit(
             train_ds,
@@ -258,10 +263,12 @@ def _fit(model, run, history, data, train_ds, dev_ds, class_weight, options):
             steps_per_epoch=data.steps_per_epoch if data.streaming else None,
             initial_epoch=len(history["epochs"]),
             class_weight=class_weight,
-            callbacks=[*([_DevSourceAUC(data.dev, options.batch_size)]
+            callbacks=[*([average] if average else []),
+                       *([_DevSourceAUC(data.dev, options.batch_size)]
                          if options.select_epoch and options.select_by != "pooled" else []),
                        _EpochCheckpoint(run, history,
-                                        options.select_epoch and SELECTION[options.select_by]),
+                                        options.select_epoch and SELECTION[options.select_by],
+                                        average),
                        EpochLog("train", options.epochs)],
             verbose=0,  # EpochLog: our lines on stderr, a bar on a terminal
         )
@@ -270,11 +277,13 @@ def _fit(model, run, history, data, train_ds, dev_ds, class_weight, options):
         fit(options.probe_epochs)
         _fine_tune_all(model, options, data.steps_per_epoch)
     fit(options.epochs)
+    return average
 
 
-def _finish(model, run, history, data, options, started):
-    """Precise BatchNorm (server model), the epoch dev liked best (--select-epoch), the score
-    alone with plain convolutions (and flip-averaged): saved as model.keras; checkpoints go."""
+def _finish(model, run, history, data, options, started, average=None):
+    """Precise BatchNorm (server model), the epoch dev liked best (--select-epoch) or the
+    weights' mean (--average-weights), the score alone with plain convolutions (and
+    flip-averaged): saved as model.keras; checkpoints go."""
     if options.arch == SERVER_ARCH:
         pixels = (data.train.pixels if data.train else np.concatenate([
             x.numpy() for x, _ in data.dataset.stream("train", options.input_size, options.batch_size,
@@ -289,6 +298,8 @@ def _finish(model, run, history, data, options, started):
         model = keras.models.load_model(run.best)
         log.info("train: epoch %d has the best %s (%.4f): kept", best["epoch"],
                  _figure_name(key), best[key])
+    elif average:
+        average.load_into(model)
     # the score alone (no pixel map, no source head), plain convolutions: nothing extra to export
     model = fold_central_difference(without_mixstyle(main_output(model)))
     if options.flip_average:  # trained on single crops (randomly flipped); scores both views
@@ -296,7 +307,7 @@ def _finish(model, run, history, data, options, started):
     with atomic_path(run.model, suffix=".keras") as tmp:
         model.save(tmp)
     write_json(run.history, history)
-    for stale in [*run.checkpoints().values(), run.best]:
+    for stale in [*run.checkpoints().values(), *run.averages().values(), run.best]:
         stale.unlink(missing_ok=True)
     return run.model
 
@@ -420,10 +431,13 @@ class _EpochCheckpoint(keras.callbacks.Callback):
     which resuming truncates; the previous checkpoint goes once the new one is in place.
     """
 
-    def __init__(self, run, history, keep_best=None):
-        """``keep_best``: the epoch log entry whose highest value keeps ``best-epoch.keras``."""
+    def __init__(self, run, history, keep_best=None, average=None):
+        """``keep_best``: the epoch log entry whose highest value keeps ``best-epoch.keras``;
+        ``average``: a ``WeightAverage`` whose mean the figures and the best model are of, and
+        which is kept beside each checkpoint (training's own weights)."""
         super().__init__()
         self.run, self.history, self.started, self.keep_best = run, history, time.time(), keep_best
+        self.average = average
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.time()
@@ -436,8 +450,11 @@ class _EpochCheckpoint(keras.callbacks.Callback):
             with atomic_path(self.run.best, suffix=".keras") as tmp:
                 self.model.save(tmp)  # before the history that names it the best
         write_json(self.run.history, self.history)
-        previous, _ = _last_checkpoint(self.run)
+        previous, done = _last_checkpoint(self.run)
+        if self.average:
+            self.average.end_epoch(epoch + 1)
         with atomic_path(self.run.checkpoint(epoch + 1), suffix=".keras") as tmp:
             self.model.save(tmp)
         if previous:
             previous.unlink()
+            self.run.average(done).unlink(missing_ok=True)

@@ -41,6 +41,11 @@ class HyperParameters:
                                   "fine-tuning: LP-FT).", low=0, default_text="0: off")
     ema: float = option(0.0, "End with an exponential moving average of the weights, e.g. 0.99.",
                         low=0, high=1, high_open=True, default_text="0: off")
+    average_weights: bool = option(False, "Average the weights over every step of whole-network "
+                                          "training (dense weight averaging, as SWAD): dev scores, "
+                                          "--select-epoch keeps and the run saves the mean up to "
+                                          "each epoch's end; training goes on from its own "
+                                          "weights.")  # training.averaging
     label_smoothing: float = option(0.0, "Pull the hard labels towards 0.5 by this much: less "
                                          "saturated scores.", low=0, high=1, high_open=True)
     select_epoch: bool = option(False, "Keep the epoch with the best dev AUC instead of the last.",
@@ -140,6 +145,12 @@ class TrainOptions(ModelSpec, HyperParameters, Distillation, Augmentation):
         if self.restarts > 1 and self.strategy != "default":
             raise AntispoofError("--restarts trains its candidates one after another on this "
                                  f"host: it does not mix with --strategy {self.strategy}")
+        if self.average_weights and self.strategy != "default":
+            raise AntispoofError("--average-weights keeps its mean on this host: it does not mix "
+                                 f"with --strategy {self.strategy}")
+        if self.average_weights and self.ema:
+            raise AntispoofError("--average-weights and --ema both average the weights: give one "
+                                 "of them")
         if self.ema and self.select_epoch:
             raise AntispoofError("--ema ends on the moving average of the weights, --select-epoch "
                                  "on one epoch's own weights: give one of them")
