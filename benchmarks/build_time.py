@@ -6,19 +6,18 @@ empty caches, as a first build; default: the user's, as every build after the fi
 
     python benchmarks/build_time.py --out benchmarks/results/build_time.json
 """
-import argparse
 import os
 import platform
 import tempfile
 import time
 from pathlib import Path
 
-from antispoof.core.console import configure
+from common import RESULTS, WEIGHTS_035, argument_parser
+
 from antispoof.core.files import CACHE_ENV, read_json, write_json
 from antispoof.pipeline.recipes import RECIPES, SHIPPED_RECIPE
 from antispoof.runtime.device_runner import cpu_model
 
-from common import RESULTS, WEIGHTS_035
 from generalization import build_run
 
 BAR_S = 600
@@ -27,14 +26,13 @@ SHIPPED = next(name for name, (_, fields, plan, _) in RECIPES.items()  # the bui
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--recipe", default=SHIPPED, choices=RECIPES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cold", action="store_true",
                         help="Empty caches (the teachers' scores, the contraction).")
     parser.add_argument("--out", type=Path, default=RESULTS / "build_time.json")
     args = parser.parse_args(argv)
-    configure()
     with tempfile.TemporaryDirectory(prefix="antispoof-build-") as work:
         if args.cold:
             os.environ[CACHE_ENV] = str(Path(work) / "cache")

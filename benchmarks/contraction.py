@@ -14,12 +14,12 @@ Test metrics use thresholds from the dev split. Prints a table and writes JSON.
 
     python benchmarks/contraction.py --out benchmarks/results/contraction-seed0.json
 """
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from common import NUAA, NUAA_PROTOCOL, WEIGHTS_035, WEIGHTS_100
+from common import NUAA, NUAA_PROTOCOL, WEIGHTS_035, WEIGHTS_100, argument_parser
+
 from antispoof.pipeline.build import build
 from antispoof.compress.contraction import contract
 from antispoof.runtime.info import model_info
@@ -57,7 +57,7 @@ def run_variant(name, args, work):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--data", default=NUAA, type=Path)
     parser.add_argument("--protocol", default=NUAA_PROTOCOL, type=Path)
     parser.add_argument("--weights-full", type=Path,

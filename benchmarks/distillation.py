@@ -8,12 +8,12 @@ and writes JSON.
 
     python benchmarks/distillation.py --teacher runs/server-128 --seeds 0 1 2
 """
-import argparse
 import json
 import logging
 from pathlib import Path
 
-from common import NUAA, NUAA_PROTOCOL, WEIGHTS_035
+from common import NUAA, NUAA_PROTOCOL, WEIGHTS_035, argument_parser
+
 from antispoof.pipeline.build import build
 from antispoof.core.files import write_json
 from antispoof.training.options import TrainOptions
@@ -32,7 +32,7 @@ def student(run_dir, seed, teacher, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--teacher", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data", type=Path, default=NUAA)

@@ -16,7 +16,6 @@ writes JSON (rates are fractions).
     python benchmarks/generalization.py                      # every recipe, seeds 0 1 2
     python benchmarks/generalization.py --recipes multi-64 --seeds 0
 """
-import argparse
 import copy
 import functools
 import json
@@ -24,9 +23,10 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from common import DATA, PEERS, SHIPPED, WEIGHTS, WEIGHTS_035, argument_parser
+
 import numpy as np
 
-from antispoof.core.console import configure
 from antispoof.core import metrics
 from antispoof.bench.latency import BenchOptions, compare
 from antispoof.pipeline.build import BuildOptions, build
@@ -38,8 +38,6 @@ from antispoof.runtime.interpreter import open_classifier
 from antispoof.training.options import TrainOptions
 from antispoof.training.teacher import CRITERIA, choose_weights
 from latency import reference_model
-
-from common import DATA, PEERS, SHIPPED, WEIGHTS, WEIGHTS_035
 
 TRAINING = [{"data": str(DATA / name), "protocol": None, "weight": None} for name in MULTI]
 
@@ -153,7 +151,7 @@ def build_run(recipe, seed, work, weights):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--weights", type=Path, default=WEIGHTS_035)
@@ -168,7 +166,6 @@ def main(argv=None):
     if args.markdown:
         print(markdown_table(json.loads(args.out.read_text())["rows"]))
         return
-    configure()  # our log lines on stderr, the libraries' hidden
 
     sets, rows, peers = Sets(), [], {}
     for name, path in PEERS.items():

@@ -6,12 +6,13 @@ the end-to-end frame latency of ``antispoof predict`` (detect + crop + classify,
     # candidates for the shipped model, timed in the same rounds (LiteRT, 1 thread)
     python benchmarks/latency.py --candidate NAME=MODEL.tflite ... --out OTHER.json
 """
-import argparse
 import json
 import platform
 import tempfile
 import time
 from pathlib import Path
+
+from common import NUAA, REPO, SHIPPED, WEIGHTS_035 as WEIGHTS, argument_parser
 
 import cv2
 import numpy as np
@@ -19,8 +20,6 @@ import numpy as np
 from antispoof.bench.latency import BenchOptions, bench, p50_ms
 from antispoof.runtime.device_runner import cpu_model
 from antispoof.runtime.predict import Predictor
-
-from common import NUAA, REPO, SHIPPED, WEIGHTS_035 as WEIGHTS
 
 
 REFERENCE_SIZE = 96  # the reference's input side (not the build default, which follows the shipped model)
@@ -77,7 +76,7 @@ def end_to_end(frames=300):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME=MODEL",

@@ -6,27 +6,24 @@ build's parity has to cover (tests/test_quantize.py). Prints a table, writes JSO
 
     python benchmarks/parity_spread.py --seeds 0 1 2 3 4
 """
-import argparse
 import json
 import tempfile
 from pathlib import Path
 
+from common import WEIGHTS_035 as WEIGHTS, argument_parser
+
 import numpy as np
 
-from antispoof.core.console import configure
 from antispoof.pipeline.build import BuildOptions, build
 from antispoof.testing.nuaa import SMALL_SUBJECTS, make_subset
 from antispoof.training.options import TrainOptions
 
-from common import WEIGHTS_035 as WEIGHTS
-
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/parity_spread.json"))
     args = parser.parse_args(argv)
-    configure()  # our log lines on stderr, the libraries' hidden
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         data = make_subset(Path(scratch) / "data", SMALL_SUBJECTS, 30)  # conftest.small_data

@@ -8,7 +8,6 @@
 
     python benchmarks/prepare.py --out benchmarks/results/prepare.json
 """
-import argparse
 import json
 import os
 import platform
@@ -19,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import NUAA, REPO, argument_parser
+
 import cv2
 import numpy as np
 
 from antispoof.runtime.device_runner import cpu_model
-
-from common import NUAA, REPO
 
 
 def make_videos(root, videos, frames):
@@ -110,7 +109,7 @@ def crop_ratio(n=300, seed=0):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=16)
     parser.add_argument("--frames", type=int, default=150, help="Frames per video.")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])

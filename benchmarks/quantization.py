@@ -11,13 +11,13 @@ latency is LiteRT, 1 thread, p50 of 300 runs. Prints a table and writes JSON.
 
     python benchmarks/quantization.py --configs budget-100 budget-50 --seeds 0 1 2
 """
-import argparse
 import json
 import logging
 import sys
 from pathlib import Path
 
-from common import NUAA, NUAA_PROTOCOL, WEIGHTS_035
+from common import NUAA, NUAA_PROTOCOL, WEIGHTS_035, argument_parser
+
 from antispoof.bench.latency import BenchOptions, bench, p50_ms
 from antispoof.runtime.device_runner import cpu_model
 from antispoof.pipeline.build import BuildOptions, build
@@ -65,7 +65,7 @@ def run(config, seed, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--data", default=NUAA, type=Path)
     parser.add_argument("--protocol", default=NUAA_PROTOCOL, type=Path)
     parser.add_argument("--weights", type=Path, default=WEIGHTS_035)

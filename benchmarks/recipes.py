@@ -10,13 +10,13 @@ writes JSON.
 
     python benchmarks/recipes.py  # every recipe; --recipes NAME ... for some
 """
-import argparse
 import json
 import logging
 import sys
 from pathlib import Path
 
-from common import NUAA, NUAA_PROTOCOL, REPLAY_WEBCAM, WEIGHTS_035
+from common import NUAA, NUAA_PROTOCOL, REPLAY_WEBCAM, WEIGHTS_035, argument_parser
+
 from antispoof.core import metrics
 from antispoof.pipeline.build import BuildOptions, build
 from antispoof.data.datasets import FaceDataset, load_images
@@ -54,7 +54,7 @@ def cross_dataset(model, threshold, images):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--data", default=NUAA, type=Path)
     parser.add_argument("--protocol", default=NUAA_PROTOCOL, type=Path)
     parser.add_argument("--cross", default=REPLAY_WEBCAM, type=Path)

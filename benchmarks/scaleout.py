@@ -13,19 +13,18 @@ adds when each has its own core. Everything runs on 127.0.0.1.
 
     python benchmarks/scaleout.py --out benchmarks/results/scaleout.json
 """
-import argparse
 import json
 import os
 import platform
 import tempfile
 from pathlib import Path
 
+from common import NUAA, REPO, WEIGHTS_035, argument_parser
+
 from antispoof.core.files import write_json
 from antispoof.testing import loopback
 from antispoof.testing.commands import ANTISPOOF, run_cli
 from antispoof.testing.nuaa import folders_tree
-
-from common import NUAA, REPO, WEIGHTS_035
 
 
 def prepare_rows(work, subjects, frames):
@@ -83,7 +82,7 @@ def training_rows(work, epochs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=60, help="Frames per video.")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/scaleout.json")

@@ -13,17 +13,16 @@ Prints a table, writes JSON.
     python benchmarks/selection.py benchmarks/results/generalization-v2*.json \
       --candidates runs/multi-72-teachers-r4-seed0 runs/multi-72-teachers-r4-seed1 ...
 """
-import argparse
 import json
 from pathlib import Path
+
+from common import RESULTS, argument_parser
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from antispoof.core.console import configure
 from antispoof.core.files import read_json
 from antispoof.runtime.interpreter import open_classifier
-from common import RESULTS
 from generalization import Sets, evaluate_scored
 
 DEV = {"pooled": "pooled", "mean-source": "mean_per_source", "worst-source": "worst_per_source"}
@@ -108,13 +107,12 @@ def candidates(runs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help="generalization.py's JSON files")
     parser.add_argument("--candidates", nargs="+", type=Path, default=[], metavar="RUN",
                         help="Runs built with --restarts: score each candidate's float model too.")
     parser.add_argument("--out", type=Path, default=RESULTS / "selection.json")
     args = parser.parse_args(argv)
-    configure()  # our log lines on stderr, the libraries' hidden
     rows = models(args.files)
     result = {"files": [f.name for f in args.files], "models": len(rows),
               "spearman": agreement(rows), "spread": spread(rows), "seed_ranking": within_recipe(rows)}

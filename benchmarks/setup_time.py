@@ -8,7 +8,6 @@ writes JSON.
 
     python benchmarks/setup_time.py --out benchmarks/results/setup_time.json
 """
-import argparse
 import json
 import os
 import platform
@@ -18,14 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO
+from common import REPO, argument_parser
 
 TARGETS = (".venv/.installed", "system-deps", "arm64-sysroot")
 BAR_S = 300  # the set-up of `make test` on a fresh machine
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="An empty pip cache (a new machine).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/setup_time.json")
     args = parser.parse_args(argv)

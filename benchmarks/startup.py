@@ -7,7 +7,6 @@ them). The bar: predict with detection in at most 1.5 s. Prints a table, writes 
 
     python benchmarks/startup.py --out benchmarks/results/startup.json
 """
-import argparse
 import json
 import os
 import platform
@@ -17,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+from common import NUAA, REPO, SHIPPED, argument_parser
+
 from antispoof.core.files import write_json
 from antispoof.runtime.device_runner import cpu_model
 from antispoof.testing.commands import ANTISPOOF
-
-from common import NUAA, REPO, SHIPPED
 
 BAR_S = 1.5  # predict on one image, with detection
 
@@ -48,7 +47,7 @@ def loads_tensorflow(command):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=NUAA / "ClientFace" / "0010" / "0010_01_05_03_115.jpg")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/startup.json")

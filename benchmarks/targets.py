@@ -8,10 +8,11 @@ should cost nothing inside the timed loop) and checks that the fields and checks
 
     python benchmarks/targets.py --out benchmarks/results/targets.json
 """
-import argparse
 import sys
 import tempfile
 from pathlib import Path
+
+from common import REPO, argument_parser
 
 import numpy as np
 
@@ -20,11 +21,9 @@ from antispoof.core.files import write_json
 from antispoof.core.shipped import DEFAULT_MODEL
 from antispoof.testing import loopback
 
-from common import REPO
-
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)

@@ -9,12 +9,13 @@ and the median time per frame. Prints a table, writes JSON and a screenshot of t
 
     python benchmarks/web.py --out benchmarks/results/web.json
 """
-import argparse
 import platform
 import statistics
 import subprocess
 import tempfile
 from pathlib import Path
+
+from common import REPO, RESULTS, argument_parser
 
 import numpy as np
 
@@ -26,8 +27,6 @@ from antispoof.pipeline.web import MODEL_DIR, page_contract, write_web
 from antispoof.runtime.device_runner import cpu_model
 from antispoof.testing import browser
 from antispoof.testing.nuaa import nuaa_frames
-
-from common import REPO, RESULTS
 
 THREADS = 2  # the threaded page: this machine's two cores
 
@@ -55,7 +54,7 @@ def page_loop(chromium, url, seconds):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=SHIPPED / SHIPPED.CONTRACT,
                         help="model.json of exported artifacts (default: the shipped model's)")
     parser.add_argument("--runs", type=int, default=200)

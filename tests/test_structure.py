@@ -82,6 +82,32 @@ def test_benchmarks_and_tests_import_neither_each_other():
         assert not set(_top_level_imports(path)) & (tests - {"conftest"}), path.name
 
 
+def test_every_benchmark_imports_common_first_and_the_libraries_stay_quiet():
+    """Importing ``common`` hides the libraries' log lines as the CLI does (TensorFlow's C++
+    start-up lines go to descriptor 2 when it loads): every script imports it before any module
+    outside the standard library; a script's --help then writes nothing on stderr, and takes
+    --verbose (which shows them)."""
+    import subprocess
+    import sys
+
+    def root(node):
+        return (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name).split(".")[0]
+
+    for path in sorted((REPO / "benchmarks").glob("*.py")):
+        if path.stem == "common":
+            continue
+        first = next(node for node in ast.parse(path.read_text()).body
+                     if isinstance(node, (ast.Import, ast.ImportFrom))
+                     and root(node) not in sys.stdlib_module_names)
+        assert root(first) == "common", f"{path.name} imports {root(first)} before common"
+    for extra in ([], ["--verbose"]):
+        proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "quantization.py"),
+                               *extra, "--help"], capture_output=True, text=True, cwd=REPO)
+        assert proc.returncode == 0 and "--verbose" in proc.stdout, proc.stderr[-2000:]
+        if not extra:
+            assert proc.stderr == ""
+
+
 def test_the_testing_helpers_are_for_tests_and_benchmarks_only():
     for name, rel, tree in _modules():
         if rel.parts[0] != "testing":
