@@ -1,6 +1,7 @@
 """Contraction of the pretrained width-1.0 MobileNetV2, on real weights and real crops."""
 import json
 import logging
+import os
 import re
 
 import numpy as np
@@ -165,6 +166,31 @@ def test_a_contraction_is_copied_from_the_cache_when_nothing_it_depends_on_chang
     assert (json.loads((tmp_path / "again.json").read_text())
             == json.loads((tmp_path / "first.json").read_text()))
     assert len(list((tmp_path / "cache" / "contractions").glob("*.keras"))) == 2
+
+
+def test_the_contraction_cache_keeps_the_most_recently_used(tmp_path, monkeypatch):
+    """Older entries than the newest CACHE_ENTRIES go when a contraction is added; a hit
+    renews its entry, so the one used again stays."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    data = make_subset(tmp_path / "data", ["0001", "0002", "0004"], 6)
+    args = dict(width=0.35, blocks=8, calibration_dir=data, input_size=32)
+    c.contract(WEIGHTS_100, tmp_path / "used.keras", **args)
+    folder = tmp_path / "cache" / "contractions"
+    (used,) = folder.glob("*.keras")
+    stale = []
+    for age in range(c.CACHE_ENTRIES):  # older than the one above, which is then used again
+        entry = folder / f"stale{age}.keras"
+        entry.write_bytes(b"an older contraction")
+        entry.with_suffix(".json").write_text("{}")
+        os.utime(entry, (1e9 - age, 1e9 - age))
+        stale.append(entry)
+    os.utime(used, (1e9 - 100, 1e9 - 100))  # the oldest of all until the hit below
+    c.contract(WEIGHTS_100, tmp_path / "again.keras", **args)  # a hit: renewed
+    c.contract(WEIGHTS_100, tmp_path / "other.keras", recalibrate=False, **args)  # a new entry
+    kept = sorted(p.name for p in folder.glob("*.keras"))
+    assert len(kept) == c.CACHE_ENTRIES and used.name in kept and stale[-1].name not in kept
+    assert sorted(p.name for p in folder.glob("*.json")) == sorted(
+        p.replace(".keras", ".json") for p in kept)
 
 
 def test_contract_needs_width_or_budget(tmp_path):

@@ -17,6 +17,7 @@ contraction is the original network, layer for layer.
 import hashlib
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from antispoof.models.widths import (LAST_FILTERS, STAGE_OF_BLOCK, Widths, descr
 
 log = logging.getLogger("antispoof")
 
-log = logging.getLogger("antispoof")
+CACHE_ENTRIES = 8  # contractions kept in the user's cache, the most recently used
 
 
 # ----------------------------------------------------------------------------- channel groups
@@ -206,6 +207,7 @@ def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_
         "head": head, "blocks": blocks, "tap": tap, "last": last, "recalibrate": recalibrate})
     meta = cached.with_suffix(".json")
     if cached.is_file() and meta.is_file():
+        os.utime(cached)  # recently used: the last to be pruned
         described = read_json(meta)
         log.info("contract: chose %s, from the cache (%s)",
                  summarize(from_description(described["widths"])), cached)
@@ -231,8 +233,18 @@ def contract(weights, out, width=None, budget_kb=None, input_size=DEFAULT_INPUT_
     with atomic_path(cached, suffix=".keras") as tmp:  # the model first: a hit needs both
         shutil.copyfile(out, tmp)
     write_json(meta, described)
+    prune_cache(cached.parent)
     log.info("contract: wrote %s (%d parameters)", out, model.count_params())
     return Path(out)
+
+
+def prune_cache(folder, keep=CACHE_ENTRIES):
+    """The ``keep`` most recently used contractions of the cache stay; older ones go (each a
+    ~0.44 MB model and its record; every change of the package's source makes new ones)."""
+    entries = sorted(folder.glob("*.keras"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in entries[keep:]:
+        stale.with_suffix(".json").unlink(missing_ok=True)  # the record first: a hit needs both
+        stale.unlink(missing_ok=True)
 
 
 def contraction_cache(weights, calibration, settings):
