@@ -8,6 +8,10 @@ from pathlib import Path
 
 NUAA_ONLY = ("nuaa",)
 MULTI = ("nuaa", "webcam-multi")
+# the same with webcam-multi's share of the train stream raised from about three quarters (its
+# crops' share) to nine tenths: with source balance, NUAA's 11 subjects otherwise weigh as much
+# as nine or ten of webcam-multi's 29 sources
+MULTI_WEBCAM_90 = (("nuaa", 0.1), ("webcam-multi", 0.9))
 PEER_TEACHER = "silentface/minifasnetv2_scale2.7_80x80.onnx"  # the peer, MiniFASNetV2
 PEER = {"teacher": PEER_TEACHER, "select_epoch": True}  # distilled from the peer
 # the three peers whose licences allow distillation, weighted on dev (training.teacher.Ensemble)
@@ -117,6 +121,9 @@ RECIPES = {
     "multi-96-teachers-lpft-cosine-balance-pixel-average": (
         "multi-96-teachers-lpft-cos-bal-pix-avg",
         {**BALANCE_96, "pixel_supervision": 0.5, "average_weights": True}, {}, MULTI),
+    # the shipped recipe with webcam-multi nine tenths of the train stream, NUAA one tenth
+    "multi-96-teachers-lpft-cosine-balance-alpha0.8-webcam90": (
+        "multi-96-teachers-lpft-cos-bal-a08-w90", SHIPPED_RECIPE, {}, MULTI_WEBCAM_90),
     # source balance with more of the teachers and less of the labels
     "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
                                                        {**BALANCE_72, "distill_alpha": 0.2}, {},
@@ -153,12 +160,14 @@ RECIPES = {
 
 def resolve(recipe, data_root, weights_root):
     """(run stem, TrainOptions fields, BuildOptions fields, datasets) of ``recipe`` with its
-    datasets as ``build``'s list of {"data", "protocol", "weight"} under ``data_root`` and its
+    datasets (folder names, or (name, share of the train stream) pairs) as ``build``'s list of {"data", "protocol", "weight"} under ``data_root`` and its
     teachers as files under ``weights_root``."""
     stem, fields, plan, names = RECIPES[recipe]
     fields = dict(fields)
     if "teacher" in fields:
         teachers = (fields["teacher"],) if isinstance(fields["teacher"], str) else fields["teacher"]
         fields["teacher"] = tuple(str(Path(weights_root) / t) for t in teachers)
-    data = [{"data": str(Path(data_root) / name), "protocol": None, "weight": None} for name in names]
+    named = [(name, None) if isinstance(name, str) else name for name in names]  # (name, weight)
+    data = [{"data": str(Path(data_root) / name), "protocol": None, "weight": weight}
+            for name, weight in named]
     return stem, fields, plan, data
