@@ -124,6 +124,9 @@ RECIPES = {
     # the shipped recipe with webcam-multi nine tenths of the train stream, NUAA one tenth
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-webcam90": (
         "multi-96-teachers-lpft-cos-bal-a08-w90", SHIPPED_RECIPE, {}, MULTI_WEBCAM_90),
+    # the shipped recipe with MixStyle (item 4 of #31, measured before only at 72x72 with the peer)
+    "multi-96-teachers-lpft-cosine-balance-alpha0.8-mixstyle": (
+        "multi-96-teachers-lpft-cos-bal-a08-mix", {**SHIPPED_RECIPE, "mixstyle": 0.5}, {}, MULTI),
     # source balance with more of the teachers and less of the labels
     "multi-72-teachers-lpft-cosine-balance-alpha0.2": ("multi-72-teachers-lpft-cos-bal-a02",
                                                        {**BALANCE_72, "distill_alpha": 0.2}, {},
