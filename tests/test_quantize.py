@@ -40,6 +40,27 @@ def test_qat_int8_decisions_agree_with_the_qat_keras_model(small_build):
     assert parity["mean_score_difference"] <= difference["mean"] + 4 * difference["std"]
 
 
+def test_qat_trains_on_the_stream_training_had(small_build, small_data, tmp_path, caplog):
+    """QAT goes on where training left off, on the same stream: a run trained with --balance
+    source quantizes on the source-balanced train split (read from its config.json)."""
+    import logging
+    import shutil
+
+    from antispoof.compress.quantization import quantize_qat
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copyfile(small_build / "model.keras", run / "model.keras")
+    config = json.loads((small_build / "config.json").read_text())
+    for balance in ("size", "source"):
+        config["options"]["balance"] = balance
+        (run / "config.json").write_text(json.dumps(config))
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="antispoof"):
+            quantize_qat(run, small_data, tmp_path / f"{balance}.tflite", epochs=1, limit=40)
+        assert f"train (balance {balance}, as training)" in caplog.text
+
+
 def test_ptq_mode_from_the_cli(small_build, small_data, tmp_path):
     out = tmp_path / "ptq.tflite"
     run_cli("quantize", small_build, "--data", small_data, "--mode", "ptq", "--out", out)

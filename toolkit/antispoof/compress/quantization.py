@@ -14,6 +14,7 @@ from antispoof.core.console import plural
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import read_json, write_bytes
 from antispoof.core.rundir import RunDir
+from antispoof.data.datasets import BALANCES
 from antispoof.data.stream import class_weights, tf_dataset
 from antispoof.data.loading import calibration_crops, open_dataset
 from antispoof.models.builders import load_trained
@@ -164,8 +165,14 @@ def _run_distillation(run_dir):
         raise AntispoofError(f"{run_dir}: distilling while quantizing needs the run folder (its "
                              "teachers.json and config.json), not a model file")
     teacher = recorded_teachers(run.teachers)
-    options = read_json(run.config)["options"]
+    options = _run_options(run_dir)
     return teacher, DistillationLoss(options["distill_alpha"], options["temperature"])
+
+
+def _run_options(run_dir):
+    """The training options a run folder recorded (its config.json); none for a model file."""
+    config = RunDir(run_dir).config
+    return read_json(config).get("options", {}) if config.is_file() else {}
 
 
 def init_quantization_ranges(qat, model, calibration):
@@ -217,14 +224,17 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=QUANTIZATION.qat_
     teacher, loss = (_run_distillation(run_dir) if distill
                      else (None, keras.losses.BinaryCrossentropy()))
     dataset = open_dataset(data_dir, protocol, seed=seed)
-    train, dev = dataset.load("train", size, limit, seed), dataset.load("dev", size, limit, seed)
+    balance = _run_options(run_dir).get("balance", BALANCES[0])  # the stream training had
+    train = dataset.load("train", size, limit, seed, balance=balance)
+    dev = dataset.load("dev", size, limit, seed)
     representative = calibration_images(data_dir, size, calibration, protocol, seed)
     qat = quantization_aware(model)
     init_quantization_ranges(qat, model, representative)
     qat.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
                 metrics=[LabelAUC(name="auc") if teacher else keras.metrics.AUC(name="auc")])
-    log.info("quantize: quantization-aware training on %d train and %d dev crops, %s at "
-             "lr %g%s", len(train.labels), len(dev.labels), plural(epochs, "epoch"), learning_rate,
+    log.info("quantize: quantization-aware training on %d train (balance %s, as training) and %d "
+             "dev crops, %s at lr %g%s", len(train.labels), balance, len(dev.labels),
+             plural(epochs, "epoch"), learning_rate,
              f", distilled from the run's teachers (weights {'/'.join(f'{w:g}' for w in teacher.weights)},"
              f" alpha {loss.alpha:g}, temperature {loss.temperature:g})" if teacher else "")
     scores = teacher.scores if teacher else lambda images: None  # [label, teacher] targets, or labels
