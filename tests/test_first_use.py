@@ -310,7 +310,8 @@ def test_limit_reaches_qat_and_the_final_evaluation(quick_run, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     for model in ("float", "int8"):
         assert metrics[model]["n_real"] + metrics[model]["n_spoof"] == 40
-    assert "quantize: quantization-aware training on 40 train and 40 dev crops" in stderr
+    assert ("quantize: quantization-aware training on 40 train (balance size, as training) and 40 "
+            "dev crops") in stderr
     assert json.loads((out / "model.json").read_text())["crop_scale"] == 1.3
     run_cli("export", out, "--out", tmp_path / "app")
     assert json.loads((tmp_path / "app" / "model.json").read_text())["crop_scale"] == 1.3

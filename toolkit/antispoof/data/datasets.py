@@ -340,11 +340,11 @@ def hold_out(subjects, seed, test_share=0.2):
 def load_images(samples, size, workers=4, keep=True):
     """Decode crops in parallel; undecodable files are skipped with a warning that names them.
 
-    A build reads the same crops several times (the train split source-balanced for training and
-    as it is for quantization, evaluation, parity, report): the last few decodings are kept,
-    read-only, and a crop one of them holds at ``size`` is taken from it, so each file is decoded
-    and warned about once (a crop repeated within ``samples`` too); ``keep=False`` keeps none (a
-    pass over crops that are read once, in chunks).
+    A build reads the same crops several times (the train split for training and quantization,
+    as --balance made it; the other splits for evaluation, parity, report): the last few
+    decodings are kept, read-only, and a crop one of them holds at ``size`` is taken from it, so
+    each file is decoded and warned about once (a crop repeated within ``samples`` too);
+    ``keep=False`` keeps none (a pass over crops that are read once, in chunks).
     """
     samples = tuple(samples)
     if not keep:
