@@ -501,8 +501,9 @@ def test_weight_average_is_the_mean_of_the_steps_and_training_keeps_its_own_weig
         np.testing.assert_allclose(saved["w0"], mean[0], rtol=1e-5)
 
     resumed = WeightAverage(run, start=1, resumed_epoch=2)  # a new process goes on after epoch 2
-    logs = model.fit(x, y, batch_size=4, epochs=3, initial_epoch=2, validation_data=(x, y),
-                     shuffle=False, verbose=0, callbacks=[resumed, Record(resumed)]).history["val_loss"]
+    fitted = model.fit(x, y, batch_size=4, epochs=3, initial_epoch=2, validation_data=(x, y),
+                       shuffle=False, verbose=0, callbacks=[resumed, Record(resumed)])
+    logs = fitted.history["val_loss"]
     mean = [np.mean(ws, axis=0) for ws in zip(*steps[4:])]  # epochs 2 and 3: eight steps
     assert logs[0] == pytest.approx(mse(mean), rel=1e-5)
     resumed.load_into(model)

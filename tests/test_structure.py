@@ -91,7 +91,8 @@ def test_every_benchmark_imports_common_first_and_the_libraries_stay_quiet():
     import sys
 
     def root(node):
-        return (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name).split(".")[0]
+        name = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+        return name.split(".")[0]
 
     for path in sorted((REPO / "benchmarks").glob("*.py")):
         if path.stem == "common":

@@ -224,7 +224,8 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=QUANTIZATION.qat_
     teacher, loss = (_run_distillation(run_dir) if distill
                      else (None, keras.losses.BinaryCrossentropy()))
     dataset = open_dataset(data_dir, protocol, seed=seed)
-    balance = _run_options(run_dir).get("balance", BALANCES[0])  # the stream training had
+    recorded = _run_options(run_dir)  # the stream training had; a bare model file has no record
+    balance = recorded.get("balance", BALANCES[0])
     train = dataset.load("train", size, limit, seed, balance=balance)
     dev = dataset.load("dev", size, limit, seed)
     representative = calibration_images(data_dir, size, calibration, protocol, seed)
@@ -232,8 +233,9 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=QUANTIZATION.qat_
     init_quantization_ranges(qat, model, representative)
     qat.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
                 metrics=[LabelAUC(name="auc") if teacher else keras.metrics.AUC(name="auc")])
-    log.info("quantize: quantization-aware training on %d train (balance %s, as training) and %d "
-             "dev crops, %s at lr %g%s", len(train.labels), balance, len(dev.labels),
+    log.info("quantize: quantization-aware training on %d train (balance %s, %s) and %d dev "
+             "crops, %s at lr %g%s", len(train.labels), balance,
+             "as training" if recorded else "no run record", len(dev.labels),
              plural(epochs, "epoch"), learning_rate,
              f", distilled from the run's teachers (weights {'/'.join(f'{w:g}' for w in teacher.weights)},"
              f" alpha {loss.alpha:g}, temperature {loss.temperature:g})" if teacher else "")

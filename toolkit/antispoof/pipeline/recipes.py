@@ -166,8 +166,9 @@ RECIPES = {
 
 def resolve(recipe, data_root, weights_root):
     """(run stem, TrainOptions fields, BuildOptions fields, datasets) of ``recipe`` with its
-    datasets (folder names, or (name, share of the train stream) pairs) as ``build``'s list of {"data", "protocol", "weight"} under ``data_root`` and its
-    teachers as files under ``weights_root``."""
+    datasets (folder names, or (name, share of the train stream) pairs) as ``build``'s list of
+    {"data", "protocol", "weight"} under ``data_root`` and its teachers as files under
+    ``weights_root``."""
     stem, fields, plan, names = RECIPES[recipe]
     fields = dict(fields)
     if "teacher" in fields:

@@ -29,8 +29,8 @@ class WeightAverage(keras.callbacks.Callback):
         if saved is not None:
             with np.load(saved) as arrays:
                 self.count = int(arrays["count"])
-                for mean, value in zip(self.means, _arrays(arrays, len(self.means))):
-                    mean.assign(value)
+                for i, mean in enumerate(self.means):
+                    mean.assign(arrays[f"w{i}"])
 
     def on_epoch_begin(self, epoch, logs=None):
         self.active = epoch >= self.start
@@ -55,18 +55,14 @@ class WeightAverage(keras.callbacks.Callback):
                 variable.assign(value)
             self.own = None
         if self.count:
-            with atomic_path(self.run.average(epoch), suffix=".npz") as tmp:
-                with tmp.open("wb") as f:
-                    np.savez(f, count=self.count, **{f"w{i}": m.numpy() for i, m in enumerate(self.means)})
+            arrays = {f"w{i}": mean.numpy() for i, mean in enumerate(self.means)}
+            with atomic_path(self.run.average(epoch), suffix=".npz") as tmp, tmp.open("wb") as f:
+                np.savez(f, count=self.count, **arrays)
 
     def load_into(self, model):
         """The mean into ``model`` (the run's end without --select-epoch)."""
         for variable, mean in zip(model.weights, self.means):
             variable.assign(mean)
-
-
-def _arrays(arrays, n):
-    return [arrays[f"w{i}"] for i in range(n)]
 
 
 @tf.function
