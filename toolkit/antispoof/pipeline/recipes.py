@@ -116,6 +116,14 @@ RECIPES = {
     # stream too (benchmarks/README.md)
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-epochs3": (
         "multi-96-teachers-lpft-cos-bal-a08-e3", SHIPPED_RECIPE, {}, MULTI),
+    # the pixel map one epoch shorter, with the labels 0.5 (first on dev pooled and mean per
+    # source, and on held-out pooled, replay-webcam and NUAA) and with the labels between
+    "multi-96-teachers-lpft-cosine-balance-pixel-epochs3": (
+        "multi-96-teachers-lpft-cos-bal-pix-e3",
+        {**BALANCE_96, "pixel_supervision": 0.5, "epochs": 3}, {}, MULTI),
+    "multi-96-teachers-lpft-cosine-balance-alpha0.65-pixel-epochs3": (
+        "multi-96-teachers-lpft-cos-bal-a065-pix-e3",
+        {**BALANCE_96, "distill_alpha": 0.65, "pixel_supervision": 0.5, "epochs": 3}, {}, MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (
