@@ -76,9 +76,13 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
 
     out = tmp_path / "student"
     run_cli("train", "--data", NUAA, "--weights", WEIGHTS_035, "--input-size", 64, "--epochs", 1,
-            "--limit", 64, "--teacher", paths[0], "--teacher", paths[1], "--out", out)
+            "--limit", 64, "--teacher", paths[0], "--teacher", paths[1], "--teacher-calibration",
+            "source", "--out", out)
     record = json.loads((out / "teachers.json").read_text())
     assert record["teachers"] == [str(p) for p in paths] and record["criterion"] == "pooled"
+    # the recalibration fitted on the train labels is recorded and read back as it was
+    assert record["calibration"]["kind"] == "source" and record["calibration"]["sources"]
+    assert teachers.recorded_teachers(out / "teachers.json").calibration == record["calibration"]
     assert json.loads((out / "config.json").read_text())["options"]["teacher"] == [str(p) for p in paths]
 
     # quantization-aware training on the targets training had: the teachers at their recorded
@@ -108,3 +112,41 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
     assert [t["licence"] for t in listed] == ["Apache License", "Apache License"]
     assert run_teachers(RunDir(tmp_path)) == []  # no teachers.json, no config.json
     assert licence_of(PEERS["peer HyperFAS"]) == "BSD 3-Clause License"
+
+
+def test_teachers_recalibrated_per_source_on_the_train_labels(tmp_path, monkeypatch):
+    """Platt scaling per training source: each source's order is kept (its AUC unchanged), the
+    class-balanced log loss against the labels falls on every source fitted (the pooled fit on
+    all crops), a source of one class takes the pooled fit, and crops of no training source too;
+    without recalibration the mix is returned as it is."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    train = load_images(FaceDataset(NUAA).split("train")[::25], 64)
+    ensemble = teachers.Ensemble([PEERS["peer MiniFASNetV2"]])
+    raw = ensemble.scores(train)
+    assert ensemble.calibrate(train, "none") is None and np.array_equal(ensemble.scores(train), raw)
+    record = ensemble.calibrate(train, "source")
+    fitted = ensemble.scores(train)
+    labels, subjects = np.asarray(train.labels), np.array([s.subject for s in train.samples])
+
+    def balanced_loss(scores, own):
+        p, y = np.clip(scores[own], 1e-6, 1 - 1e-6), labels[own]
+        return np.mean(-np.log(p[y == 1])) + np.mean(-np.log(1 - p[y == 0]))
+
+    one_class = [s for s in np.unique(subjects) if labels[subjects == s].mean() in (0, 1)]
+    assert one_class and not set(one_class) & set(record["sources"])  # NUAA 0013, 0016
+    for subject, (a, b) in record["sources"].items():
+        own = subjects == subject
+        assert a > 0  # the teacher orders every NUAA train subject better than chance
+        assert metrics.roc_auc(labels[own], fitted[own]) == pytest.approx(
+            metrics.roc_auc(labels[own], raw[own]), abs=1e-9)
+        assert balanced_loss(fitted, own) < balanced_loss(raw, own)
+    a, b = record["pooled"]
+    for subject in one_class:
+        own = subjects == subject
+        assert np.allclose(fitted[own], 1 / (1 + np.exp(-(a * teachers._logit(raw[own]) + b))),
+                           atol=1e-6)
+    stranger = [dataclasses.replace(train.samples[0], subject="no training source")]
+    alone = dataclasses.replace(train, samples=stranger, labels=train.labels[:1],
+                                pixels=train.pixels[:1])
+    assert ensemble.scores(alone)[0] == pytest.approx(
+        1 / (1 + np.exp(-(a * teachers._logit(raw[:1]) + b)))[0], abs=1e-6)

@@ -124,6 +124,17 @@ RECIPES = {
     "multi-96-teachers-lpft-cosine-balance-alpha0.65-pixel-epochs3": (
         "multi-96-teachers-lpft-cos-bal-a065-pix-e3",
         {**BALANCE_96, "distill_alpha": 0.65, "pixel_supervision": 0.5, "epochs": 3}, {}, MULTI),
+    # the pixel map one epoch shorter with the teachers' P(spoof) recalibrated on the train
+    # labels (Platt scaling) per training source or once for all: the ensemble is on the wrong
+    # side of 0.5 for a quarter of the train crops, most of it an offset per camera
+    "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated": (
+        "multi-96-teachers-lpft-cos-bal-pix-e3-cal",
+        {**BALANCE_96, "pixel_supervision": 0.5, "epochs": 3, "teacher_calibration": "source"},
+        {}, MULTI),
+    "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled": (
+        "multi-96-teachers-lpft-cos-bal-pix-e3-calp",
+        {**BALANCE_96, "pixel_supervision": 0.5, "epochs": 3, "teacher_calibration": "pooled"},
+        {}, MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (

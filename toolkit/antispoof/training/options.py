@@ -12,6 +12,8 @@ from antispoof.data.synthesis import FAMILIES
 from antispoof.models.specs import ModelSpec, SERVER_ARCH
 from antispoof.training.distribute import STRATEGIES
 
+CALIBRATIONS = ("none", "pooled", "source")  # --teacher-calibration (training.teacher)
+
 LR_SCHEDULES = ("constant", "cosine")  # cosine: from the learning rate down to 0 over the epochs
 # what --select-epoch maximises on dev, and the epoch log entry that holds it: the AUC of all dev
 # crops, or the mean or the worst AUC over the dev sources (subjects)
@@ -86,6 +88,11 @@ class Distillation:
     distill_alpha: float = option(0.5, "Weight of the hard labels with --teacher; 1 - alpha goes "
                                        "to the teacher.", low=0, high=1)
     temperature: float = option(2.0, "Distillation temperature.", low=0, low_open=True)
+    teacher_calibration: str = option("none", "Recalibrate the teachers' P(spoof) on the train "
+                                              "labels (Platt scaling) before distilling: pooled, "
+                                              "one fit; source, one per training source (their "
+                                              "offsets on each camera not taught).",
+                                      choices=CALIBRATIONS)  # training.teacher
 
 
 @dataclass

@@ -6,6 +6,12 @@ the simplex (steps of ``WEIGHT_STEP``) that scores best on dev by the run's sele
 ``.onnx``, a ``.keras`` file) are cached per crop, keyed by the model file's bytes and the crop
 file's bytes, so that every build after the first reads them instead of decoding and scoring each
 crop again, wherever the data was copied or moved to since.
+
+With ``--teacher-calibration``, the mixed P(spoof) is then recalibrated on the train split's
+labels (Platt scaling: σ(a·logit + b), each class weighing half): one (a, b) for every crop
+(``pooled``), or one per training source (``source``; a source of one class, and every crop of no
+training source, takes the pooled fit). The teachers' order within a source stays; the offset they
+carry on one camera or another does not reach the student.
 """
 import hashlib
 import itertools
@@ -27,6 +33,7 @@ log = logging.getLogger("antispoof")
 
 KEYED_BY = "content"  # in the cache files' names: what their keys are (files keyed otherwise stay unread)
 WEIGHT_STEP = 0.1
+CALIBRATION_PRIOR = 1.0  # the fit's pull towards (a, b) = (1, 0), against crops' unit weights
 CHUNK = 2048  # crops decoded at once at the teacher's size (HyperFAS: 224×224, 300 MB)
 CRITERIA = {  # --select-by: the dev figure that chooses the ensemble's weights
     "pooled": lambda labels, scores, sources: metrics.roc_auc(labels, scores),
@@ -116,6 +123,39 @@ class Teacher:
         return np.array([fresh[i] if i in fresh else known[key] for i, key in enumerate(keys)], np.float32)
 
 
+def _logit(p, eps=1e-6):
+    p = np.clip(np.asarray(p, np.float64), eps, 1 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+def platt(scores, labels, iterations=100):
+    """(a, b) of σ(a·logit(score) + b) fitted to ``labels`` by Newton's method (steps halved
+    until the loss falls) on the class-balanced log loss, with a Gaussian prior of weight
+    ``CALIBRATION_PRIOR`` on (1, 0) so that a source the teachers order perfectly keeps finite
+    scores."""
+    z, y = _logit(scores), np.asarray(labels, np.float64)
+    spoof = y.mean()
+    weight = np.where(y > 0.5, 0.5 / max(spoof, 1e-9), 0.5 / max(1 - spoof, 1e-9))
+    x, prior = np.stack([z, np.ones_like(z)], axis=1), np.array([1.0, 0.0])
+
+    def loss(theta):
+        margin = (x @ theta) * (2 * y - 1)  # log(1 + e^-m), the log loss of either class
+        return weight @ np.logaddexp(0, -margin) + CALIBRATION_PRIOR / 2 * np.sum((theta - prior) ** 2)
+
+    theta = prior.copy()
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-np.clip(x @ theta, -50, 50)))
+        gradient = x.T @ (weight * (p - y)) + CALIBRATION_PRIOR * (theta - prior)
+        hessian = (x * (weight * p * (1 - p))[:, None]).T @ x + CALIBRATION_PRIOR * np.eye(2)
+        step, before = np.linalg.solve(hessian, gradient), loss(theta)
+        while loss(theta - step) > before and np.abs(step).max() > 1e-12:
+            step /= 2
+        theta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return [float(theta[0]), float(theta[1])]
+
+
 def choose_weights(each, labels, sources, criterion):
     """The weights (a point of the simplex grid, steps of WEIGHT_STEP) whose mix of the
     teachers' scores ``each`` (N×T) has the best ``criterion`` on these labels; the first of
@@ -132,6 +172,7 @@ class Ensemble:
         self.teachers = [Teacher(p, stage) for p in paths]
         self.criterion = criterion
         self.weights = np.full(len(self.teachers), 1 / len(self.teachers))
+        self.calibration = None  # calibrate's fit, or none: the mix as it is
 
     def fit(self, dev):
         """Weights of the best dev figure over the simplex grid (one teacher: 1); returns the
@@ -150,9 +191,36 @@ class Ensemble:
         return record
 
     def scores(self, images):
-        """The weighted mean; a teacher of weight 0 is neither read nor scored."""
+        """The weighted mean, recalibrated where ``calibrate`` fitted it; a teacher of weight 0
+        is neither read nor scored."""
         used = np.flatnonzero(self.weights)
-        return self._each(images, used) @ self.weights[used]
+        mixed = self._each(images, used) @ self.weights[used]
+        if not self.calibration:
+            return mixed
+        fits = self.calibration["sources"]
+        a, b = np.array([fits.get(s.subject, self.calibration["pooled"]) for s in images.samples],
+                        np.float64).reshape(-1, 2).T
+        return (1 / (1 + np.exp(-np.clip(a * _logit(mixed) + b, -50, 50)))).astype(np.float32)
+
+    def calibrate(self, train, kind):
+        """Fit the mix's recalibration (``kind``: none, pooled or source) on ``train``'s labels;
+        returns its record (the pooled (a, b) and each source's)."""
+        self.calibration = None
+        if kind == "none":
+            return None
+        mixed, labels = self.scores(train), np.asarray(train.labels)
+        subjects = np.array([s.subject for s in train.samples])
+        sources = {}
+        if kind == "source":
+            for subject in np.unique(subjects):
+                own = subjects == subject
+                if 0 < labels[own].mean() < 1:  # both classes: its own fit
+                    sources[str(subject)] = platt(mixed[own], labels[own])
+        self.calibration = {"kind": kind, "pooled": platt(mixed, labels), "sources": sources}
+        log.info("train: teachers recalibrated on the train labels (%s): pooled a %.2f b %.2f%s",
+                 kind, *self.calibration["pooled"],
+                 f", {len(sources)} sources of both classes fitted apart" if sources else "")
+        return self.calibration
 
     def _each(self, images, which=None):
         """N×T: the scores of every teacher (or those indexed by ``which``), the crops' cache keys
@@ -162,16 +230,20 @@ class Ensemble:
         return np.stack([t.scores(images, keys) for t in chosen], axis=1)
 
 
-def fit_teachers(paths, dev, criterion, record_path):
-    """The ensemble of ``paths`` with weights chosen on ``dev``; the choice written to
-    ``record_path`` (JSON)."""
+def fit_teachers(paths, dev, criterion, record_path, train=None, calibration="none"):
+    """The ensemble of ``paths`` with weights chosen on ``dev`` and, with ``calibration``, its
+    mix recalibrated on ``train``; the choices written to ``record_path`` (JSON)."""
     ensemble = Ensemble(paths, criterion)
-    write_json(record_path, ensemble.fit(dev))
+    record = ensemble.fit(dev)
+    if calibration != "none":
+        record["calibration"] = ensemble.calibrate(train, calibration)
+    write_json(record_path, record)
     return ensemble
 
 
 def recorded_teachers(record_path, stage="quantize"):
-    """The ensemble a run trained with (its ``teachers.json``), the weights as chosen then."""
+    """The ensemble a run trained with (its ``teachers.json``), the weights and the
+    recalibration as chosen then."""
     record_path = Path(record_path)
     if not record_path.is_file():
         raise AntispoofError(f"{record_path.parent}: no {record_path.name} (a run trained with "
@@ -179,4 +251,5 @@ def recorded_teachers(record_path, stage="quantize"):
     record = read_json(record_path)
     ensemble = Ensemble(record["teachers"], record["criterion"], stage)
     ensemble.weights = np.asarray(record["weights"], np.float64)
+    ensemble.calibration = record.get("calibration")
     return ensemble
