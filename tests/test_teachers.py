@@ -86,12 +86,13 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
     assert json.loads((out / "config.json").read_text())["options"]["teacher"] == [str(p) for p in paths]
 
     # quantization-aware training on the targets training had: the teachers at their recorded
-    # weights (every score from the cache), the run's alpha and temperature; a model file alone
-    # names no teachers
+    # weights and recalibration (every score from the cache), the run's alpha and temperature; a
+    # model file alone names no teachers
     qat = run_cli("quantize", out, "--data", NUAA, "--epochs", 1, "--limit", 64, "--distill",
                   "--out", tmp_path / "qat.tflite")
     weights = "/".join(f"{w:g}" for w in record["weights"])
-    assert (f"distilled from the run's teachers (weights {weights}, alpha 0.5, temperature 2)"
+    assert (f"distilled from the run's teachers (weights {weights}, alpha 0.5, temperature 2, "
+            "recalibrated: source)"
             in qat.stderr), qat.stderr[-2000:]
     assert "quantize: teacher" in qat.stderr and "train: teacher" not in qat.stderr
     assert " 0 crops scored" in qat.stderr and " crops scored" not in qat.stderr.replace(" 0 crops scored", "")

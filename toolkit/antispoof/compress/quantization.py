@@ -238,7 +238,9 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=QUANTIZATION.qat_
              "as training" if recorded else "no run record", len(dev.labels),
              plural(epochs, "epoch"), learning_rate,
              f", distilled from the run's teachers (weights {'/'.join(f'{w:g}' for w in teacher.weights)},"
-             f" alpha {loss.alpha:g}, temperature {loss.temperature:g})" if teacher else "")
+             f" alpha {loss.alpha:g}, temperature {loss.temperature:g}"
+             f"{', recalibrated: ' + teacher.calibration['kind'] if teacher.calibration else ''})"
+             if teacher else "")
     scores = teacher.scores if teacher else lambda images: None  # [label, teacher] targets, or labels
     qat.fit(tf_dataset(train, batch_size, training=True, seed=seed, teacher=scores(train),
                        class_weight=class_weights(train.counts)),  # as each crop's weight
