@@ -26,8 +26,9 @@ SHIPPED = next(name for name, (_, fields, plan, _) in RECIPES.items()  # the bui
 
 
 def main(argv=None):
-    parser = argument_parser(__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default=SHIPPED, choices=RECIPES)
+    parser = argument_parser(__doc__)
+    parser.add_argument("--recipe", default=SHIPPED, choices=RECIPES, metavar="RECIPE",
+                        help="a recipe of antispoof.pipeline.recipes (default: the shipped one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cold", action="store_true",
                         help="Empty caches (the teachers' scores, the contraction).")

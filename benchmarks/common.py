@@ -23,9 +23,10 @@ RESULTS = REPO / "benchmarks" / "results"
 NUAA_PROTOCOL = NUAA / "protocol.json"
 
 
-def argument_parser(description):
-    """A script's argument parser, with the --verbose that the import above read."""
-    parser = argparse.ArgumentParser(description=description)
+def argument_parser(doc):
+    """A script's argument parser, with the --verbose that the import above read; its
+    description is the first paragraph of ``doc`` (the script's docstring)."""
+    parser = argparse.ArgumentParser(description=" ".join(doc.split("\n\n")[0].split()))
     parser.add_argument("--verbose", action="store_true",
                         help="Show the libraries' log lines (hidden by default).")
     return parser

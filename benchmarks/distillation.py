@@ -32,7 +32,7 @@ def student(run_dir, seed, teacher, args):
 
 
 def main():
-    parser = argument_parser(__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--teacher", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data", type=Path, default=NUAA)

@@ -151,8 +151,10 @@ def build_run(recipe, seed, work, weights):
 
 
 def main(argv=None):
-    parser = argument_parser(__doc__.splitlines()[0])
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
+    parser = argument_parser(__doc__)
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES,
+                        metavar="RECIPE", help="names of antispoof.pipeline.recipes.RECIPES "
+                        "(default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--weights", type=Path, default=WEIGHTS_035)
     parser.add_argument("--work", type=Path, default=Path("runs"))

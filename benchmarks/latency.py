@@ -76,7 +76,7 @@ def end_to_end(frames=300):
 
 
 def main():
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME=MODEL",

@@ -20,7 +20,7 @@ from antispoof.training.options import TrainOptions
 
 
 def main(argv=None):
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/parity_spread.json"))
     args = parser.parse_args(argv)

@@ -109,7 +109,7 @@ def crop_ratio(n=300, seed=0):
 
 
 def main():
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--videos", type=int, default=16)
     parser.add_argument("--frames", type=int, default=150, help="Frames per video.")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])

@@ -65,7 +65,7 @@ def run(config, seed, args):
 
 
 def main():
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--data", default=NUAA, type=Path)
     parser.add_argument("--protocol", default=NUAA_PROTOCOL, type=Path)
     parser.add_argument("--weights", type=Path, default=WEIGHTS_035)

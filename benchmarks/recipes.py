@@ -54,12 +54,13 @@ def cross_dataset(model, threshold, images):
 
 
 def main(argv=None):
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--data", default=NUAA, type=Path)
     parser.add_argument("--protocol", default=NUAA_PROTOCOL, type=Path)
     parser.add_argument("--cross", default=REPLAY_WEBCAM, type=Path)
     parser.add_argument("--weights", type=Path, default=WEIGHTS_035)
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES,
+                        metavar="RECIPE", help="names of this script's NUAA recipes (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--work", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/recipes.json"))

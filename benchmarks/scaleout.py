@@ -82,7 +82,7 @@ def training_rows(work, epochs):
 
 
 def main():
-    parser = argument_parser(__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--frames", type=int, default=60, help="Frames per video.")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/scaleout.json")

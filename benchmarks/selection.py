@@ -107,7 +107,7 @@ def candidates(runs):
 
 
 def main(argv=None):
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("files", nargs="+", type=Path, help="generalization.py's JSON files")
     parser.add_argument("--candidates", nargs="+", type=Path, default=[], metavar="RUN",
                         help="Runs built with --restarts: score each candidate's float model too.")

@@ -24,7 +24,7 @@ BAR_S = 300  # the set-up of `make test` on a fresh machine
 
 
 def main(argv=None):
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--cold", action="store_true", help="An empty pip cache (a new machine).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/setup_time.json")
     args = parser.parse_args(argv)

@@ -47,7 +47,7 @@ def loads_tensorflow(command):
 
 
 def main(argv=None):
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--image", type=Path, default=NUAA / "ClientFace" / "0010" / "0010_01_05_03_115.jpg")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/startup.json")

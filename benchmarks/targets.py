@@ -23,7 +23,7 @@ from antispoof.testing import loopback
 
 
 def main():
-    parser = argument_parser(__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)

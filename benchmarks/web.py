@@ -54,7 +54,7 @@ def page_loop(chromium, url, seconds):
 
 
 def main(argv=None):
-    parser = argument_parser(__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--model", type=Path, default=SHIPPED / SHIPPED.CONTRACT,
                         help="model.json of exported artifacts (default: the shipped model's)")
     parser.add_argument("--runs", type=int, default=200)

@@ -37,9 +37,16 @@ BALANCE_96 = {**BALANCE_72, "input_size": 96}
 # gh_sonhaicode's high-end screens, where label-only training did better); shipped before one
 # epoch fewer, and its variants
 LABELS_08 = {**BALANCE_96, "distill_alpha": 0.8}
-# models/antispoof_int8.tflite (seed 0): that recipe one epoch shorter (the probe's and two of the
-# whole network, the cosine ending there)
-SHIPPED_RECIPE = {**LABELS_08, "epochs": 3}
+# that recipe one epoch shorter (the probe's and two of the whole network, the cosine ending
+# there); shipped before the teachers' recalibration
+LABELS_08_E3 = {**LABELS_08, "epochs": 3}
+# the source-balanced 96x96 recipe with a pixel map trained on a mid-level feature map (dropped at
+# save), one epoch shorter, its labels 0.5 again
+PIXEL_E3 = {**BALANCE_96, "pixel_supervision": 0.5, "epochs": 3}
+# models/antispoof_int8.tflite (seed 0): that recipe with the teachers' mix recalibrated on the
+# train labels (one Platt fit: the mix sat on the wrong side of 0.5 for a quarter of the train
+# crops), first on the worst dev source of its three seeds
+SHIPPED_RECIPE = {**PIXEL_E3, "teacher_calibration": "pooled"}
 RECIPES = {
     "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
     "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
@@ -112,28 +119,23 @@ RECIPES = {
     "multi-96-teachers-lpft-cosine-balance-pixel": (
         "multi-96-teachers-lpft-cos-bal-pix", {**BALANCE_96, "pixel_supervision": 0.5}, {}, MULTI),
     # the labels 0.8 one epoch shorter (its seeds had kept epochs 2, 2 and 3 of 4, never the
-    # last): the shipped one, first on the worst dev source once QAT trained on the balanced
-    # stream too (benchmarks/README.md)
+    # last): shipped before the teachers' recalibration (benchmarks/README.md)
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-epochs3": (
-        "multi-96-teachers-lpft-cos-bal-a08-e3", SHIPPED_RECIPE, {}, MULTI),
-    # the pixel map one epoch shorter, with the labels 0.5 (first on dev pooled and mean per
-    # source, and on held-out pooled, replay-webcam and NUAA) and with the labels between
+        "multi-96-teachers-lpft-cos-bal-a08-e3", LABELS_08_E3, {}, MULTI),
+    # the pixel map one epoch shorter, with the labels 0.5 and with the labels between; below
+    # the labels 0.8 on the worst dev source at the first seed (benchmarks/README.md)
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3": (
-        "multi-96-teachers-lpft-cos-bal-pix-e3",
-        {**BALANCE_96, "pixel_supervision": 0.5, "epochs": 3}, {}, MULTI),
+        "multi-96-teachers-lpft-cos-bal-pix-e3", PIXEL_E3, {}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-alpha0.65-pixel-epochs3": (
-        "multi-96-teachers-lpft-cos-bal-a065-pix-e3",
-        {**BALANCE_96, "distill_alpha": 0.65, "pixel_supervision": 0.5, "epochs": 3}, {}, MULTI),
-    # the pixel map one epoch shorter with the teachers' P(spoof) recalibrated on the train
-    # labels (Platt scaling) per training source or once for all: the ensemble is on the wrong
-    # side of 0.5 for a quarter of the train crops, most of it an offset per camera
-    "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated": (
-        "multi-96-teachers-lpft-cos-bal-pix-e3-cal",
-        {**BALANCE_96, "pixel_supervision": 0.5, "epochs": 3, "teacher_calibration": "source"},
-        {}, MULTI),
+        "multi-96-teachers-lpft-cos-bal-a065-pix-e3", {**PIXEL_E3, "distill_alpha": 0.65}, {},
+        MULTI),
+    # that with the teachers' P(spoof) recalibrated on the train labels (Platt scaling) once for
+    # all crops (the shipped one) or per training source (dev fell: an offset per camera is also
+    # what tells one camera's crops from another's)
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled": (
-        "multi-96-teachers-lpft-cos-bal-pix-e3-calp",
-        {**BALANCE_96, "pixel_supervision": 0.5, "epochs": 3, "teacher_calibration": "pooled"},
+        "multi-96-teachers-lpft-cos-bal-pix-e3-calp", SHIPPED_RECIPE, {}, MULTI),
+    "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated": (
+        "multi-96-teachers-lpft-cos-bal-pix-e3-cal", {**PIXEL_E3, "teacher_calibration": "source"},
         {}, MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
