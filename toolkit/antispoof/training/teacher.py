@@ -10,8 +10,8 @@ crop again, wherever the data was copied or moved to since.
 With ``--teacher-calibration``, the mixed P(spoof) is then recalibrated on the train split's
 labels (Platt scaling: σ(a·logit + b), each class weighing half): one (a, b) for every crop
 (``pooled``), or one per training source (``source``; a source of one class, and every crop of no
-training source, takes the pooled fit). The teachers' order within a source stays; the offset they
-carry on one camera or another does not reach the student.
+training source, takes the pooled fit). The teachers' order within a source stays; their offset
+on these cameras (pooled), or on each camera (source), does not reach the student.
 """
 import hashlib
 import itertools
