@@ -137,6 +137,13 @@ RECIPES = {
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated": (
         "multi-96-teachers-lpft-cos-bal-pix-e3-cal", {**PIXEL_E3, "teacher_calibration": "source"},
         {}, MULTI),
+    # the shipped recipe with more of the labels (every teacher scores gh_sonhaicode below chance)
+    "multi-96-teachers-lpft-cosine-balance-alpha0.65-pixel-epochs3-calibrated-pooled": (
+        "multi-96-teachers-lpft-cos-bal-a065-pix-e3-calp", {**SHIPPED_RECIPE, "distill_alpha": 0.65},
+        {}, MULTI),
+    "multi-96-teachers-lpft-cosine-balance-alpha0.8-pixel-epochs3-calibrated-pooled": (
+        "multi-96-teachers-lpft-cos-bal-a08-pix-e3-calp", {**SHIPPED_RECIPE, "distill_alpha": 0.8},
+        {}, MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (
