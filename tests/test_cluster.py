@@ -146,6 +146,30 @@ def test_two_multiworker_processes_train_on_packed_shards_to_identical_weights(t
     assert history["epochs"][-1]["loss"] < history["epochs"][0]["loss"]
 
 
+def test_multiworker_heartbeat_outlasts_a_busy_worker():
+    """The multi-worker strategy's coordination service allows HEARTBEAT_TIMEOUT_S without a
+    heartbeat (TensorFlow's own 10 s failed a worker loading weights on a shared CPU), and keeps
+    the job's tasks and leader as the strategy would set them."""
+    import subprocess
+    import sys
+
+    from antispoof.testing.loopback import free_port
+    from antispoof.training.distribute import HEARTBEAT_TIMEOUT_S
+
+    script = ("from antispoof.training.distribute import make_strategy\n"
+              "from tensorflow.python.eager import context\n"
+              "make_strategy('multiworker')\n"
+              "c = context.context().coordination_service\n"
+              "print(c.heartbeat_timeout_in_ms, c.service_leader, "
+              "[(j.name, j.num_tasks) for j in c.coordinated_job_list])\n")
+    config = {"cluster": {"worker": [f"127.0.0.1:{free_port()}"]}, "task": {"type": "worker", "index": 0}}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TF_CONFIG": json.dumps(config)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[-2] == (f"{HEARTBEAT_TIMEOUT_S * 1000} /job:worker/replica:0/task:0 "
+                                           "[('worker', 1)]"), proc.stdout
+
+
 def test_multiworker_without_tf_config_is_a_one_line_error(tmp_path, small_data):
     result = run_cli("train", "--data", small_data, "--out", tmp_path / "r", "--strategy",
                      "multiworker", check=False)

@@ -25,8 +25,31 @@ def make_strategy(name):
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         cluster_spec()
+        _configure_coordination()
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+# how long a worker may go without a heartbeat before the job fails: TensorFlow's default, 10 s,
+# failed a worker busy loading weights on a shared CPU (the strategy configures the service only
+# where none is, as ParameterServerStrategyV2 sets its own timeout)
+HEARTBEAT_TIMEOUT_S = 120
+
+
+def _configure_coordination():
+    """The coordination service MultiWorkerMirroredStrategy would configure, with
+    ``HEARTBEAT_TIMEOUT_S``."""
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.distribute import multi_worker_util
+    from tensorflow.python.distribute.cluster_resolver import TFConfigClusterResolver
+    from tensorflow.python.eager import context
+
+    spec = TFConfigClusterResolver().cluster_spec()
+    jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=spec.num_tasks(job))
+            for job in ("chief", "worker") if job in spec.jobs]
+    context.context().configure_coordination_service(
+        service_type="standalone", service_leader=multi_worker_util.coordination_leader(spec),
+        coordinated_jobs=jobs, heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_S * 1000)
 
 
 def cluster_spec():
