@@ -11,6 +11,7 @@ Two layouts are read:
 Labels: 0 = real (bona fide), 1 = spoof (attack). Subjects never cross splits.
 """
 import csv
+import hashlib
 import logging
 import os
 import random
@@ -18,6 +19,7 @@ import re
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +100,18 @@ class Images:
     @property
     def counts(self):
         return {"real": int((self.labels == 0).sum()), "spoof": int((self.labels == 1).sum())}
+
+    @cached_property
+    def content_keys(self):
+        """Each crop file's ``content_key``, in order: the files read once per split, however
+        many teachers score it."""
+        return [content_key(s.path) for s in self.samples]
+
+
+def content_key(path):
+    """A crop file's content digest: the same crop copied elsewhere has the same key."""
+    with open(path, "rb") as f:
+        return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
 
 
 class FaceDataset:

@@ -54,12 +54,6 @@ class ScoreCache:
             with np.load(self.path) as stored:
                 self.scores = dict(zip(stored["keys"].tolist(), stored["scores"].tolist()))
 
-    @staticmethod
-    def key(sample):
-        """The crop file's content digest: the same crop copied elsewhere hits the cache."""
-        with open(sample.path, "rb") as f:
-            return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
-
     def save(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.path, ".npz") as tmp:
@@ -68,8 +62,9 @@ class ScoreCache:
 
 
 def crop_keys(images):
-    """The cache keys of ``images``' crops, in order (each file read once)."""
-    return [ScoreCache.key(s) for s in images.samples]
+    """The cache keys of ``images``' crops, in order: their content keys, read once per
+    ``Images`` (fitting the ensemble or its recalibration, then the stream, reuse them)."""
+    return images.content_keys
 
 
 class Teacher:
