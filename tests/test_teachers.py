@@ -77,12 +77,13 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
     out = tmp_path / "student"
     run_cli("train", "--data", NUAA, "--weights", WEIGHTS_035, "--input-size", 64, "--epochs", 1,
             "--limit", 64, "--teacher", paths[0], "--teacher", paths[1], "--teacher-calibration",
-            "source", "--out", out)
+            "source", "--teacher-correction", "swap", "--out", out)
     record = json.loads((out / "teachers.json").read_text())
     assert record["teachers"] == [str(p) for p in paths] and record["criterion"] == "pooled"
     # the recalibration fitted on the train labels is recorded and read back as it was
     assert record["calibration"]["kind"] == "source" and record["calibration"]["sources"]
     assert teachers.recorded_teachers(out / "teachers.json").calibration == record["calibration"]
+    assert record["correction"] == "swap" == teachers.recorded_teachers(out / "teachers.json").correction
     assert json.loads((out / "config.json").read_text())["options"]["teacher"] == [str(p) for p in paths]
 
     # quantization-aware training on the targets training had: the teachers at their recorded
@@ -92,7 +93,7 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
                   "--out", tmp_path / "qat.tflite")
     weights = "/".join(f"{w:g}" for w in record["weights"])
     assert (f"distilled from the run's teachers (weights {weights}, alpha 0.5, temperature 2, "
-            "recalibrated: source)"
+            "recalibrated: source, corrected: swap)"
             in qat.stderr), qat.stderr[-2000:]
     assert "quantize: teacher" in qat.stderr and "train: teacher" not in qat.stderr
     assert " 0 crops scored" in qat.stderr and " crops scored" not in qat.stderr.replace(" 0 crops scored", "")
@@ -105,13 +106,20 @@ def test_an_ensemble_is_weighted_on_dev_and_each_score_cached(tmp_path, monkeypa
 
     # the model card names each teacher with its weight and the licence beside its file
     from antispoof.core.rundir import RunDir
-    from antispoof.pipeline.export import licence_of, run_teachers
+    from antispoof.pipeline.export import licence_of, run_teachers, teaching
 
     listed = run_teachers(RunDir(out))
     assert [t["file"] for t in listed] == [p.name for p in paths]
     assert [t["weight"] for t in listed] == record["weights"]
     assert [t["licence"] for t in listed] == ["Apache License", "Apache License"]
     assert run_teachers(RunDir(tmp_path)) == []  # no teachers.json, no config.json
+    a, b = record["calibration"]["pooled"]  # and how their mix was recalibrated and corrected
+    assert teaching(RunDir(out)) == (
+        f"Their mix recalibrated on the train labels (source: Platt scaling, σ({a:.2f}·logit "
+        f"{'-' if b < 0 else '+'} {abs(b):.2f}) for every crop but those of the "
+        f"{len(record['calibration']['sources'])} training sources fitted apart) and corrected "
+        "(swap: a crop's P(spoof) on the wrong side of 0.5 for its label taught as 1 - P).")
+    assert teaching(RunDir(tmp_path)) == ""
     assert licence_of(PEERS["peer HyperFAS"]) == "BSD 3-Clause License"
 
 
@@ -151,3 +159,24 @@ def test_teachers_recalibrated_per_source_on_the_train_labels(tmp_path, monkeypa
                                 pixels=train.pixels[:1])
     assert ensemble.scores(alone)[0] == pytest.approx(
         1 / (1 + np.exp(-(a * teachers._logit(raw[:1]) + b)))[0], abs=1e-6)
+
+
+def test_teachers_wrong_side_scores_swapped(tmp_path, monkeypatch):
+    """--teacher-correction swap: a crop whose recalibrated P(spoof) is on the wrong side of 0.5
+    for its label is taught 1 - P (as confident, on the label's side); every other crop keeps
+    its score; dev crops are corrected against their own labels too."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    train = load_images(FaceDataset(NUAA).split("train")[::25], 64)
+    ensemble = teachers.Ensemble([PEERS["peer MiniFASNetV2"]])
+    ensemble.calibrate(train, "pooled")
+    before = ensemble.scores(train)
+    ensemble.correction = "swap"
+    after = ensemble.scores(train)
+    spoof = np.asarray(train.labels) > 0.5
+    wrong = (before > 0.5) != spoof
+    assert 0 < wrong.mean() < 0.5  # the peer errs on some NUAA train crops, not on most
+    assert np.array_equal(after[~wrong], before[~wrong])
+    assert np.allclose(after[wrong], 1 - before[wrong], atol=1e-6)
+    assert np.all((after >= 0.5) == spoof)  # every crop now on its label's side
+    assert np.allclose(np.abs(after - 0.5), np.abs(before - 0.5), atol=1e-6)  # as confident
+

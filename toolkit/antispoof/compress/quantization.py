@@ -239,7 +239,8 @@ def quantize_qat(run_dir, data_dir, out, protocol=None, epochs=QUANTIZATION.qat_
              plural(epochs, "epoch"), learning_rate,
              f", distilled from the run's teachers (weights {'/'.join(f'{w:g}' for w in teacher.weights)},"
              f" alpha {loss.alpha:g}, temperature {loss.temperature:g}"
-             f"{', recalibrated: ' + teacher.calibration['kind'] if teacher.calibration else ''})"
+             f"{', recalibrated: ' + teacher.calibration['kind'] if teacher.calibration else ''}"
+             f"{', corrected: ' + teacher.correction if teacher.correction != 'none' else ''})"
              if teacher else "")
     scores = teacher.scores if teacher else lambda images: None  # [label, teacher] targets, or labels
     qat.fit(tf_dataset(train, batch_size, training=True, seed=seed, teacher=scores(train),

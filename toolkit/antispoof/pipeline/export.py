@@ -87,7 +87,7 @@ def export(run_dir, out_dir, name="antispoof", author="antispoof contributors", 
         peer_results[f"peer {peer.stem}"], _ = assess_run(open_classifier(peer), config, resamples=0)
     with atomic_path(out / out.CARD) as tmp:
         tmp.write_text(model_card(metrics, contract.to_json(), config, latency, peer_results,
-                                  run_teachers(run)))
+                                  run_teachers(run), teaching(run)))
     return [out.INT8, out.MEDIAPIPE, out.LABELS, out.CONTRACT, out.CARD]
 
 
@@ -195,11 +195,29 @@ def run_teachers(run):
             for t in teachers]
 
 
-def model_card(metrics, contract, config, latency, peers=None, teachers=()):
+def teaching(run):
+    """How the teachers' mix was turned into targets before distilling (``teachers.json``: its
+    recalibration on the train labels, its correction), as a sentence of the model card, or ""."""
+    record = read_json(run.teachers) if run.teachers.is_file() else {}
+    said = []
+    calibration = record.get("calibration")
+    if calibration:
+        a, b = calibration["pooled"]
+        said.append(f"recalibrated on the train labels ({calibration['kind']}: Platt scaling, "
+                    f"σ({a:.2f}·logit {'-' if b < 0 else '+'} {abs(b):.2f})"
+                    + (f" for every crop but those of the {len(calibration['sources'])} training "
+                       "sources fitted apart" if calibration["sources"] else "") + ")")
+    if record.get("correction", "none") != "none":
+        said.append(f"corrected ({record['correction']}: a crop's P(spoof) on the wrong side of 0.5 "
+                    "for its label taught as 1 - P)")
+    return f"Their mix {' and '.join(said)}." if said else ""
+
+
+def model_card(metrics, contract, config, latency, peers=None, teachers=(), teaching=""):
     """MODEL_CARD.md: use, input and output, training data (each dataset, and each source
     repository its manifest names for the train and dev splits, with the licence it states),
-    the teachers with their weights and licences, test metrics per dataset beside the peer's
-    (``peers``: {name: assess result}), limits."""
+    the teachers with their weights and licences and what was done to their mix (``teaching``),
+    test metrics per dataset beside the peer's (``peers``: {name: assess result}), limits."""
     int8, flt = metrics["int8"], metrics.get("float", {})
     protocol = int8.get("protocol", config.get("protocol", ""))
     sources = data_sources(config.get("data")) or [{"data": config.get("data", "?")}]
@@ -241,6 +259,7 @@ def model_card(metrics, contract, config, latency, peers=None, teachers=()):
         lines += ["", "Teachers (knowledge distillation from their weighted mean P(spoof), the weights "
                   "chosen on dev):", "", "| teacher | weight | licence |", "|---|---|---|"]
         lines += [f"| {t['file']} | {t['weight']:.2f} | {t['licence']} |" for t in teachers]
+        lines += ["", teaching] if teaching else []
     for source in sources:
         lines += _source_table(Path(source["data"]))
     lines += ["", "## Metrics (test splits, threshold from dev)", "",

@@ -145,6 +145,11 @@ RECIPES = {
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-pixel-epochs3-calibrated-pooled": (
         "multi-96-teachers-lpft-cos-bal-a08-pix-e3-calp", {**SHIPPED_RECIPE, "distill_alpha": 0.8},
         {}, MULTI),
+    # the shipped recipe with the teachers' wrong-side scores taught as 1 - P (knowledge
+    # adjustment): their mistakes on the train crops not distilled
+    "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-swap": (
+        "multi-96-teachers-lpft-cos-bal-pix-e3-calp-swap",
+        {**SHIPPED_RECIPE, "teacher_correction": "swap"}, {}, MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (

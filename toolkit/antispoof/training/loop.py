@@ -228,7 +228,8 @@ def _streams(run, strategy, data, options):
     weights_per_class = class_weights(data.counts)
     if options.teacher or options.adversarial:  # class weights as the samples' weights
         teacher = (fit_teachers(options.teacher, data.dev, options.select_by, run.teachers,
-                                data.train, options.teacher_calibration)
+                                data.train, options.teacher_calibration,
+                                options.teacher_correction)
                    if options.teacher else None)
 
         def stream(images, training):

@@ -13,6 +13,7 @@ from antispoof.models.specs import ModelSpec, SERVER_ARCH
 from antispoof.training.distribute import STRATEGIES
 
 CALIBRATIONS = ("none", "pooled", "source")  # --teacher-calibration (training.teacher)
+CORRECTIONS = ("none", "swap")  # --teacher-correction (training.teacher)
 
 LR_SCHEDULES = ("constant", "cosine")  # cosine: from the learning rate down to 0 over the epochs
 # what --select-epoch maximises on dev, and the epoch log entry that holds it: the AUC of all dev
@@ -93,6 +94,11 @@ class Distillation:
                                               "one fit; source, one per training source (their "
                                               "offsets on each camera not taught).",
                                       choices=CALIBRATIONS)  # training.teacher
+    teacher_correction: str = option("none", "Where the teachers' P(spoof) (recalibrated, with "
+                                             "--teacher-calibration) is on the wrong side of 0.5 "
+                                             "for a crop's label: none, taught as it is; swap, "
+                                             "taught as 1 - P (knowledge adjustment).",
+                                     choices=CORRECTIONS)  # training.teacher
 
 
 @dataclass

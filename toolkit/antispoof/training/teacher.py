@@ -12,6 +12,12 @@ labels (Platt scaling: σ(a·logit + b), each class weighing half): one (a, b) f
 (``pooled``), or one per training source (``source``; a source of one class, and every crop of no
 training source, takes the pooled fit). The teachers' order within a source stays; their offset
 on these cameras (pooled), or on each camera (source), does not reach the student.
+
+With ``--teacher-correction swap``, a crop whose (recalibrated) P(spoof) is on the wrong side of
+0.5 for its label is taught 1 − P instead: the teacher's confidence kept, its side the label's
+(Knowledge Adjustment's probability shift, Wen et al., "Preparing Lessons: Improve Knowledge
+Distillation with Better Supervision", 2021, with two classes). The teachers' mistakes on the
+training crops do not reach the student; what they order right does.
 """
 import hashlib
 import itertools
@@ -168,6 +174,7 @@ class Ensemble:
         self.criterion = criterion
         self.weights = np.full(len(self.teachers), 1 / len(self.teachers))
         self.calibration = None  # calibrate's fit, or none: the mix as it is
+        self.correction = "none"  # or swap: wrong-side scores taught as 1 - P (module docstring)
 
     def fit(self, dev):
         """Weights of the best dev figure over the simplex grid (one teacher: 1); returns the
@@ -186,8 +193,15 @@ class Ensemble:
         return record
 
     def scores(self, images):
-        """The weighted mean, recalibrated where ``calibrate`` fitted it; a teacher of weight 0
-        is neither read nor scored."""
+        """The weighted mean, recalibrated where ``calibrate`` fitted it, then corrected against
+        ``images``' labels (``correction``); a teacher of weight 0 is neither read nor scored."""
+        scores = self._recalibrated(images)
+        if self.correction == "swap":
+            wrong = (scores > 0.5) != (np.asarray(images.labels) > 0.5)
+            scores = np.where(wrong & (scores != 0.5), 1 - scores, scores).astype(np.float32)
+        return scores
+
+    def _recalibrated(self, images):
         used = np.flatnonzero(self.weights)
         mixed = self._each(images, used) @ self.weights[used]
         if not self.calibration:
@@ -203,7 +217,7 @@ class Ensemble:
         self.calibration = None
         if kind == "none":
             return None
-        mixed, labels = self.scores(train), np.asarray(train.labels)
+        mixed, labels = self._recalibrated(train), np.asarray(train.labels)
         subjects = np.array([s.subject for s in train.samples])
         sources = {}
         if kind == "source":
@@ -225,13 +239,20 @@ class Ensemble:
         return np.stack([t.scores(images, keys) for t in chosen], axis=1)
 
 
-def fit_teachers(paths, dev, criterion, record_path, train=None, calibration="none"):
+def fit_teachers(paths, dev, criterion, record_path, train=None, calibration="none",
+                 correction="none"):
     """The ensemble of ``paths`` with weights chosen on ``dev`` and, with ``calibration``, its
-    mix recalibrated on ``train``; the choices written to ``record_path`` (JSON)."""
+    mix recalibrated on ``train``, then corrected by ``correction``; the choices written to
+    ``record_path`` (JSON)."""
     ensemble = Ensemble(paths, criterion)
     record = ensemble.fit(dev)
     if calibration != "none":
         record["calibration"] = ensemble.calibrate(train, calibration)
+    if correction != "none":
+        ensemble.correction = record["correction"] = correction
+        wrong = np.mean((ensemble._recalibrated(train) > 0.5) != (np.asarray(train.labels) > 0.5))
+        log.info("train: teachers corrected (%s) on %.1f %% of the train crops, on the wrong side "
+                 "of 0.5 for their labels", correction, 100 * wrong)
     write_json(record_path, record)
     return ensemble
 
@@ -247,4 +268,5 @@ def recorded_teachers(record_path, stage="quantize"):
     ensemble = Ensemble(record["teachers"], record["criterion"], stage)
     ensemble.weights = np.asarray(record["weights"], np.float64)
     ensemble.calibration = record.get("calibration")
+    ensemble.correction = record.get("correction", "none")
     return ensemble
