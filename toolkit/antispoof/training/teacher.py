@@ -198,7 +198,7 @@ class Ensemble:
         scores = self._recalibrated(images)
         if self.correction == "swap":
             wrong = (scores > 0.5) != (np.asarray(images.labels) > 0.5)
-            scores = np.where(wrong & (scores != 0.5), 1 - scores, scores).astype(np.float32)
+            scores = np.where(wrong, 1 - scores, scores).astype(np.float32)
         return scores
 
     def _recalibrated(self, images):
