@@ -160,6 +160,14 @@ RECIPES = {
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-swap": (
         "multi-96-teachers-lpft-cos-bal-pix-e3-calp-swap",
         {**SHIPPED_RECIPE, "teacher_correction": "swap"}, {}, MULTI),
+    # the corrected teachers (on the label's side everywhere) with a larger share, and the
+    # shipped recipe at temperature 1
+    "multi-96-teachers-lpft-cosine-balance-alpha0.35-pixel-epochs3-calibrated-pooled-swap": (
+        "multi-96-teachers-lpft-cos-bal-a035-pix-e3-calp-swap",
+        {**SHIPPED_RECIPE, "teacher_correction": "swap", "distill_alpha": 0.35}, {}, MULTI),
+    "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-t1": (
+        "multi-96-teachers-lpft-cos-bal-pix-e3-calp-t1", {**SHIPPED_RECIPE, "temperature": 1.0},
+        {}, MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (
