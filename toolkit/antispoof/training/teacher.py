@@ -202,6 +202,8 @@ class Ensemble:
         return scores
 
     def _recalibrated(self, images):
+        """The weighted mean, recalibrated where ``calibrate`` fitted it (what ``correction``
+        corrects, and what ``calibrate`` fits on before it has a fit)."""
         used = np.flatnonzero(self.weights)
         mixed = self._each(images, used) @ self.weights[used]
         if not self.calibration:
