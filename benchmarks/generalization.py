@@ -138,15 +138,22 @@ def ensemble_rows(peers, names):
     return rows
 
 
+def recipe_build(recipe, seed):
+    """(run stem, TrainOptions, BuildOptions, datasets) of ``recipe`` at ``seed``: what
+    ``build_run`` builds."""
+    stem, fields, plan, data = resolve(recipe, DATA, WEIGHTS)
+    return (stem, TrainOptions(**{"input_size": 64, **fields, "seed": seed}),
+            replace(BuildOptions(), **plan), data)
+
+
 def build_run(recipe, seed, work, weights):
     """The recipe's run directory for ``seed``, built (or resumed) unless finished."""
-    stem, fields, plan, data = resolve(recipe, DATA, WEIGHTS)
+    stem, options, plan, data = recipe_build(recipe, seed)
     run_dir = work / f"{stem}-seed{seed}"
     if (run_dir / "metrics.json").exists():  # a finished build
         return run_dir
-    options = TrainOptions(**{"input_size": 64, **fields, "seed": seed})
     build(data if len(data) > 1 else data[0]["data"], run_dir, str(weights), options,
-          build_options=replace(BuildOptions(), **plan))
+          build_options=plan)
     return run_dir
 
 

@@ -10,18 +10,15 @@ table, writes JSON (rates are fractions).
     python benchmarks/qat_seeds.py --work runs --qat-seeds 0 1 2
 """
 import json
-from dataclasses import replace
 from pathlib import Path
 
-from common import DATA, WEIGHTS, WEIGHTS_035, argument_parser
+from common import WEIGHTS_035, argument_parser
 
 from antispoof.compress.quantization import quantize
-from antispoof.pipeline.build import BuildOptions
-from antispoof.pipeline.recipes import RECIPES, resolve
+from antispoof.pipeline.recipes import RECIPES
 from antispoof.runtime.interpreter import open_classifier
-from antispoof.training.options import TrainOptions
 from build_time import SHIPPED as SHIPPED_RECIPE_NAME
-from generalization import Sets, build_run, evaluate_model, markdown_table, print_table
+from generalization import Sets, build_run, evaluate_model, markdown_table, print_table, recipe_build
 
 FIGURES = {  # the spread reported: name -> the row's figure
     "dev worst source": lambda r: r["dev_per_source"]["worst_per_source"],
@@ -45,16 +42,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     run_dir = build_run(args.recipe, args.seed, args.work, args.weights)  # reused when finished
-    _, fields, plan, data = resolve(args.recipe, DATA, WEIGHTS)
-    options = TrainOptions(**{"input_size": 64, **fields, "seed": args.seed})
+    _, options, plan, data = recipe_build(args.recipe, args.seed)
     sets, rows = Sets(), []
     for qat_seed in args.qat_seeds:
         int8 = run_dir / "antispoof_int8.tflite"
         if qat_seed != args.seed:
             int8 = run_dir / "qat-seeds" / f"qat-seed{qat_seed}.tflite"
             if not int8.exists():
-                quantize(run_dir, data, int8, replace(BuildOptions(), **plan), None,
-                         options.batch_size, seed=qat_seed)
+                quantize(run_dir, data, int8, plan, None, options.batch_size, seed=qat_seed)
         rows.append({"recipe": f"{args.recipe} (QAT seed {qat_seed})", "seed": args.seed,
                      "qat_seed": qat_seed, "model": "int8", "file": str(int8),
                      "size_bytes": int8.stat().st_size, **evaluate_model(sets, open_classifier(int8))})

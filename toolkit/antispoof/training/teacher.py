@@ -171,6 +171,7 @@ class Ensemble:
 
     def __init__(self, paths, criterion="pooled", stage="train"):
         self.teachers = [Teacher(p, stage) for p in paths]
+        self.stage = stage
         self.criterion = criterion
         self.weights = np.full(len(self.teachers), 1 / len(self.teachers))
         self.calibration = None  # calibrate's fit, or none: the mix as it is
@@ -199,6 +200,8 @@ class Ensemble:
         if self.correction == "swap":
             wrong = (scores > 0.5) != (np.asarray(images.labels) > 0.5)
             scores = np.where(wrong, 1 - scores, scores).astype(np.float32)
+            log.info("%s: teachers corrected (swap) on %.1f %% of %d crops, on the wrong side of "
+                     "0.5 for their labels", self.stage, 100 * wrong.mean(), len(wrong))
         return scores
 
     def _recalibrated(self, images):
@@ -252,9 +255,6 @@ def fit_teachers(paths, dev, criterion, record_path, train=None, calibration="no
         record["calibration"] = ensemble.calibrate(train, calibration)
     if correction != "none":
         ensemble.correction = record["correction"] = correction
-        wrong = np.mean((ensemble._recalibrated(train) > 0.5) != (np.asarray(train.labels) > 0.5))
-        log.info("train: teachers corrected (%s) on %.1f %% of the train crops, on the wrong side "
-                 "of 0.5 for their labels", correction, 100 * wrong)
     write_json(record_path, record)
     return ensemble
 
