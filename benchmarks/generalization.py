@@ -19,6 +19,7 @@ writes JSON (rates are fractions).
 import copy
 import functools
 import json
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -28,9 +29,11 @@ from common import DATA, PEERS, SHIPPED, WEIGHTS, WEIGHTS_035, argument_parser
 import numpy as np
 
 from antispoof.core import metrics
+from antispoof.core.files import read_json, write_json
+from antispoof.core.rundir import RunDir
 from antispoof.bench.latency import BenchOptions, compare
 from antispoof.pipeline.build import BuildOptions, build
-from antispoof.pipeline.recipes import MULTI, RECIPES, resolve
+from antispoof.pipeline.recipes import MULTI, RECIPES, float_twins, resolve
 from antispoof.data.datasets import ALL, FaceDataset, MultiDataset, load_images, read_manifest
 from antispoof.evaluation.evaluate import Scored
 from antispoof.core.model_contract import contract_threshold
@@ -147,14 +150,41 @@ def recipe_build(recipe, seed):
 
 
 def build_run(recipe, seed, work, weights):
-    """The recipe's run directory for ``seed``, built (or resumed) unless finished."""
+    """The recipe's run directory for ``seed``, built (or resumed) unless finished; a recipe that
+    only quantizes otherwise than another starts from that one's float model (``_twin_float``)."""
     stem, options, plan, data = recipe_build(recipe, seed)
     run_dir = work / f"{stem}-seed{seed}"
     if (run_dir / "metrics.json").exists():  # a finished build
         return run_dir
+    if not run_dir.exists():
+        _twin_float(recipe, seed, work, run_dir)
     build(data if len(data) > 1 else data[0]["data"], run_dir, str(weights), options,
           build_options=plan)
     return run_dir
+
+
+def _twin_float(recipe, seed, work, run_dir):
+    """When a recipe that trains the same float model as ``recipe`` (``float_twins``) has
+    finished training at ``seed``, copy that run's contracted backbone and training's files into
+    ``run_dir``: the build then redoes quantization and what follows, not the same training.
+    The training record's backbone path (``--init``) is made ``run_dir``'s."""
+    for other in float_twins(recipe):
+        twin = RunDir(work / f"{RECIPES[other][0]}-seed{seed}")
+        if twin.history.exists() and read_json(twin.history)["complete"]:
+            break
+    else:
+        return
+    run = RunDir(run_dir)
+    run_dir.mkdir(parents=True)
+    for name in (run.BACKBONE, Path(run.BACKBONE).with_suffix(".json").name, run.CONFIG,
+                 run.HISTORY, run.MODEL, run.TEACHERS):
+        if (twin.path / name).exists():
+            shutil.copyfile(twin.path / name, run_dir / name)
+    config = read_json(run.config)
+    config["options"]["init"] = str(run.backbone)
+    write_json(run.config, config)
+    print(f"{run_dir.name}: trains as {twin.path.name} (only quantization differs): its float "
+          "model reused", flush=True)
 
 
 def main(argv=None):

@@ -1,17 +1,18 @@
 """The shipped default model: its contract, its NUAA test metrics, the demo, and the command and
 benchmark recipe that made it."""
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
+from antispoof.compress.config import QuantizationConfig
 from antispoof.core.rundir import CONTRACT_FILE
 from antispoof.core.shipped import DEFAULT_MODEL
 from antispoof.evaluation.evaluate import evaluate
 from antispoof.pipeline.build import BuildOptions
 from antispoof.pipeline.demo import demo
-from antispoof.pipeline.recipes import RECIPES, SHIPPED_RECIPE, resolve
+from antispoof.pipeline.recipes import RECIPES, SHIPPED_RECIPE, float_twins, resolve
 from antispoof.runtime.info import model_info
 from antispoof.training.options import TrainOptions
 from conftest import NUAA, REPO, SHARED
@@ -109,3 +110,21 @@ def test_the_benchmarks_shipped_recipe_is_the_readmes_build_command():
         replace(BuildOptions(), **plan)
         assert all(Path(d["data"]).is_dir() for d in data), name
         assert all(Path(t).is_file() for t in fields.get("teacher", ())), name
+
+
+
+def test_recipes_equal_but_for_quantization_share_their_float_model():
+    """float_twins pairs exactly the recipes of the same datasets, training options and
+    contraction, each pair both ways: the shipped recipe and its QAT variants, not its 112x112."""
+    shipped = next(name for name, (_, options, plan, _) in RECIPES.items()
+                   if options is SHIPPED_RECIPE and not plan)
+    twins = float_twins(shipped)
+    assert sorted(key for t in twins for key in RECIPES[t][2]) == ["qat_epochs", "qat_learning_rate"]
+    assert not any(RECIPES[name][1].get("input_size") == 112 for name in twins)
+    quantization = {f.name for f in fields(QuantizationConfig)}
+    for name, (_, options, plan, data) in RECIPES.items():
+        for other, (_, other_options, other_plan, other_data) in RECIPES.items():
+            differ = {k for k in {*plan, *other_plan} if plan.get(k) != other_plan.get(k)}
+            same_float = (other != name and options == other_options and data == other_data
+                          and differ <= quantization)
+            assert (other in float_twins(name)) == same_float, (name, other)

@@ -4,7 +4,10 @@ its run folders, the ``TrainOptions`` fields besides the seed (input size 64 unl
 ``models/antispoof_int8.tflite`` (seed 0). Datasets are folder names and the teacher a file
 under the weights folder, so a recipe names no machine's paths; ``resolve`` makes them paths.
 ``benchmarks/generalization.py`` builds and scores the recipes."""
+from dataclasses import fields
 from pathlib import Path
+
+from antispoof.compress.config import QuantizationConfig
 
 NUAA_ONLY = ("nuaa",)
 MULTI = ("nuaa", "webcam-multi")
@@ -245,3 +248,16 @@ def resolve(recipe, data_root, weights_root):
     data = [{"data": str(Path(data_root) / name), "protocol": None, "weight": weight}
             for name, weight in named]
     return stem, fields, plan, data
+
+
+def float_twins(recipe):
+    """The other recipes that train the same float model as ``recipe``: the same datasets,
+    training options and contraction, their build options differing only in quantization. Their
+    runs at one seed can share the float model (``benchmarks/generalization.py`` reuses it)."""
+    quantization = {f.name for f in fields(QuantizationConfig)}
+
+    def training(name):
+        _, options, plan, names = RECIPES[name]
+        return options, {k: v for k, v in plan.items() if k not in quantization}, names
+
+    return [name for name in RECIPES if name != recipe and training(name) == training(recipe)]
