@@ -10,8 +10,9 @@ NUAA test, webcam-multi test (4 held-out source repositories) and every crop of 
 APCER per attack type, BPCER, ACER, BPCER at APCER 5 % (on the set's own curve), per-subject
 AUC, and how many distinct int8 scores occur. The peer's threshold is its EER point on the same
 dev union. Size, and the latency ratio to the reference MobileNetV2 0.35 96×96 in one
-interleaved run (LiteRT, one thread). A finished run directory is reused as it is. Prints a table,
-writes JSON (rates are fractions).
+interleaved run (LiteRT, one thread). A finished run directory is reused as it is; a recipe equal
+to another but for quantization starts from that one's finished float model at the same seed and
+redoes only quantization and what follows. Prints a table, writes JSON (rates are fractions).
 
     python benchmarks/generalization.py                      # every recipe, seeds 0 1 2
     python benchmarks/generalization.py --recipes multi-64 --seeds 0
