@@ -46,13 +46,10 @@ LABELS_08_E3 = {**LABELS_08, "epochs": 3}
 # the source-balanced 96x96 recipe with a pixel map trained on a mid-level feature map (dropped at
 # save), one epoch shorter, its labels 0.5 again
 PIXEL_E3 = {**BALANCE_96, "pixel_supervision": 0.5, "epochs": 3}
-# that recipe with the teachers' mix recalibrated on the train labels (one Platt fit: the mix sat
-# on the wrong side of 0.5 for a quarter of the train crops); shipped before 112x112, and its
-# variants
-CALIBRATED_96 = {**PIXEL_E3, "teacher_calibration": "pooled"}
-# models/antispoof_int8.tflite (seed 0): that recipe at 112x112, first on every dev criterion of
-# its three seeds (0.96x the reference's latency)
-SHIPPED_RECIPE = {**CALIBRATED_96, "input_size": 112}
+# models/antispoof_int8.tflite (seed 0): that recipe with the teachers' mix recalibrated on the
+# train labels (one Platt fit: the mix sat on the wrong side of 0.5 for a quarter of the train
+# crops), first on the worst dev source of its three seeds
+SHIPPED_RECIPE = {**PIXEL_E3, "teacher_calibration": "pooled"}
 RECIPES = {
     "nuaa-64": ("nuaa-64", {}, {}, NUAA_ONLY),  # the recipe of the NUAA-only shipped model
     "nuaa-64-synth": ("nuaa-64-synth", {"synth_spoof": 0.5}, {}, NUAA_ONLY),  # synthetic attacks
@@ -139,55 +136,56 @@ RECIPES = {
     # all crops (the shipped one) or per training source (0.952 on the worst dev source at the
     # first seed)
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled": (
-        "multi-96-teachers-lpft-cos-bal-pix-e3-calp", CALIBRATED_96, {}, MULTI),
+        "multi-96-teachers-lpft-cos-bal-pix-e3-calp", SHIPPED_RECIPE, {}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated": (
         "multi-96-teachers-lpft-cos-bal-pix-e3-cal", {**PIXEL_E3, "teacher_calibration": "source"},
         {}, MULTI),
     # the shipped recipe with more of the labels (every teacher scores gh_sonhaicode below
     # chance); below it on the worst dev source at the first seed (0.976, 0.965)
     "multi-96-teachers-lpft-cosine-balance-alpha0.65-pixel-epochs3-calibrated-pooled": (
-        "multi-96-teachers-lpft-cos-bal-a065-pix-e3-calp", {**CALIBRATED_96, "distill_alpha": 0.65},
+        "multi-96-teachers-lpft-cos-bal-a065-pix-e3-calp", {**SHIPPED_RECIPE, "distill_alpha": 0.65},
         {}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-pixel-epochs3-calibrated-pooled": (
-        "multi-96-teachers-lpft-cos-bal-a08-pix-e3-calp", {**CALIBRATED_96, "distill_alpha": 0.8},
+        "multi-96-teachers-lpft-cos-bal-a08-pix-e3-calp", {**SHIPPED_RECIPE, "distill_alpha": 0.8},
         {}, MULTI),
     # the shipped recipe with more of the teachers (the labels 0.65 and 0.8 fell on the worst dev
     # source), and with the distillation's temperature doubled; below it on the worst dev source
     # at the first seed (0.982, 0.977)
     "multi-96-teachers-lpft-cosine-balance-alpha0.35-pixel-epochs3-calibrated-pooled": (
-        "multi-96-teachers-lpft-cos-bal-a035-pix-e3-calp", {**CALIBRATED_96, "distill_alpha": 0.35},
+        "multi-96-teachers-lpft-cos-bal-a035-pix-e3-calp", {**SHIPPED_RECIPE, "distill_alpha": 0.35},
         {}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-t4": (
-        "multi-96-teachers-lpft-cos-bal-pix-e3-calp-t4", {**CALIBRATED_96, "temperature": 4.0},
+        "multi-96-teachers-lpft-cos-bal-pix-e3-calp-t4", {**SHIPPED_RECIPE, "temperature": 4.0},
         {}, MULTI),
     # the shipped recipe with the teachers' wrong-side scores taught as 1 - P (knowledge
     # adjustment): their mistakes on the train crops not distilled; below it on the worst dev
     # source at the first seed (0.977; 0.985 at the second)
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-swap": (
         "multi-96-teachers-lpft-cos-bal-pix-e3-calp-swap",
-        {**CALIBRATED_96, "teacher_correction": "swap"}, {}, MULTI),
+        {**SHIPPED_RECIPE, "teacher_correction": "swap"}, {}, MULTI),
     # the corrected teachers (on the label's side everywhere) with a larger share, and the
     # shipped recipe at temperature 1; below it on the worst dev source at the first seed (0.969,
     # 0.980)
     "multi-96-teachers-lpft-cosine-balance-alpha0.35-pixel-epochs3-calibrated-pooled-swap": (
         "multi-96-teachers-lpft-cos-bal-a035-pix-e3-calp-swap",
-        {**CALIBRATED_96, "teacher_correction": "swap", "distill_alpha": 0.35}, {}, MULTI),
+        {**SHIPPED_RECIPE, "teacher_correction": "swap", "distill_alpha": 0.35}, {}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-t1": (
-        "multi-96-teachers-lpft-cos-bal-pix-e3-calp-t1", {**CALIBRATED_96, "temperature": 1.0},
+        "multi-96-teachers-lpft-cos-bal-pix-e3-calp-t1", {**SHIPPED_RECIPE, "temperature": 1.0},
         {}, MULTI),
     # the shipped recipe's quantization-aware fine-tuning (hard labels, no teacher), which lifts
     # its held-out figures above its float model's, at three times its rate or for twice its
     # epochs; these reuse the shipped recipe's float models (same training options and seeds)
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-qat-lr3e-5": (
-        "multi-96-teachers-lpft-cos-bal-pix-e3-calp-qat-lr3e-5", CALIBRATED_96,
+        "multi-96-teachers-lpft-cos-bal-pix-e3-calp-qat-lr3e-5", SHIPPED_RECIPE,
         {"qat_learning_rate": 3e-5}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-qat4": (
-        "multi-96-teachers-lpft-cos-bal-pix-e3-calp-qat4", CALIBRATED_96, {"qat_epochs": 4},
+        "multi-96-teachers-lpft-cos-bal-pix-e3-calp-qat4", SHIPPED_RECIPE, {"qat_epochs": 4},
         MULTI),
     # the shipped recipe at 112x112 (the peer-distilled recipe's 112x112 seed had the better
     # held-out mean per source at 0.97x the reference's latency)
     "multi-112-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled": (
-        "multi-112-teachers-lpft-cos-bal-pix-e3-calp", SHIPPED_RECIPE, {}, MULTI),
+        "multi-112-teachers-lpft-cos-bal-pix-e3-calp", {**SHIPPED_RECIPE, "input_size": 112}, {},
+        MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (
