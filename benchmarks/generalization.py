@@ -150,11 +150,16 @@ def recipe_build(recipe, seed):
             replace(BuildOptions(), **plan), data)
 
 
+def run_path(recipe, seed, work):
+    """Where ``build_run`` builds ``recipe`` at ``seed`` under ``work``."""
+    return work / f"{RECIPES[recipe][0]}-seed{seed}"
+
+
 def build_run(recipe, seed, work, weights):
     """The recipe's run directory for ``seed``, built (or resumed) unless finished; a recipe that
     only quantizes otherwise than another starts from that one's float model (``_twin_float``)."""
-    stem, options, plan, data = recipe_build(recipe, seed)
-    run_dir = work / f"{stem}-seed{seed}"
+    _, options, plan, data = recipe_build(recipe, seed)
+    run_dir = run_path(recipe, seed, work)
     if (run_dir / "metrics.json").exists():  # a finished build
         return run_dir
     if not run_dir.exists():
@@ -170,7 +175,7 @@ def _twin_float(recipe, seed, work, run_dir):
     ``run_dir``: the build then redoes quantization and what follows, not the same training.
     The training record's backbone path (``--init``) is made ``run_dir``'s."""
     for other in float_twins(recipe):
-        twin = RunDir(work / f"{RECIPES[other][0]}-seed{seed}")
+        twin = RunDir(run_path(other, seed, work))
         if twin.history.exists() and read_json(twin.history)["complete"]:
             break
     else:
@@ -220,8 +225,7 @@ def main(argv=None):
     latency_models = {"shipped": shipped}
     for recipe in args.recipes:
         for seed in args.seeds:
-            stem = RECIPES[recipe][0]
-            if args.existing and not (args.work / f"{stem}-seed{seed}" / "metrics.json").exists():
+            if args.existing and not (run_path(recipe, seed, args.work) / "metrics.json").exists():
                 continue
             run_dir = build_run(recipe, seed, args.work, args.weights)
             for kind, file in (("float", "model.keras"), ("int8", "antispoof_int8.tflite")):

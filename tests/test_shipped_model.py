@@ -112,7 +112,6 @@ def test_the_benchmarks_shipped_recipe_is_the_readmes_build_command():
         assert all(Path(t).is_file() for t in fields.get("teacher", ())), name
 
 
-
 def test_recipes_equal_but_for_quantization_share_their_float_model():
     """float_twins pairs exactly the recipes of the same datasets, training options and
     contraction, each pair both ways: the shipped recipe and its QAT variants, not its 112x112."""

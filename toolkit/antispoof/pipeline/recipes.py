@@ -4,7 +4,7 @@ its run folders, the ``TrainOptions`` fields besides the seed (input size 64 unl
 ``models/antispoof_int8.tflite`` (seed 0). Datasets are folder names and the teacher a file
 under the weights folder, so a recipe names no machine's paths; ``resolve`` makes them paths.
 ``benchmarks/generalization.py`` builds and scores the recipes."""
-from dataclasses import fields
+import dataclasses
 from pathlib import Path
 
 from antispoof.compress.config import QuantizationConfig
@@ -256,7 +256,7 @@ def float_twins(recipe):
     """The other recipes that train the same float model as ``recipe``: the same datasets,
     training options and contraction, their build options differing only in quantization. Their
     runs at one seed can share the float model (``benchmarks/generalization.py`` reuses it)."""
-    quantization = {f.name for f in fields(QuantizationConfig)}
+    quantization = {f.name for f in dataclasses.fields(QuantizationConfig)}
 
     def training(name):
         _, options, plan, names = RECIPES[name]
