@@ -188,6 +188,11 @@ RECIPES = {
     "multi-112-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled": (
         "multi-112-teachers-lpft-cos-bal-pix-e3-calp", {**SHIPPED_RECIPE, "input_size": 112}, {},
         MULTI),
+    # that recipe with one QAT epoch instead of two, a build's slowest stage (its float models
+    # reused)
+    "multi-112-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-qat1": (
+        "multi-112-teachers-lpft-cos-bal-pix-e3-calp-qat1", {**SHIPPED_RECIPE, "input_size": 112},
+        {"qat_epochs": 1}, MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (
