@@ -114,7 +114,7 @@ def test_the_benchmarks_shipped_recipe_is_the_readmes_build_command():
 
 def test_recipes_equal_but_for_quantization_share_their_float_model():
     """float_twins pairs exactly the recipes of the same datasets, training options and
-    contraction, each pair both ways: the shipped recipe and its QAT variants, not its 112x112."""
+    contraction: the shipped recipe's twins are its two QAT variants, not its 112x112."""
     shipped = next(name for name, (_, options, plan, _) in RECIPES.items()
                    if options is SHIPPED_RECIPE and not plan)
     twins = float_twins(shipped)
