@@ -122,8 +122,9 @@ def test_recipes_equal_but_for_quantization_share_their_float_model():
     assert not any(RECIPES[name][1].get("input_size") == 112 for name in twins)
     quantization = {f.name for f in fields(QuantizationConfig)}
     for name, (_, options, plan, data) in RECIPES.items():
+        found = set(float_twins(name))
         for other, (_, other_options, other_plan, other_data) in RECIPES.items():
             differ = {k for k in {*plan, *other_plan} if plan.get(k) != other_plan.get(k)}
             same_float = (other != name and options == other_options and data == other_data
                           and differ <= quantization)
-            assert (other in float_twins(name)) == same_float, (name, other)
+            assert (other in found) == same_float, (name, other)
