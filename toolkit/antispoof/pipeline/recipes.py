@@ -194,6 +194,11 @@ RECIPES = {
     "multi-112-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-qat1": (
         "multi-112-teachers-lpft-cos-bal-pix-e3-calp-qat1", SHIPPED_112, {"qat_epochs": 1},
         MULTI),
+    # the shipped recipe at 104x104, between 96 and 112 on the size curve: 112 leads on dev but
+    # its epochs alone take about 465 s of a build here (benchmarks/README.md)
+    "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled": (
+        "multi-104-teachers-lpft-cos-bal-pix-e3-calp", {**SHIPPED_RECIPE, "input_size": 104}, {},
+        MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (
