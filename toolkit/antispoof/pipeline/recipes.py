@@ -195,8 +195,8 @@ RECIPES = {
         "multi-112-teachers-lpft-cos-bal-pix-e3-calp-qat1", SHIPPED_112, {"qat_epochs": 1},
         MULTI),
     # the shipped recipe at 104x104, between 96 and 112 on the size curve: above it on every dev
-    # criterion at its three seeds (worst source 0.993 / 0.988 / 0.994), but its build took 690 s
-    # in benchmarks/build_time.py (550 s for one seed alone) against the 600 s bar
+    # criterion at the worst of three seeds (worst source 0.993 / 0.988 / 0.994), but its build
+    # took 690 s in benchmarks/build_time.py (550 s for one seed alone) against the 600 s bar
     "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled": (
         "multi-104-teachers-lpft-cos-bal-pix-e3-calp", {**SHIPPED_RECIPE, "input_size": 104}, {},
         MULTI),
