@@ -220,6 +220,18 @@ def test_label_smoothing_and_degradation_reach_training(small_data):
     assert (changed > 1.0).all()
 
 
+def test_the_decoded_crops_stream_has_no_autotuning_thread(small_data):
+    """Without tf.data's autotuning thread, freeing the stream's iterator does not wait for it
+    (it held fit's return up to half a minute), in training and for dev alike."""
+    from antispoof.data.stream import tf_dataset
+
+    images = FaceDataset(small_data).load("test", 32, limit=16)
+    for training in (True, False):
+        ds = tf_dataset(images, 8, training=training, seed=0)
+        assert ds.options().autotune.enabled is False
+        assert sum(len(y) for _, y in ds) == len(images.labels)
+
+
 def test_the_cosine_schedule_decays_to_zero_over_the_epochs():
     from antispoof.training.loop import _compiled_model
     from antispoof.training.optimizers import learning_rate

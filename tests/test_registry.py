@@ -9,7 +9,8 @@ import pytest
 from antispoof.compress.config import CRITERIA, INT8_MODES, QUANTIZATIONS
 from antispoof.compress.quantization import convert_float16, convert_int8
 from antispoof.data.sources import ADAPTERS, detect_format, list_sources
-from antispoof.models.builders import build_model
+from antispoof.models.builders import build_model, predict
+from antispoof.models.layers import with_pixel_map
 from antispoof.models.specs import ARCHS, BACKBONES, HEADS, SERVER_ARCH, SERVER_HEAD
 from antispoof.runtime.interpreter import TFLiteClassifier
 from conftest import NUAA
@@ -34,6 +35,20 @@ def test_every_backbone_and_head_build(backbone, head):
     model = build_model(backbone, head, SIZE, weights=None)
     assert model.name == f"antispoof_{backbone}_{head}" and model.output_shape == (None, 1)
     assert model.input_shape == (None, SIZE, SIZE, 3)
+
+
+def test_predict_gives_keras_predicts_outputs_for_one_output_and_several():
+    """``predict`` (one traced call per batch) against Keras' own ``predict``: the same scores,
+    a partial last batch included, and the pixel-map model's two outputs in Keras' order."""
+    pixels = np.random.default_rng(0).integers(0, 256, (37, SIZE, SIZE, 3), dtype=np.uint8)
+    model = build_model("mnv2-0.35-b8", "linear", SIZE, weights=None)
+    for m in (model, with_pixel_map(model)):
+        ours = predict(m, pixels, batch_size=16)
+        theirs = m.predict(pixels.astype(np.float32), batch_size=16, verbose=0)
+        assert isinstance(ours, list) == (m is not model) == isinstance(theirs, list)
+        for a, b in zip(*((ours, theirs) if isinstance(theirs, list) else ([ours], [theirs]))):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, atol=1e-5)  # float32 sums in another order
 
 
 @pytest.mark.system  # a conversion each: 10-40 s

@@ -2,6 +2,7 @@
 a trained model from a run folder."""
 from pathlib import Path
 
+import numpy as np
 import tf_keras as keras
 
 from antispoof.core.errors import AntispoofError
@@ -109,3 +110,21 @@ def load_trained(run_dir):
             raise AntispoofError(f"{path}: no trained model in this run directory "
                                  "(run `antispoof train` first)")
     return load_model(path)
+
+
+def predict(model, pixels, batch_size=256):
+    """``model``'s outputs (an array, or a list for several outputs) on N×S×S×3 crops, batch by
+    batch through one traced call with ``training=False``: Keras' ``predict`` computes the same
+    (to 1.5e-7), but took 13.5 s against 3.2 s for the 5,457 union dev crops at 104x104 (a
+    tf.data pipeline per call, benchmarks/README.md)."""
+    import tensorflow as tf
+
+    call = tf.function(lambda x: model(x, training=False), input_signature=[
+        tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)])
+    if not len(pixels):
+        raise AntispoofError("no crops to score")
+    batches = [call(tf.constant(pixels[start:start + batch_size], tf.float32))
+               for start in range(0, len(pixels), batch_size)]
+    if isinstance(batches[0], (list, tuple)):
+        return [np.concatenate([b[i].numpy() for b in batches]) for i in range(len(batches[0]))]
+    return np.concatenate([b.numpy() for b in batches])

@@ -18,6 +18,7 @@ from antispoof.data.datasets import crop_scale, describe_data
 from antispoof.data.loading import open_dataset
 from antispoof.evaluation.evaluate import assess
 from antispoof.evaluation.report import report
+from antispoof.models.builders import predict
 from antispoof.models.specs import backbone_spec
 from antispoof.models.weights import resolve_weights
 from antispoof.runtime.info import model_info
@@ -154,8 +155,7 @@ def int8_parity(reference, int8_path, data_dir, protocol=None, subject_regex=Non
                                 open_dataset(data_dir, protocol, subject_regex), resamples=0,
                                 limit=limit)
     threshold, quantized = int8_metrics["threshold"], test.scores
-    keras_scores = reference.predict(test.images.pixels.astype(np.float32), batch_size=256,
-                                     verbose=0).reshape(-1)
+    keras_scores = predict(reference, test.images.pixels).reshape(-1)
     difference = np.abs(quantized - keras_scores)
     return {
         "split": "test",

@@ -174,11 +174,12 @@ class KerasClassifier:
     """A Keras model file, scored with the same contract as a TFLite one."""
 
     def __init__(self, path):
-        from antispoof.models.builders import load_model
+        from antispoof.models.builders import load_model, predict
         import tf_keras
 
         self.path = Path(path)
         self.model = load_model(path)
+        self._predict = predict
         self.runtime = f"tf_keras {tf_keras.__version__}"
 
     @property
@@ -187,7 +188,7 @@ class KerasClassifier:
 
     def predict(self, pixels):
         pixels = _check_pixels(pixels, self.input_size, self.path)
-        return spoof_scores(self.model.predict(pixels.astype(np.float32), batch_size=256, verbose=0))
+        return spoof_scores(self._predict(self.model, pixels))
 
 
 def _check_pixels(pixels, size, path):

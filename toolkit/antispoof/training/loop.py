@@ -16,7 +16,7 @@ from antispoof.data.datasets import describe_data
 from antispoof.data.stream import class_weights, tf_dataset
 from antispoof.data.loading import open_dataset
 from antispoof.data.packing import PackedDataset
-from antispoof.models.builders import (SCORE, build_model, flip_averaged, freeze_batchnorm,
+from antispoof.models.builders import (SCORE, build_model, flip_averaged, freeze_batchnorm, predict,
                                        set_backbone_trainable)
 from antispoof.models.efficientnet import build_server_model
 from antispoof.models.layers import (PIXEL_MAP, SOURCE_HEAD, fold_central_difference, main_output,
@@ -418,8 +418,7 @@ class _DevSourceAUC(keras.callbacks.Callback):
         self.subjects = np.array([s.subject for s in dev.samples])
 
     def on_epoch_end(self, epoch, logs=None):
-        outputs = self.model.predict(self.dev.pixels.astype(np.float32), batch_size=self.batch_size,
-                                     verbose=0)
+        outputs = predict(self.model, self.dev.pixels, self.batch_size)
         scores = (outputs[0] if isinstance(outputs, list) else outputs).reshape(-1)
         sources = metrics.source_auc(self.dev.labels, scores, self.subjects)
         logs["val_mean_source_auc"] = sources["mean_per_source"] or 0.0

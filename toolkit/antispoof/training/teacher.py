@@ -31,7 +31,7 @@ from antispoof.core import metrics
 from antispoof.core.errors import AntispoofError
 from antispoof.core.files import atomic_path, cache_folder, read_json, write_json
 from antispoof.data.datasets import load_images
-from antispoof.models.builders import load_trained
+from antispoof.models.builders import load_trained, predict
 from antispoof.runtime.interpreter import spoof_scores
 from antispoof.runtime.peer import PEER_SUFFIX, PeerClassifier
 
@@ -113,8 +113,7 @@ class Teacher:
             if isinstance(self.model, PeerClassifier):
                 scored = self.model.predict(again.pixels)
             else:
-                scored = spoof_scores(self.model.predict(again.pixels.astype("float32"), batch_size=128,
-                                                         verbose=0))
+                scored = spoof_scores(predict(self.model, again.pixels, batch_size=128))
             fresh.update(zip(chunk, scored.tolist()))
         if missing and self.cache:
             known.update((keys[i], score) for i, score in fresh.items())
