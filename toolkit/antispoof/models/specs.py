@@ -8,7 +8,7 @@ from antispoof.models.widths import Widths
 
 POOL = "pool"  # the pooled features layer: every head (and a training-only source head) reads it
 DEFAULT_INPUT_SIZE = 104  # the light model's input side when none is given: the shipped model's,
-# above the design's 96 on dev (benchmarks/README.md "webcam-multi v2: 104x104")
+# above the design's 96 on dev (benchmarks/README.md, "104×104 shipped, built in 420 s")
 MIN_INPUT_SIZE = 32  # the smallest input Keras builds MobileNetV2 and EfficientNet-B0 for
 
 

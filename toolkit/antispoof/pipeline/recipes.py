@@ -139,40 +139,40 @@ RECIPES = {
     "multi-96-teachers-lpft-cosine-balance-alpha0.65-pixel-epochs3": (
         "multi-96-teachers-lpft-cos-bal-a065-pix-e3", {**PIXEL_E3, "distill_alpha": 0.65}, {},
         MULTI),
-    # that with the teachers' P(spoof) recalibrated on the train labels (Platt scaling) once for
-    # all crops (shipped before 104x104) or per training source (0.952 on the worst dev source at the
+    # that with the teachers' P(spoof) recalibrated on the train labels (Platt scaling) once for all
+    # crops (shipped before 104x104) or per training source (0.952 on the worst dev source at the
     # first seed)
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled": (
         "multi-96-teachers-lpft-cos-bal-pix-e3-calp", CALIBRATED_96, {}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated": (
         "multi-96-teachers-lpft-cos-bal-pix-e3-cal", {**PIXEL_E3, "teacher_calibration": "source"},
         {}, MULTI),
-    # the 96x96 recipe shipped before with more of the labels (every teacher scores gh_sonhaicode below
-    # chance); below it on the worst dev source at the first seed (0.976, 0.965)
+    # the 96x96 recipe shipped before with more of the labels (every teacher scores gh_sonhaicode
+    # below chance); below it on the worst dev source at the first seed (0.976, 0.965)
     "multi-96-teachers-lpft-cosine-balance-alpha0.65-pixel-epochs3-calibrated-pooled": (
         "multi-96-teachers-lpft-cos-bal-a065-pix-e3-calp", {**CALIBRATED_96, "distill_alpha": 0.65},
         {}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-pixel-epochs3-calibrated-pooled": (
         "multi-96-teachers-lpft-cos-bal-a08-pix-e3-calp", {**CALIBRATED_96, "distill_alpha": 0.8},
         {}, MULTI),
-    # the 96x96 recipe shipped before with more of the teachers (the labels 0.65 and 0.8 fell on the worst dev
-    # source), and with the distillation's temperature doubled; below it on the worst dev source
-    # at the first seed (0.982, 0.977)
+    # the 96x96 recipe shipped before with more of the teachers (the labels 0.65 and 0.8 fell on the
+    # worst dev source), and with the distillation's temperature doubled; below it on the worst dev
+    # source at the first seed (0.982, 0.977)
     "multi-96-teachers-lpft-cosine-balance-alpha0.35-pixel-epochs3-calibrated-pooled": (
         "multi-96-teachers-lpft-cos-bal-a035-pix-e3-calp", {**CALIBRATED_96, "distill_alpha": 0.35},
         {}, MULTI),
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-t4": (
         "multi-96-teachers-lpft-cos-bal-pix-e3-calp-t4", {**CALIBRATED_96, "temperature": 4.0},
         {}, MULTI),
-    # the 96x96 recipe shipped before with the teachers' wrong-side scores taught as 1 - P (knowledge
-    # adjustment): their mistakes on the train crops not distilled; below it on the worst dev
-    # source at the first seed (0.977; 0.985 at the second)
+    # the 96x96 recipe shipped before with the teachers' wrong-side scores taught as 1 - P
+    # (knowledge adjustment): their mistakes on the train crops not distilled; below it on the worst
+    # dev source at the first seed (0.977; 0.985 at the second)
     "multi-96-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-swap": (
         "multi-96-teachers-lpft-cos-bal-pix-e3-calp-swap",
         {**CALIBRATED_96, "teacher_correction": "swap"}, {}, MULTI),
-    # the corrected teachers (on the label's side everywhere) with a larger share, and the
-    # 96x96 recipe shipped before at temperature 1; below it on the worst dev source at the first seed (0.969,
-    # 0.980)
+    # the corrected teachers (on the label's side everywhere) with a larger share, and the 96x96
+    # recipe shipped before at temperature 1; below it on the worst dev source at the first seed
+    # (0.969, 0.980)
     "multi-96-teachers-lpft-cosine-balance-alpha0.35-pixel-epochs3-calibrated-pooled-swap": (
         "multi-96-teachers-lpft-cos-bal-a035-pix-e3-calp-swap",
         {**CALIBRATED_96, "teacher_correction": "swap", "distill_alpha": 0.35}, {}, MULTI),
