@@ -128,8 +128,8 @@ def tf_dataset(images, batch_size, training, seed=0, teacher=None, class_weight=
 
 def without_autotuning():
     """tf.data options without the autotuning thread: AUTOTUNE maps then run one call per core
-    and prefetch buffers grow when training waits. Freeing an iterator waits for that thread's
-    round of optimization, which held Keras' ``fit`` for 26-31 s after its last epoch in three
+    and prefetch buffers grow when training waits. Freeing an iterator waits for that thread to
+    stop, which held Keras' ``fit`` for 26-31 s after its last epoch in three
     of six quantization-aware runs at 104x104 and 112x112 (benchmarks/README.md); the decoded
     crops' stream does little work per batch, so there is little for the thread to tune."""
     import tensorflow as tf
