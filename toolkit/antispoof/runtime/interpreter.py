@@ -174,12 +174,11 @@ class KerasClassifier:
     """A Keras model file, scored with the same contract as a TFLite one."""
 
     def __init__(self, path):
-        from antispoof.models.builders import load_model, predict
+        from antispoof.models.builders import load_model
         import tf_keras
 
         self.path = Path(path)
         self.model = load_model(path)
-        self._predict = predict
         self.runtime = f"tf_keras {tf_keras.__version__}"
 
     @property
@@ -188,7 +187,9 @@ class KerasClassifier:
 
     def predict(self, pixels):
         pixels = _check_pixels(pixels, self.input_size, self.path)
-        return spoof_scores(self._predict(self.model, pixels))
+        from antispoof.models.builders import predict  # TensorFlow only when a .keras file is read
+
+        return spoof_scores(predict(self.model, pixels))
 
 
 def _check_pixels(pixels, size, path):
