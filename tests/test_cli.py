@@ -71,6 +71,9 @@ def test_options_made_in_code_obey_the_same_ranges():
 
     for fields, says in (({"epochs": 0}, "--epochs takes ≥ 1, not 0"),
                          ({"label_smoothing": 1.0}, "--label-smoothing takes 0 ≤ x < 1, not 1.0"),
-                         ({"lr_schedule": "linear"}, r"unknown lr schedule 'linear' \(--lr-schedule\): choose one")):
+                         ({"lr_schedule": "linear"}, r"unknown lr schedule 'linear' \(--lr-schedule\): choose one"),
+                         # the distillation loss has no smoothing: said, not silently ignored
+                         ({"label_smoothing": 0.1, "teacher": "runs/teacher"},
+                          "--label-smoothing smooths the hard labels of training without a teacher")):
         with pytest.raises(AntispoofError, match=says):
             TrainOptions(**fields)

@@ -67,7 +67,6 @@ RECIPES = {
     "multi-64-cdc": ("multi-64-cdc", {"cdc": 0.7, "select_epoch": True}, {}, MULTI),
     # the 64x64 recipe (shipped before the 72x72 one) with one method more each
     "multi-64-peer-cdc": ("multi-64-peer-cdc", {**PEER, "cdc": 0.7}, {}, MULTI),
-    "multi-64-peer-smooth": ("multi-64-peer-ls", {**PEER, "label_smoothing": 0.1}, {}, MULTI),
     "multi-64-peer-pixel": ("multi-64-peer-pix", {**PEER, "pixel_supervision": 0.5}, {}, MULTI),
     "multi-64-peer-alpha0.2": ("multi-64-peer-a02", {**PEER, "distill_alpha": 0.2}, {},
                                MULTI),  # more of the peer, less of the labels
@@ -204,6 +203,14 @@ RECIPES = {
     # autotuning thread in the decoded crops' stream
     "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled": (
         "multi-104-teachers-lpft-cos-bal-pix-e3-calp", SHIPPED_RECIPE, {}, MULTI),
+    # the shipped recipe with the pixel map weighing as much as the score, and with central
+    # difference convolutions (folded at save)
+    "multi-104-teachers-lpft-cosine-balance-pixel1-epochs3-calibrated-pooled": (
+        "multi-104-teachers-lpft-cos-bal-pix1-e3-calp", {**SHIPPED_RECIPE, "pixel_supervision": 1.0},
+        {}, MULTI),
+    "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-cdc": (
+        "multi-104-teachers-lpft-cos-bal-pix-e3-calp-cdc", {**SHIPPED_RECIPE, "cdc": 0.7}, {},
+        MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (

@@ -170,6 +170,9 @@ class TrainOptions(ModelSpec, HyperParameters, Distillation, Augmentation):
         if self.adversarial and (self.synth_spoof or self.pixel_supervision):
             raise AntispoofError("--adversarial trains on each crop's source: it does not mix with "
                                  f"--{'synth-spoof' if self.synth_spoof else 'pixel-supervision'}")
+        if self.label_smoothing and self.teacher:
+            raise AntispoofError("--label-smoothing smooths the hard labels of training without a "
+                                 "teacher; with --teacher the labels' share is --distill-alpha")
         if self.synth_spoof and self.teacher:
             raise AntispoofError("--synth-spoof and --teacher do not mix: the teacher has no score "
                                  "for a synthetic attack")
