@@ -225,8 +225,8 @@ RECIPES = {
     "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-cdc0.9": (
         "multi-104-teachers-lpft-cos-bal-pix-e3-calp-cdc09", SHIPPED_RECIPE, {}, MULTI),
     "multi-104-teachers-lpft-cosine-balance-pixel1-epochs3-calibrated-pooled": (
-        "multi-104-teachers-lpft-cos-bal-pix1-e3-calp", {**CALIBRATED_104, "pixel_supervision": 1.0},
-        {}, MULTI),
+        "multi-104-teachers-lpft-cos-bal-pix1-e3-calp",
+        {**CALIBRATED_104, "pixel_supervision": 1.0}, {}, MULTI),
     # the labels 0.8 and the pixel map's recipes with the weights averaged over every step of
     # the whole network's epochs (dense weight averaging, as SWAD): dev scores and keeps the mean
     "multi-96-teachers-lpft-cosine-balance-alpha0.8-average": (
