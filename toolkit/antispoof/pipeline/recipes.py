@@ -224,6 +224,12 @@ RECIPES = {
         MULTI),
     "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-cdc0.9": (
         "multi-104-teachers-lpft-cos-bal-pix-e3-calp-cdc09", SHIPPED_RECIPE, {}, MULTI),
+    # theta 0.95, the curve's next point: the folded kernel's sum of taps (its response to a flat
+    # patch) is (1 - theta) times the trained kernel's, so Adam's steps move it 20 times slower
+    # than a plain kernel's (10 times at theta 0.9)
+    "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-cdc0.95": (
+        "multi-104-teachers-lpft-cos-bal-pix-e3-calp-cdc095", {**CALIBRATED_104, "cdc": 0.95},
+        {}, MULTI),
     "multi-104-teachers-lpft-cosine-balance-pixel1-epochs3-calibrated-pooled": (
         "multi-104-teachers-lpft-cos-bal-pix1-e3-calp",
         {**CALIBRATED_104, "pixel_supervision": 1.0}, {}, MULTI),
