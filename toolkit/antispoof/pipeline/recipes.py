@@ -228,8 +228,8 @@ RECIPES = {
     "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-cdc0.9": (
         "multi-104-teachers-lpft-cos-bal-pix-e3-calp-cdc09", CDC_09, {}, MULTI),
     # theta 0.95, shipped (0.995 / 0.995 / 0.992): the folded kernel's sum of taps (its response
-    # to a flat patch) is (1 - theta) times the trained kernel's, so Adam's steps move it 20 times
-    # slower than a plain kernel's (10 times at theta 0.9)
+    # to a flat patch) is (1 - theta) times the trained kernel's, so a step moves it a twentieth as
+    # far as the same step moves a plain kernel's (a tenth at theta 0.9)
     "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-cdc0.95": (
         "multi-104-teachers-lpft-cos-bal-pix-e3-calp-cdc095", SHIPPED_RECIPE, {}, MULTI),
     "multi-104-teachers-lpft-cosine-balance-pixel1-epochs3-calibrated-pooled": (
