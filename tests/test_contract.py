@@ -100,12 +100,15 @@ def test_paper_configuration_parameter_count():
 
 @pytest.mark.system
 def test_group_norm_head_converts_to_int8_tflite(crops, tmp_path):
+    # the head is untrained, so its initialization decides how far int8 falls from float: over
+    # seeds 0-11 the mean error over these 8 crops was 0.005-0.056, and unseeded draws reached
+    # 0.093, past the bound; seeded, the test is the same on every run (seed 0: 0.042)
+    keras.utils.set_random_seed(0)
     model = build_model("mnv2-0.35-b8", "paper", weights=str(WEIGHTS_035))
     path = tmp_path / "paper_head.tflite"
     path.write_bytes(convert_int8(model, list(crops[:8])))
     scores = TFLiteClassifier(path).predict(crops[:8].astype(np.uint8))
     floats = model.predict(crops[:8], verbose=0).reshape(-1)
-    # untrained head, 8 calibration crops: measured mean error 0.034, max 0.13
     assert np.abs(scores - floats).mean() < 0.08
     ops = model_info(path)["ops"]
     assert {"MEAN", "RSQRT"} & set(ops) and not any("FLEX" in op or "CUSTOM" in op for op in ops)
