@@ -227,9 +227,9 @@ RECIPES = {
         MULTI),
     "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-cdc0.9": (
         "multi-104-teachers-lpft-cos-bal-pix-e3-calp-cdc09", CDC_09, {}, MULTI),
-    # theta 0.95, shipped (0.995 / 0.995 / 0.992): the folded kernel's sum of taps (its response
-    # to a flat patch) is (1 - theta) times the trained kernel's, so a step moves it a twentieth as
-    # far as the same step moves a plain kernel's (a tenth at theta 0.9)
+    # theta 0.95, shipped (worst dev source 0.9953 / 0.9945 / 0.9923): the folded kernel's sum of
+    # taps (its response to a flat patch) is (1 - theta) times the trained kernel's, so a step
+    # moves it a twentieth as far as the same step moves a plain kernel's (a tenth at theta 0.9)
     "multi-104-teachers-lpft-cosine-balance-pixel-epochs3-calibrated-pooled-cdc0.95": (
         "multi-104-teachers-lpft-cos-bal-pix-e3-calp-cdc095", SHIPPED_RECIPE, {}, MULTI),
     "multi-104-teachers-lpft-cosine-balance-pixel1-epochs3-calibrated-pooled": (
